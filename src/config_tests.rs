@@ -1,0 +1,220 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(
+        text,
+        Path::new("/cfg/config.json"),
+        Some(Path::new("/home/u")),
+    )
+}
+
+fn error(text: &str) -> ConfigError {
+    parse(text).expect_err("should be refused")
+}
+
+const CI: &str = r#""ci": {"type":"service-principal","tenant":"contoso.onmicrosoft.com","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_env":"CI_SECRET"}"#;
+
+#[test]
+fn parses_the_contract_example() {
+    let text = r#"{
+      "identities": {
+        "ci":     { "type": "service-principal", "tenant": "contoso.onmicrosoft.com",
+                    "client_id": "00001111-aaaa-2222-bbbb-3333cccc4444", "client_secret_env": "CI_CLIENT_SECRET" },
+        "ci-cert":{ "type": "service-principal", "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47", "client_id": "00001111-aaaa-2222-bbbb-3333cccc4445",
+                    "certificate": "/etc/ci/app.pem", "send_certificate_chain": false },
+        "vm":     { "type": "managed-identity" },
+        "vm-uami":{ "type": "managed-identity", "client_id": "00001111-aaaa-2222-bbbb-3333cccc4446" },
+        "aks":    { "type": "workload-identity", "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47", "client_id": "00001111-aaaa-2222-bbbb-3333cccc4447",
+                    "assertion": "file", "token_file": "/var/run/secrets/azure/tokens/azure-identity-token" },
+        "me":     { "type": "azure-cli" },
+        "me-sso": { "type": "user", "flow": "auto" },
+        "env":    { "type": "environment" },
+        "pipe":   { "type": "pipeline-token" }
+      },
+      "routes": [
+        { "url": "https://dev.azure.com/contoso", "identity": "ci" },
+        { "url": "https://dev.azure.com",         "identity": "me" },
+        { "url": "https://Fabrikam.visualstudio.com/", "identity": "vm" }
+      ],
+      "hosts": ["http://127.0.0.1:8080"],
+      "authority_host": "https://login.microsoftonline.com",
+      "cache": "auto",
+      "refresh_margin_seconds": 300
+    }"#;
+    let c = parse(text).expect("valid");
+    assert_eq!(c.identities.len(), 9);
+    assert_eq!(c.routes[2].url, "https://dev.azure.com/fabrikam");
+    assert_eq!(
+        c.hosts,
+        [HostEntry {
+            scheme: "http".into(),
+            host: "127.0.0.1:8080".into()
+        }]
+    );
+    assert_eq!(c.cache, Some(CacheMode::Auto));
+    match &c.identities["ci"] {
+        IdentityKind::ServicePrincipal(sp) => {
+            assert_eq!(sp.secret, SecretSource::Env("CI_CLIENT_SECRET".into()))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn longest_route_wins_on_segment_boundaries() {
+    let c = parse(&format!(
+        r#"{{"identities":{{{CI}}},"routes":[
+        {{"url":"https://dev.azure.com","identity":"auto"}},
+        {{"url":"https://dev.azure.com/contoso","identity":"ci"}}]}}"#
+    ))
+    .expect("valid");
+    assert_eq!(
+        c.route("https://dev.azure.com/contoso/p/_git/r")
+            .map(|r| r.identity.as_str()),
+        Some("ci")
+    );
+    assert_eq!(
+        c.route("https://dev.azure.com/contoso")
+            .map(|r| r.identity.as_str()),
+        Some("ci")
+    );
+    assert_eq!(
+        c.route("https://dev.azure.com/contosox/p")
+            .map(|r| r.identity.as_str()),
+        Some("auto")
+    );
+    assert!(c.route("http://127.0.0.1:1/contoso").is_none());
+    assert!(c.has_org_routes("https://dev.azure.com"));
+}
+
+#[test]
+fn errors_name_file_and_json_path() {
+    let e = error(&format!(
+        r#"{{"identities":{{{CI}}},"routes":[{{"url":"https://dev.azure.com/x","identity":"nope"}}]}}"#
+    ));
+    assert_eq!(e.path, "routes[0].identity");
+    assert!(
+        e.problem.contains("'nope'") && e.problem.contains("ci"),
+        "{}",
+        e.problem
+    );
+    assert!(
+        e.to_string()
+            .starts_with("config file /cfg/config.json: routes[0].identity: "),
+        "{e}"
+    );
+
+    let e = error(
+        r#"{"identities":{"ci":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_envv":"X"}}}"#,
+    );
+    assert_eq!(e.path, "identities.ci.client_secret_envv");
+    assert!(e.problem.contains("unknown key"));
+
+    let e = error(
+        r#"{"identities":{"ci":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444"}}}"#,
+    );
+    assert_eq!(e.path, "identities.ci.client_secret_env");
+    assert!(e.problem.contains("exactly one"), "{}", e.problem);
+
+    let e = error(
+        r#"{"identities":{"ci":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_env":"A","client_secret_file":"/s"}}}"#,
+    );
+    assert_eq!(e.path, "identities.ci.client_secret_file");
+    assert!(
+        e.problem.contains("conflicts with client_secret_env"),
+        "{}",
+        e.problem
+    );
+
+    let e = error(
+        r#"{"identities":{"ci":{"type":"service-principal","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_env":"A"}}}"#,
+    );
+    assert_eq!(e.path, "identities.ci.tenant");
+
+    let e = error(
+        r#"{"identities":{"ci":{"type":"service-principal","tenant":"t","client_id":"my-app","client_secret_env":"A"}}}"#,
+    );
+    assert_eq!(e.path, "identities.ci.client_id");
+
+    let e = error(r#"{"identities":{"x":{"type":"magic"}}}"#);
+    assert_eq!(e.path, "identities.x.type");
+    let e = error(r#"{"identities":{"x":{}}}"#);
+    assert_eq!(e.path, "identities.x.type");
+    let e = error(r#"{"identitis":{}}"#);
+    assert_eq!(e.path, "identitis");
+    let e = error(r#"{"cache":"disk"}"#);
+    assert_eq!(e.path, "cache");
+    let e = error(r#"{"refresh_margin_seconds":-1}"#);
+    assert_eq!(e.path, "refresh_margin_seconds");
+    let e = error(
+        r#"{"identities":{"m":{"type":"managed-identity","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","object_id":"00001111-aaaa-2222-bbbb-3333cccc4444"}}}"#,
+    );
+    assert_eq!(e.path, "identities.m.object_id");
+    let e = error(
+        r#"{"identities":{"w":{"type":"workload-identity","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","assertion":"file"}}}"#,
+    );
+    assert_eq!(e.path, "identities.w.token_file");
+    let e = error(r#"{"identities":{"auto":{"type":"azure-cli"}}}"#);
+    assert_eq!(e.path, "identities.auto");
+}
+
+#[test]
+fn json_syntax_errors_have_a_position() {
+    let e = error("{\n  \"identities\": {,\n}");
+    assert!(e.path.is_empty());
+    assert!(e.problem.contains("line 2"), "{}", e.problem);
+}
+
+#[test]
+fn urls_must_be_https_except_loopback() {
+    assert_eq!(
+        error(r#"{"authority_host":"http://login.example.com"}"#).path,
+        "authority_host"
+    );
+    assert!(parse(r#"{"authority_host":"http://127.0.0.1:9999/"}"#).is_ok());
+    assert_eq!(
+        error(r#"{"hosts":["http://ado.example.com"]}"#).path,
+        "hosts[0]"
+    );
+    assert_eq!(
+        error(r#"{"hosts":["https://ado.example.com/path"]}"#).path,
+        "hosts[0]"
+    );
+    assert!(
+        parse(
+            r#"{"hosts":["https://ADO.example.com", "http://localhost:8080", "http://[::1]:9"]}"#
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        error(r#"{"routes":[{"url":"http://dev.azure.com/x","identity":"auto"}]}"#).path,
+        "routes[0].url"
+    );
+}
+
+#[test]
+fn secret_file_paths_resolve_home_and_relative() {
+    let c = parse(r#"{"identities":{
+        "a":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_file":"~/s"},
+        "b":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_file":"rel/s"}}}"#).expect("valid");
+    let file = |n: &str| match &c.identities[n] {
+        IdentityKind::ServicePrincipal(sp) => sp.secret.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(file("a"), SecretSource::File("/home/u/s".into()));
+    assert_eq!(file("b"), SecretSource::File("/cfg/rel/s".into()));
+}
+
+#[test]
+fn missing_default_file_is_empty_but_explicit_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("none.json");
+    assert!(
+        Config::load(&path, false, None)
+            .expect("empty")
+            .identities
+            .is_empty()
+    );
+    let e = Config::load(&path, true, None).expect_err("explicit");
+    assert!(e.problem.contains("cannot read"));
+}

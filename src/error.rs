@@ -1,0 +1,114 @@
+//! The errors the program branches on, each worded as: which identity, which
+//! step, what went wrong, and what to do.
+
+use std::fmt;
+
+use crate::config::ConfigError;
+use crate::entra::EntraError;
+use crate::lock::LockTimeout;
+use crate::protocol::ParseError;
+
+/// Everything that can stop a request.
+#[derive(Debug)]
+pub enum Error {
+    /// git's request could not be read.
+    Parse(ParseError),
+    /// The config file is wrong.
+    Config(Box<ConfigError>),
+    /// `--identity` names nothing.
+    UnknownIdentity {
+        name: String,
+        file: String,
+        known: Vec<String>,
+    },
+    /// Routes depend on the organization, but git did not say which.
+    NoOrganization { host: String },
+    /// An identity type that a later version implements.
+    NotAvailable {
+        identity: String,
+        kind: &'static str,
+    },
+    /// `auto` found no usable source.
+    NoAutoSource { identity: String, file: String },
+    /// A secret could not be read.
+    Secret { identity: String, problem: String },
+    /// An environment variable of ours or Azure's is malformed.
+    Environment { var: &'static str, problem: String },
+    /// HTTP could not be set up.
+    Http { identity: String, problem: String },
+    /// Entra gave no token.
+    Entra {
+        identity: String,
+        step: &'static str,
+        source: Box<EntraError>,
+    },
+    /// Another process held the identity's lock too long.
+    Lock {
+        identity: String,
+        timeout: LockTimeout,
+    },
+    /// A subcommand's own failure (keyring, stdin…).
+    Command(String),
+    /// Writing to git failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Parse(e) => write!(f, "cannot read git's request: {e}"),
+            Error::Config(e) => write!(f, "{e}"),
+            Error::UnknownIdentity { name, file, known } => write!(
+                f,
+                "there is no identity named '{name}' in {file} (defined: {}). Fix: check --identity / GIT_CREDENTIAL_ENTRA_IDENTITY, or add it under \"identities\"",
+                if known.is_empty() {
+                    "none; 'auto' is built in".to_string()
+                } else {
+                    format!("{}, and the built-in 'auto'", known.join(", "))
+                }
+            ),
+            Error::NoOrganization { host } => write!(
+                f,
+                "git did not say which Azure DevOps organization {host} belongs to, and your routes depend on it. Fix: run `git-credential-entra configure` (it sets credential.useHttpPath), or put the organization in the remote URL as https://ORG@{host}/ORG/…"
+            ),
+            Error::NotAvailable { identity, kind } => write!(
+                f,
+                "identity '{identity}': the identity type {kind} is not available in this version of git-credential-entra. Fix: use a service principal with a client secret (client_secret_env, client_secret_file or client_secret_keyring) for now"
+            ),
+            Error::NoAutoSource { identity, file } => write!(
+                f,
+                "identity '{identity}': found no credentials to use (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set; managed identity, Azure CLI and interactive sign-in detection are not available in this version). Fix: set those variables, or configure an identity and a route in {file}"
+            ),
+            Error::Secret { identity, problem } => write!(f, "identity '{identity}': {problem}"),
+            Error::Environment { var, problem } => write!(f, "{var} {problem}"),
+            Error::Http { identity, problem } => write!(f, "identity '{identity}': {problem}"),
+            Error::Entra {
+                identity,
+                step,
+                source,
+            } => write!(
+                f,
+                "identity '{identity}': {step} token request failed: {source}"
+            ),
+            Error::Lock { identity, timeout } => write!(
+                f,
+                "identity '{identity}': gave up after waiting 120 s for the lock {} held by another git-credential-entra process. Fix: find that process (a hung sign-in?) and end it",
+                timeout.path.display()
+            ),
+            Error::Command(s) => f.write_str(s),
+            Error::Io(e) => write!(f, "writing the answer to git failed: {e}"),
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(Box::new(e))
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::Parse(e)
+    }
+}

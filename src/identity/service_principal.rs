@@ -1,0 +1,185 @@
+//! Service principals: client credentials with a secret from an environment
+//! variable, a private file or the OS keyring.
+
+use std::path::Path;
+
+use crate::azure_devops::SCOPE;
+use crate::cache::{CachedToken, Fingerprint, KeyringStore};
+use crate::config::SecretSource;
+use crate::env::Env;
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::trace::Trace;
+
+use super::EnvCredential;
+
+/// An application that authenticates with a client secret.
+#[derive(Debug, Clone)]
+pub struct ServicePrincipal {
+    /// Tenant id or domain.
+    pub tenant: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Authority host, no trailing slash.
+    pub authority: String,
+    /// Where the secret is read from (never the secret itself).
+    pub secret: SecretSource,
+    /// `service-principal` or `environment`.
+    pub origin: &'static str,
+}
+
+impl SecretSource {
+    /// Where the secret comes from, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretSource::Env(var) => format!("secret from ${var}"),
+            SecretSource::File(p) => format!("secret from {}", p.display()),
+            SecretSource::Keyring => "secret from the OS keyring".into(),
+            SecretSource::Certificate { path, .. } => format!("certificate {}", path.display()),
+        }
+    }
+}
+
+impl ServicePrincipal {
+    /// From a config entry.
+    pub fn configured(
+        c: &crate::config::ServicePrincipalConfig,
+        authority: String,
+    ) -> ServicePrincipal {
+        ServicePrincipal {
+            tenant: c.tenant.clone(),
+            client_id: c.client_id.clone(),
+            authority,
+            secret: c.secret.clone(),
+            origin: "service-principal",
+        }
+    }
+
+    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, as Azure's SDKs read them.
+    pub fn from_environment(env: &Env, authority: String) -> EnvCredential {
+        let tenant = env.get("AZURE_TENANT_ID");
+        let client = env.get("AZURE_CLIENT_ID");
+        if let (Some(tenant), Some(client)) = (tenant, client) {
+            if env.get("AZURE_CLIENT_SECRET").is_some() {
+                return EnvCredential::Secret(ServicePrincipal {
+                    tenant: tenant.to_ascii_lowercase(),
+                    client_id: client.to_ascii_lowercase(),
+                    authority,
+                    secret: SecretSource::Env("AZURE_CLIENT_SECRET".into()),
+                    origin: "environment",
+                });
+            }
+            if env.get("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
+                return EnvCredential::Unsupported(
+                    "environment with AZURE_CLIENT_CERTIFICATE_PATH",
+                );
+            }
+            if env.get("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+                return EnvCredential::Unsupported("environment with AZURE_FEDERATED_TOKEN_FILE");
+            }
+        }
+        let missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
+            .into_iter()
+            .filter(|v| env.get(v).is_none())
+            .collect();
+        EnvCredential::Missing(missing.join(", "))
+    }
+
+    /// The keyring account holding this principal's secret.
+    pub fn keyring_account(&self, fp: &Fingerprint) -> String {
+        format!("secret:{fp}")
+    }
+
+    /// Reads the secret, with an actionable error naming its source.
+    fn secret(&self, name: &str, env: &Env, fp: &Fingerprint) -> Result<Secret<String>, Error> {
+        let fail = |problem: String| Error::Secret {
+            identity: name.to_string(),
+            problem,
+        };
+        match &self.secret {
+            SecretSource::Env(var) => env.get(var).map(|v| Secret::new(v.to_string())).ok_or_else(|| {
+                fail(format!("the environment variable {var} (client_secret_env) is not set. Fix: export {var} with the client secret's value in the environment git runs in"))
+            }),
+            SecretSource::File(path) => read_secret_file(path).map_err(fail),
+            SecretSource::Keyring => {
+                let found = KeyringStore::os(env)
+                    .or_else(|_| KeyringStore::keyutils())
+                    .map_err(|e| fail(format!("no OS keyring is available ({e}) for client_secret_keyring. Fix: use client_secret_file or client_secret_env")))?
+                    .get(&self.keyring_account(fp))
+                    .map_err(|e| fail(format!("reading the secret from the OS keyring failed: {e}")))?;
+                found.map(Secret::new).ok_or_else(|| {
+                    fail(format!("no secret is stored in the OS keyring for this identity. Fix: git-credential-entra secret set --identity {name} < file-with-the-secret"))
+                })
+            }
+            SecretSource::Certificate { .. } => Err(Error::NotAvailable { identity: name.to_string(), kind: "service-principal with a certificate" }),
+        }
+    }
+
+    /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
+    pub fn acquire(&self, name: &str, env: &Env, trace: &Trace) -> Result<CachedToken, Error> {
+        let fp = Fingerprint::of(
+            "app",
+            &self.authority,
+            &self.tenant,
+            &self.client_id,
+            crate::azure_devops::RESOURCE,
+        );
+        let secret = self.secret(name, env, &fp)?;
+        let endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
+        let http = crate::http::client_for(&endpoint).map_err(|problem| Error::Http {
+            identity: name.to_string(),
+            problem,
+        })?;
+        let form = [
+            ("grant_type", &Secret::new("client_credentials".to_string())),
+            ("client_id", &Secret::new(self.client_id.clone())),
+            ("scope", &Secret::new(SCOPE.to_string())),
+            ("client_secret", &secret),
+        ];
+        crate::entra::request_token(&http, &endpoint, &form, trace).map_err(|source| Error::Entra {
+            identity: name.to_string(),
+            step: "client credentials",
+            source: Box::new(source),
+        })
+    }
+}
+
+/// Reads `client_secret_file`: refused when group or others may read it
+/// (like ssh keys), one trailing newline trimmed.
+fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "cannot read {shown} (client_secret_file): {e}. Fix: check the path in the config file"
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{shown} (client_secret_file) is readable or writable by others (mode {mode:03o}). Fix: chmod 600 {shown}"
+            ));
+        }
+    }
+    if !meta.is_file() || meta.len() > 64 * 1024 {
+        return Err(format!(
+            "{shown} (client_secret_file) is not a small regular file"
+        ));
+    }
+    let mut text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {shown} (client_secret_file): {e}"))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err(format!(
+            "{shown} (client_secret_file) is empty. Fix: write the client secret's value into it"
+        ));
+    }
+    Ok(Secret::new(text))
+}

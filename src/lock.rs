@@ -1,0 +1,187 @@
+//! The one place that takes file locks: one lock file per fingerprint, so
+//! that many git processes missing the cache at once cause one token request.
+//!
+//! Lock files hold nothing, are never deleted (deleting one that another
+//! process has open would let two processes "hold" it), and are released by
+//! the kernel when a process dies.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::cache::{Fingerprint, file::private_dir};
+use crate::trace::Trace;
+
+/// How long to wait before telling the user why we wait.
+pub const NOTICE_AFTER: Duration = Duration::from_secs(2);
+/// How long to wait in all before giving up.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
+
+/// Held while this process acquires a token; dropping it unlocks.
+#[derive(Debug)]
+pub struct Guard {
+    _file: Option<File>,
+}
+
+/// A lock that could not be taken in time.
+#[derive(Debug)]
+pub struct LockTimeout {
+    /// The lock file.
+    pub path: PathBuf,
+}
+
+/// Takes the lock for `fp` in `dir`. Calls `notice` once if waiting takes
+/// longer than [`NOTICE_AFTER`]. Where locking is impossible (no directory,
+/// a filesystem without locks) it degrades to no locking with a trace line:
+/// a duplicate token request is better than a failed git command.
+pub fn acquire(
+    dir: &Path,
+    fp: &Fingerprint,
+    trace: &Trace,
+    notice: &mut dyn FnMut(&Path),
+) -> Result<Guard, LockTimeout> {
+    acquire_with(dir, fp, trace, notice, NOTICE_AFTER, GIVE_UP_AFTER)
+}
+
+fn acquire_with(
+    dir: &Path,
+    fp: &Fingerprint,
+    trace: &Trace,
+    notice: &mut dyn FnMut(&Path),
+    notice_after: Duration,
+    give_up_after: Duration,
+) -> Result<Guard, LockTimeout> {
+    let path = dir.join(format!("{fp}.lock"));
+    let file = match open(dir, &path) {
+        Ok(f) => f,
+        Err(e) => {
+            trace.detail(format_args!(
+                "lock: cannot open {}: {e}; continuing without a lock",
+                path.display()
+            ));
+            return Ok(Guard { _file: None });
+        }
+    };
+    match file.try_lock() {
+        Ok(()) => return Ok(Guard { _file: Some(file) }),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => {
+            trace.detail(format_args!(
+                "lock: {} cannot be locked ({e}); continuing without a lock",
+                path.display()
+            ));
+            return Ok(Guard { _file: None });
+        }
+    }
+    trace.detail(format_args!(
+        "lock: {} is held by another process; waiting",
+        path.display()
+    ));
+    // A blocking lock wakes the moment the holder finishes; a thread gives it
+    // a deadline. If we give up, the process exits and the thread with it.
+    let waiter = file.try_clone();
+    let (tx, rx) = mpsc::channel();
+    let waiter = match waiter {
+        Ok(w) => w,
+        Err(e) => {
+            trace.detail(format_args!("lock: {e}; continuing without a lock"));
+            return Ok(Guard { _file: None });
+        }
+    };
+    std::thread::spawn(move || {
+        let _ = tx.send(waiter.lock());
+    });
+    let result = match rx.recv_timeout(notice_after) {
+        Ok(r) => r,
+        Err(_) => {
+            notice(&path);
+            rx.recv_timeout(give_up_after.saturating_sub(notice_after))
+                .map_err(|_| LockTimeout { path: path.clone() })?
+        }
+    };
+    match result {
+        Ok(()) => Ok(Guard { _file: Some(file) }),
+        Err(e) => {
+            trace.detail(format_args!(
+                "lock: waiting on {} failed ({e}); continuing without a lock",
+                path.display()
+            ));
+            Ok(Guard { _file: None })
+        }
+    }
+}
+
+fn open(dir: &Path, path: &Path) -> io::Result<File> {
+    private_dir(dir)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp() -> Fingerprint {
+        Fingerprint::of("app", "https://login.microsoftonline.com", "t", "c", "r")
+    }
+
+    #[test]
+    fn second_holder_waits_notices_and_times_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace = Trace::off();
+        let held = acquire(dir.path(), &fp(), &trace, &mut |_| {
+            panic!("no wait expected")
+        })
+        .expect("free lock");
+        let mut noticed = None;
+        let r = acquire_with(
+            dir.path(),
+            &fp(),
+            &trace,
+            &mut |p| noticed = Some(p.to_path_buf()),
+            Duration::from_millis(50),
+            Duration::from_millis(200),
+        );
+        let timeout = r.expect_err("held elsewhere");
+        assert_eq!(noticed.as_deref(), Some(timeout.path.as_path()));
+        assert!(timeout.path.ends_with(format!("{}.lock", fp())));
+        drop(held);
+        acquire(dir.path(), &fp(), &trace, &mut |_| panic!("free again")).expect("released");
+        assert!(timeout.path.exists(), "lock files are never deleted");
+    }
+
+    #[test]
+    fn waiter_gets_the_lock_when_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace = Trace::off();
+        let held = acquire(dir.path(), &fp(), &trace, &mut |_| {}).expect("free lock");
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(held);
+        });
+        acquire_with(
+            dir.path(),
+            &fp(),
+            &trace,
+            &mut |_| {},
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+        )
+        .expect("acquired after release");
+        releaser.join().expect("thread");
+    }
+
+    #[test]
+    fn unusable_directory_degrades_to_no_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"").expect("write");
+        let g = acquire(&blocker.join("sub"), &fp(), &Trace::off(), &mut |_| {}).expect("degrades");
+        assert!(g._file.is_none());
+    }
+}

@@ -1,0 +1,124 @@
+//! The cache-then-lock-then-acquire sequence every token goes through.
+//!
+//! Fresh cached token → served with no lock and no network. Otherwise take
+//! the identity's lock, look again (another process may have just filled it),
+//! and only then ask the source. If the source fails while the cached token
+//! is still valid, serve that instead: an Entra outage must not break git.
+
+use crate::cache::{CachedToken, Freshness, TokenStore};
+use crate::env::Env;
+use crate::error::Error;
+use crate::identity::Resolved;
+use crate::lock;
+use crate::timefmt::now;
+use crate::trace::Trace;
+
+/// Where a served token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The cache, fresh.
+    Cache,
+    /// A new token from the source.
+    Acquired,
+    /// The cache, still valid, because acquiring failed.
+    Fallback,
+}
+
+/// Everything a token request needs besides the identity.
+pub struct Ctx<'a> {
+    /// Environment snapshot.
+    pub env: &'a Env,
+    /// Trace sink.
+    pub trace: &'a Trace,
+    /// The token store.
+    pub store: &'a dyn TokenStore,
+    /// Lock directory.
+    pub lock_dir: &'a std::path::Path,
+    /// Configured refresh margin.
+    pub margin: i64,
+}
+
+/// A fresh-enough token for `identity`.
+pub fn get(
+    identity: &Resolved,
+    cx: &Ctx,
+    notice: &mut dyn FnMut(&std::path::Path),
+) -> Result<(CachedToken, Origin), Error> {
+    let fp = identity.fingerprint();
+    let cached = lookup(identity, cx);
+    if let Some(t) = &cached
+        && t.freshness(now(), cx.margin) == Freshness::Fresh
+    {
+        cx.trace.decision(format_args!(
+            "cache hit ({}) for {}: expires {}",
+            cx.store.name(),
+            identity.name,
+            crate::timefmt::rfc3339(t.expires_on)
+        ));
+        return Ok((t.clone(), Origin::Cache));
+    }
+    let _guard =
+        lock::acquire(cx.lock_dir, &fp, cx.trace, notice).map_err(|timeout| Error::Lock {
+            identity: identity.name.clone(),
+            timeout,
+        })?;
+    let cached = lookup(identity, cx).or(cached);
+    if let Some(t) = &cached
+        && t.freshness(now(), cx.margin) == Freshness::Fresh
+    {
+        cx.trace.decision(format_args!(
+            "cache hit after waiting for the lock, for {}",
+            identity.name
+        ));
+        return Ok((t.clone(), Origin::Cache));
+    }
+    cx.trace.decision(format_args!(
+        "cache miss for {}: requesting a token",
+        identity.name
+    ));
+    match identity.acquire(cx.env, cx.trace) {
+        Ok(token) => {
+            if let Err(e) = cx.store.save(&fp, &token.to_json()) {
+                cx.trace.decision(format_args!(
+                    "cache: could not store the token ({}): {e}",
+                    cx.store.name()
+                ));
+            }
+            Ok((token, Origin::Acquired))
+        }
+        Err(e) => match cached {
+            Some(t) if t.freshness(now(), cx.margin) != Freshness::Expired => {
+                cx.trace.decision(format_args!(
+                    "acquiring failed, serving the cached token, valid until {}: {e}",
+                    crate::timefmt::rfc3339(t.expires_on)
+                ));
+                Ok((t, Origin::Fallback))
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+/// The cached entry for `identity`; unreadable or corrupt entries are misses.
+pub fn lookup(identity: &Resolved, cx: &Ctx) -> Option<CachedToken> {
+    let fp = identity.fingerprint();
+    match cx.store.load(&fp) {
+        Ok(Some(text)) => {
+            let t = CachedToken::from_json(&text);
+            if t.is_none() {
+                cx.trace.decision(format_args!(
+                    "cache: the entry {fp} is unreadable; it will be replaced"
+                ));
+            }
+            t
+        }
+        Ok(None) => None,
+        Err(e) => {
+            cx.trace.decision(format_args!(
+                "cache: reading {fp} from {} failed: {e}",
+                cx.store.name()
+            ));
+            None
+        }
+    }
+}

@@ -318,7 +318,9 @@ impl<'a> Cx<'a> {
             .host_str()
             .ok_or_else(|| bad("no host"))?
             .to_ascii_lowercase();
-        if !url.path().trim_matches('/').is_empty() || url.query().is_some() || !url.username().is_empty()
+        if !url.path().trim_matches('/').is_empty()
+            || url.query().is_some()
+            || !url.username().is_empty()
         {
             return Err(bad("a host entry has no path"));
         }

@@ -1,0 +1,410 @@
+//! `FakeAdo`: an Azure DevOps-like smart-HTTP git server. It gates requests the way Azure DevOps
+//! does (Entra bearer tokens, or Basic with a token as password) and hands authorized ones to the
+//! real `git http-backend`.
+
+use super::{ADO_RESOURCE, BackgroundServer, jwt, now_secs};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Audiences Azure DevOps accepts: the resource GUID and its URI form.
+const ACCEPTED_AUDIENCES: [&str; 2] = [ADO_RESOURCE, "https://app.vssps.visualstudio.com"];
+
+/// The Basic challenge Azure DevOps sends alongside the Bearer one.
+const BASIC_CHALLENGE: &str = "Basic realm=\"https://tfsprodneu2.visualstudio.com/\"";
+
+/// How a request authenticated, as judged by the fake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeenAuth {
+    /// No `Authorization` header.
+    None,
+    /// Basic with a valid token as password.
+    Basic {
+        /// The (non-empty, otherwise ignored) username.
+        username: String,
+    },
+    /// Bearer with a valid token.
+    Bearer,
+    /// An `Authorization` header that did not carry a valid token.
+    Invalid,
+}
+
+/// One request as the fake saw it.
+#[derive(Clone, Debug)]
+pub struct AdoRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Request path including the query string, e.g. `/o/p/_git/r/info/refs?service=git-upload-pack`.
+    pub path: String,
+    /// How the request authenticated.
+    pub auth: SeenAuth,
+    /// The status code returned.
+    pub status: u16,
+}
+
+/// State shared with the request threads.
+struct Shared {
+    root: PathBuf,
+    tenant_id: String,
+    allowed: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    requests: Mutex<Vec<AdoRequest>>,
+    handlers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A fake Azure DevOps git host on `127.0.0.1`; stops when dropped.
+pub struct FakeAdo {
+    shared: Arc<Shared>,
+    server: BackgroundServer,
+    addr: String,
+}
+
+impl FakeAdo {
+    /// Starts the server; repos live under `root`, and every org belongs to Entra tenant `tenant_id`.
+    pub fn start(root: &Path, tenant_id: &str) -> FakeAdo {
+        let shared = Arc::new(Shared {
+            root: root.to_owned(),
+            tenant_id: tenant_id.to_owned(),
+            allowed: Mutex::new(BTreeMap::new()),
+            requests: Mutex::new(Vec::new()),
+            handlers: Mutex::new(Vec::new()),
+        });
+        let server = {
+            let shared = shared.clone();
+            // Parallel clones must not queue behind one another, so each request gets a thread.
+            BackgroundServer::start(move |rq| {
+                let worker = shared.clone();
+                let h = std::thread::spawn(move || handle(&worker, rq));
+                lock(&shared.handlers).push(h);
+            })
+        };
+        let addr = server.addr().to_string();
+        FakeAdo {
+            shared,
+            server,
+            addr,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:PORT`, as git sends it in `host=`.
+    pub fn host(&self) -> String {
+        self.addr.clone()
+    }
+
+    /// Creates a bare repo with one commit on `main` and returns its clone URL.
+    pub fn create_repo(&self, org: &str, project: &str, repo: &str) -> String {
+        let dest = self
+            .shared
+            .root
+            .join(format!("{org}/{project}/_git/{repo}"));
+        let dest_str = dest.to_str().expect("temp paths are UTF-8");
+        let work = tempfile::tempdir().expect("create a scratch work tree");
+        let w = work.path();
+        setup_git(w, &["init", "-q", "--bare", "-b", "main", dest_str]);
+        setup_git(&dest, &["config", "http.receivepack", "true"]);
+        setup_git(w, &["init", "-q", "-b", "main"]);
+        std::fs::write(w.join("README.md"), format!("# {repo}\n")).expect("write README.md");
+        setup_git(w, &["add", "README.md"]);
+        let ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"];
+        setup_git(
+            w,
+            &[&ident[..], &["commit", "-q", "-m", "initial"]].concat(),
+        );
+        setup_git(w, &["push", "-q", dest_str, "main"]);
+        format!("{}/{org}/{project}/_git/{repo}", self.base_url())
+    }
+
+    /// Allows `principal` (a token's `appid`, or `upn` for users) in `org`.
+    pub fn allow(&self, org: &str, principal: &str) {
+        lock(&self.shared.allowed)
+            .entry(org.to_owned())
+            .or_default()
+            .insert(principal.to_owned());
+    }
+
+    /// Every request so far, in the order responses were decided.
+    pub fn requests(&self) -> Vec<AdoRequest> {
+        lock(&self.shared.requests).clone()
+    }
+}
+
+impl Drop for FakeAdo {
+    fn drop(&mut self) {
+        self.server.stop();
+        // Let in-flight requests finish so no stray http-backend outlives the test.
+        for h in std::mem::take(&mut *lock(&self.shared.handlers)) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Locks a mutex, tolerating poison from a panicked test thread.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the PATH `git` in `dir` for repo setup, ignoring all user and system config.
+fn setup_git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("spawn git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A response about to be sent: status, headers and body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Gates one request and answers it.
+fn handle(shared: &Shared, mut rq: tiny_http::Request) {
+    let mut body = Vec::new();
+    // tiny_http has already undone chunked transfer encoding (and sends 100-continue on demand).
+    let _ = rq.as_reader().read_to_end(&mut body);
+    let method = rq.method().as_str().to_owned();
+    let url = rq.url().to_owned();
+    let headers: Vec<(String, String)> = rq
+        .headers()
+        .iter()
+        .map(|h| (h.field.to_string(), h.value.to_string()))
+        .collect();
+    let header = |name: &str| {
+        let found = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name));
+        found.map(|(_, v)| v.clone())
+    };
+    let (auth, principal) = check_auth(shared, header("Authorization").as_deref());
+    let reply = gate(shared, &auth, &principal, &url)
+        .unwrap_or_else(|| cgi(shared, &principal, &method, &url, &body, &header));
+    lock(&shared.requests).push(AdoRequest {
+        method,
+        path: url,
+        auth,
+        status: reply.status,
+    });
+    let mut resp = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    for (k, v) in &reply.headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            resp.add_header(h);
+        }
+    }
+    // The client may have hung up; nothing to do about it.
+    let _ = rq.respond(resp);
+}
+
+/// Classifies the `Authorization` header; returns the principal when the token is valid.
+fn check_auth(shared: &Shared, header: Option<&str>) -> (SeenAuth, String) {
+    let Some(value) = header else {
+        return (SeenAuth::None, String::new());
+    };
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+    let basic = || {
+        let decoded = String::from_utf8(STANDARD.decode(rest.trim()).ok()?).ok()?;
+        let (user, pass) = decoded.split_once(':')?;
+        let user = Some(user.to_owned()).filter(|u| !u.is_empty())?;
+        Some((SeenAuth::Basic { username: user }, pass.to_owned()))
+    };
+    let valid = if scheme.eq_ignore_ascii_case("bearer") {
+        Some((SeenAuth::Bearer, rest.trim().to_owned()))
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        basic()
+    } else {
+        None
+    };
+    let Some((seen, claims)) = valid.and_then(|(seen, t)| Some((seen, jwt::verify(&t)?))) else {
+        return (SeenAuth::Invalid, String::new());
+    };
+    let s = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let aud_ok = ACCEPTED_AUDIENCES.contains(&s("aud").as_str());
+    let exp_ok = claims.get("exp").and_then(Value::as_u64) > Some(now_secs());
+    let tid_ok = s("tid").eq_ignore_ascii_case(&shared.tenant_id);
+    if !(aud_ok && exp_ok && tid_ok) {
+        return (SeenAuth::Invalid, String::new());
+    }
+    let principal = Some(s("appid"))
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| s("upn"));
+    (seen, principal)
+}
+
+/// Returns the rejection for a request that must not reach git, or `None` to let it through.
+fn gate(shared: &Shared, auth: &SeenAuth, principal: &str, url: &str) -> Option<Reply> {
+    let path = url.split('?').next().unwrap_or_default();
+    match auth {
+        SeenAuth::None => return Some(unauthorized(shared, None)),
+        SeenAuth::Invalid => return Some(unauthorized(shared, Some(""))),
+        SeenAuth::Basic { .. } | SeenAuth::Bearer => {}
+    }
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let org = segs.first().copied().unwrap_or_default();
+    let allowed = lock(&shared.allowed)
+        .get(org)
+        .is_some_and(|set| set.contains(principal));
+    if !allowed {
+        return Some(unauthorized(shared, Some(principal)));
+    }
+    let text = |status: u16, msg: String| Reply {
+        status,
+        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+        body: msg.into_bytes(),
+    };
+    // Reject traversal so a crafted path cannot reach outside the repo root.
+    if segs.len() < 4 || segs[2] != "_git" || segs.iter().any(|s| s.is_empty() || *s == "..") {
+        return Some(text(404, format!("Not found: {path}")));
+    }
+    let repo_dir = shared.root.join(segs[..4].join("/"));
+    if !repo_dir.join("HEAD").is_file() {
+        let repo = segs[3];
+        let msg = format!(
+            "TF401019: The Git repository with name or identifier {repo} does not exist or you do not have permissions for the operation you are attempting."
+        );
+        return Some(text(404, msg));
+    }
+    None
+}
+
+/// A 401 like Azure DevOps sends; `user` is `None` for anonymous requests, else the rejected user.
+fn unauthorized(shared: &Shared, user: Option<&str>) -> Reply {
+    let tid = &shared.tenant_id;
+    let error = match user {
+        None => "TF400813%3a+Resource+not+available+for+anonymous+access.+Client+authentication+required.".to_owned(),
+        Some(u) => format!("TF400813%3a+The+user+%27{u}%27+is+not+authorized+to+access+this+resource."),
+    };
+    let bearer = format!("Bearer authorization_uri=https://login.microsoftonline.com/{tid}");
+    let headers = [
+        ("WWW-Authenticate", bearer),
+        ("WWW-Authenticate", BASIC_CHALLENGE.to_owned()),
+        ("WWW-Authenticate", "TFS-Federated".to_owned()),
+        ("X-VSS-ResourceTenant", tid.clone()),
+        ("X-TFS-ServiceError", error),
+    ];
+    let headers = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    Reply {
+        status: 401,
+        headers,
+        body: Vec::new(),
+    }
+}
+
+/// Runs `git http-backend` as a CGI for an authorized request.
+fn cgi(
+    shared: &Shared,
+    principal: &str,
+    method: &str,
+    url: &str,
+    body: &[u8],
+    header: &dyn Fn(&str) -> Option<String>,
+) -> Reply {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_PROJECT_ROOT", &shared.root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("REQUEST_METHOD", method)
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("REMOTE_USER", principal)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("HOME", &shared.root)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (var, name) in [
+        ("CONTENT_TYPE", "Content-Type"),
+        ("HTTP_CONTENT_ENCODING", "Content-Encoding"),
+        ("GIT_PROTOCOL", "Git-Protocol"),
+    ] {
+        if let Some(v) = header(name) {
+            cmd.env(var, v);
+        }
+    }
+    let mut child = cmd.spawn().expect("spawn git http-backend");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = body.to_vec();
+    // Feed stdin on its own thread: the backend may write output before it has read all input.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    // wait_with_output drains stdout and stderr together, so neither pipe can fill up and block.
+    let out = child.wait_with_output().expect("wait for git http-backend");
+    let _ = writer.join();
+    let reply = parse_cgi(&out.stdout);
+    if reply.status >= 400 {
+        let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!(
+            "git http-backend {method} {url} -> {}:\n{err}",
+            reply.status
+        );
+    }
+    reply
+}
+
+/// Splits CGI output into `Status`, other headers, and the body at the first blank line.
+fn parse_cgi(out: &[u8]) -> Reply {
+    let (mut status, mut headers, mut start) = (200, Vec::new(), 0);
+    while let Some(nl) = out[start..].iter().position(|&b| b == b'\n') {
+        let line = String::from_utf8_lossy(&out[start..start + nl]);
+        let line = line.trim_end_matches('\r');
+        start += nl + 1;
+        if line.is_empty() {
+            let body = out[start..].to_vec();
+            return Reply {
+                status,
+                headers,
+                body,
+            };
+        }
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("status") {
+            let code = v.split_whitespace().next().and_then(|c| c.parse().ok());
+            status = code.unwrap_or(500);
+        } else {
+            headers.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    // No blank line: the backend died before finishing its headers.
+    Reply {
+        status: 502,
+        headers: Vec::new(),
+        body: out.to_vec(),
+    }
+}

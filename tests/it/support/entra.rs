@@ -1,0 +1,335 @@
+//! `FakeEntra`: an in-process stand-in for Microsoft Entra's v2 token endpoint
+//! (`POST /{tenant}/oauth2/v2.0/token`, client-credentials grant only).
+
+use super::{
+    ADO_RESOURCE, BackgroundServer, derived_guid, entra_timestamp, is_guid, jwt, now_secs,
+    random_guid,
+};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A canned HTTP response, served instead of normal processing.
+#[derive(Clone, Debug)]
+pub struct Scripted {
+    /// HTTP status code.
+    pub status: u16,
+    /// Value of the `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// Response body, sent as JSON.
+    pub body: String,
+}
+
+impl Scripted {
+    /// An Entra-shaped error response, e.g. `aadsts(400, "invalid_client", 7000215, "Invalid ...")`.
+    pub fn aadsts(status: u16, error: &str, code: u32, text: &str) -> Scripted {
+        let (trace, correlation) = (random_guid(), random_guid());
+        let ts = entra_timestamp(now_secs());
+        let body = json!({
+            "error": error,
+            "error_description": format!(
+                "AADSTS{code}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {ts}"
+            ),
+            "error_codes": [code],
+            "timestamp": ts,
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+        });
+        Scripted {
+            status,
+            retry_after: None,
+            body: body.to_string(),
+        }
+    }
+
+    /// A bare status response (e.g. 503) with a small JSON body and no `Retry-After`.
+    pub fn status(status: u16) -> Scripted {
+        let body =
+            json!({ "error": "scripted", "error_description": format!("scripted HTTP {status}") });
+        Scripted {
+            status,
+            retry_after: None,
+            body: body.to_string(),
+        }
+    }
+}
+
+/// One request to the token endpoint as the fake saw it, with the client secret redacted.
+#[derive(Clone, Debug)]
+pub struct TokenRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Request path without the query string.
+    pub path: String,
+    /// The `{tenant}` path segment exactly as sent.
+    pub tenant: String,
+    /// Decoded form body; a `client_secret` value is replaced by `<redacted>`.
+    pub form: BTreeMap<String, String>,
+    /// Whether `client_secret` matched the registered secret of that tenant's `client_id`.
+    pub secret_ok: bool,
+}
+
+/// Mutable configuration and logs, shared with the server thread.
+struct State {
+    apps: BTreeMap<(String, String), String>,
+    lifetime: u64,
+    refresh_in: Option<u64>,
+    numbers_as_strings: bool,
+    queue: VecDeque<Scripted>,
+    outage: Option<Scripted>,
+    requests: Vec<TokenRequest>,
+    issued: Vec<String>,
+}
+
+/// A fake Entra authority on `127.0.0.1`; stops when dropped.
+pub struct FakeEntra {
+    state: Arc<Mutex<State>>,
+    /// Held only so that dropping the fake stops the server.
+    _server: BackgroundServer,
+    url: String,
+}
+
+impl FakeEntra {
+    /// Starts the server on an ephemeral port.
+    pub fn start() -> FakeEntra {
+        let state = Arc::new(Mutex::new(State {
+            apps: BTreeMap::new(),
+            lifetime: 3599,
+            refresh_in: None,
+            numbers_as_strings: false,
+            queue: VecDeque::new(),
+            outage: None,
+            requests: Vec::new(),
+            issued: Vec::new(),
+        }));
+        let server = {
+            let state = state.clone();
+            BackgroundServer::start(move |rq| respond(&state, rq))
+        };
+        let url = format!("http://{}", server.addr());
+        FakeEntra {
+            state,
+            _server: server,
+            url,
+        }
+    }
+
+    /// The authority host, `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Registers a confidential client under the exact tenant string used in URLs.
+    pub fn add_app(&self, tenant: &str, client_id: &str, secret: &str) {
+        super::register_sensitive(secret);
+        self.lock()
+            .apps
+            .insert((tenant.to_owned(), client_id.to_owned()), secret.to_owned());
+    }
+
+    /// The `tid` for a tenant as named in URLs: the GUID itself, or one derived from the name.
+    pub fn tenant_id(&self, tenant: &str) -> String {
+        tenant_id(tenant)
+    }
+
+    /// Sets `expires_in`/`ext_expires_in` (and the JWT lifetime) of issued tokens; default 3599.
+    pub fn set_lifetime(&self, secs: u64) {
+        self.lock().lifetime = secs;
+    }
+
+    /// When `Some`, successful responses carry `refresh_in`.
+    pub fn set_refresh_in(&self, secs: Option<u64>) {
+        self.lock().refresh_in = secs;
+    }
+
+    /// When on, the numeric response fields are sent as JSON strings, as v1-style endpoints do.
+    pub fn set_numbers_as_strings(&self, on: bool) {
+        self.lock().numbers_as_strings = on;
+    }
+
+    /// Queues a canned response; queued responses answer the next requests (any path), FIFO.
+    pub fn push_response(&self, r: Scripted) {
+        self.lock().queue.push_back(r);
+    }
+
+    /// When `Some`, every request (once the queue is empty) gets this response.
+    pub fn set_outage(&self, r: Option<Scripted>) {
+        self.lock().outage = r;
+    }
+
+    /// Every request to the token endpoint so far, in order, including failed and scripted ones.
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.lock().requests.clone()
+    }
+
+    /// Every access token issued so far, in order.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.lock().issued.clone()
+    }
+
+    /// Locks the shared state, tolerating poison from a panicked test thread.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// See [`FakeEntra::tenant_id`].
+fn tenant_id(tenant: &str) -> String {
+    if is_guid(tenant) {
+        tenant.to_ascii_lowercase()
+    } else {
+        derived_guid(tenant)
+    }
+}
+
+/// Answers one request (on the server thread, so requests are handled one at a time).
+fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
+    let mut body = Vec::new();
+    let _ = rq.as_reader().read_to_end(&mut body);
+    let method = rq.method().as_str().to_owned();
+    let reply = {
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        handle(&mut st, &method, rq.url(), &body)
+    };
+    let mut resp = tiny_http::Response::from_string(reply.body)
+        .with_status_code(reply.status)
+        .with_header(header("Content-Type", "application/json; charset=utf-8"));
+    if let Some(ra) = reply.retry_after {
+        resp.add_header(header("Retry-After", &ra));
+    }
+    // The client may have given up already; nothing useful to do about it here.
+    let _ = rq.respond(resp);
+}
+
+/// Builds a header from known-valid ASCII.
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name, value).expect("header names and values are ASCII")
+}
+
+/// Decides the response to one request and records it; pure apart from `st`.
+fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
+    let path = url.split('?').next().unwrap_or_default().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let is_token_path =
+        matches!(segments.as_slice(), [t, "oauth2", "v2.0", "token"] if !t.is_empty());
+    let mut form: BTreeMap<String, String> =
+        url::form_urlencoded::parse(body).into_owned().collect();
+    let tenant = if is_token_path {
+        segments[0].to_owned()
+    } else {
+        String::new()
+    };
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    let registered = st.apps.get(&(tenant.clone(), client_id.clone())).cloned();
+    let secret = form.get("client_secret").cloned();
+    if is_token_path {
+        if let Some(s) = form.get_mut("client_secret") {
+            *s = "<redacted>".to_owned();
+        }
+        let secret_ok = secret.is_some() && secret == registered;
+        st.requests.push(TokenRequest {
+            method: method.to_owned(),
+            path,
+            tenant: tenant.clone(),
+            form: form.clone(),
+            secret_ok,
+        });
+    }
+    if let Some(r) = st.queue.pop_front().or_else(|| st.outage.clone()) {
+        return r;
+    }
+    if !is_token_path || method != "POST" {
+        return Scripted {
+            status: 404,
+            retry_after: None,
+            body: json!({"error": "not_found"}).to_string(),
+        };
+    }
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if !st.apps.keys().any(|(t, _)| *t == tenant) {
+        let text = format!(
+            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+        );
+        return Scripted::aadsts(400, "invalid_request", 90002, &text);
+    }
+    if field("grant_type") != "client_credentials" {
+        let text = format!(
+            "The provided value for the 'grant_type' parameter is not supported: '{}'.",
+            field("grant_type")
+        );
+        return Scripted::aadsts(400, "unsupported_grant_type", 70003, &text);
+    }
+    if field("scope") != format!("{ADO_RESOURCE}/.default") {
+        let text = format!(
+            "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '{}'.",
+            field("scope")
+        );
+        return Scripted::aadsts(400, "invalid_scope", 70011, &text);
+    }
+    let Some(expected) = registered else {
+        let text = format!(
+            "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+        );
+        return Scripted::aadsts(400, "unauthorized_client", 700016, &text);
+    };
+    if secret.is_none() && !form.contains_key("client_assertion") {
+        let text = "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.";
+        return Scripted::aadsts(400, "invalid_client", 7000218, text);
+    }
+    if secret.as_deref() != Some(expected.as_str()) {
+        let text = format!(
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+        );
+        return Scripted::aadsts(401, "invalid_client", 7000215, &text);
+    }
+    issue(st, &tenant, &client_id)
+}
+
+/// Mints and records an access token and builds the success response.
+fn issue(st: &mut State, tenant: &str, client_id: &str) -> Scripted {
+    let tid = tenant_id(tenant);
+    let oid = derived_guid(&format!("{tid}/{client_id}"));
+    let now = now_secs();
+    let jti = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        super::random_bytes::<16>(),
+    );
+    let token = jwt::sign(&json!({
+        "aud": ADO_RESOURCE,
+        "iss": format!("https://sts.windows.net/{tid}/"),
+        "tid": tid,
+        "appid": client_id,
+        "appidacr": "1",
+        "oid": oid,
+        "sub": oid,
+        "ver": "1.0",
+        "iat": now,
+        "nbf": now,
+        "exp": now + st.lifetime,
+        "jti": jti,
+        "idtyp": "app",
+    }));
+    st.issued.push(token.clone());
+    let num = |n: u64| {
+        if st.numbers_as_strings {
+            Value::from(n.to_string())
+        } else {
+            Value::from(n)
+        }
+    };
+    let mut body = json!({
+        "token_type": "Bearer",
+        "expires_in": num(st.lifetime),
+        "ext_expires_in": num(st.lifetime),
+        "access_token": token,
+    });
+    if let Some(r) = st.refresh_in {
+        body["refresh_in"] = num(r);
+    }
+    Scripted {
+        status: 200,
+        retry_after: None,
+        body: body.to_string(),
+    }
+}

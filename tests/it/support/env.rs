@@ -1,0 +1,179 @@
+//! `TestEnv`: an isolated world per test (home, XDG dirs, git config) and a runner for the helper
+//! and git that enforces a deadline and checks stderr for leaked secrets.
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any one command may run before it is killed and the test fails.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The result of [`TestEnv::run`]; output decoded as lossy UTF-8.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Captured stdout.
+    pub stdout: String,
+    /// Captured stderr.
+    pub stderr: String,
+}
+
+/// A temporary directory tree standing in for one user's machine.
+pub struct TestEnv {
+    /// The temporary root; deleted on drop.
+    pub root: tempfile::TempDir,
+    /// Extra variables for every command, in insertion order.
+    extra: Vec<(String, String)>,
+}
+
+impl TestEnv {
+    /// Creates home/, config/, cache/, runtime/ (mode 0700) and an empty home/.gitconfig.
+    pub fn new() -> TestEnv {
+        let root = tempfile::Builder::new()
+            .prefix("gce-it-")
+            .tempdir()
+            .expect("create the test root");
+        for d in ["home", "config", "cache", "runtime"] {
+            std::fs::create_dir_all(root.path().join(d)).expect("create an isolated directory");
+        }
+        // XDG_RUNTIME_DIR must be private to its owner, and helpers may check that.
+        std::fs::set_permissions(
+            root.path().join("runtime"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .expect("chmod runtime/ to 0700");
+        std::fs::write(root.path().join("home/.gitconfig"), "").expect("create home/.gitconfig");
+        TestEnv {
+            root,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The temporary root.
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The helper's default config file: `$XDG_CONFIG_HOME/git-credential-entra/config.json`.
+    pub fn config_path(&self) -> PathBuf {
+        self.path().join("config/git-credential-entra/config.json")
+    }
+
+    /// Writes `json` to [`TestEnv::config_path`], creating its directory.
+    pub fn write_config(&self, json: &str) {
+        let p = self.config_path();
+        std::fs::create_dir_all(p.parent().expect("config path has a parent"))
+            .expect("create the config directory");
+        std::fs::write(&p, json).expect("write config.json");
+    }
+
+    /// Adds (or replaces) a variable in the environment of every command built afterwards.
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.extra.retain(|(key, _)| key != k);
+        self.extra.push((k.to_owned(), v.to_owned()));
+    }
+
+    /// The helper binary under test, with the isolated environment.
+    pub fn helper(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-credential-entra"));
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    /// A git binary (`"git"`, `"/usr/bin/git"`, ...) with the isolated environment, run in the root.
+    pub fn git(&self, git: &str) -> Command {
+        let mut cmd = Command::new(git);
+        self.isolate(&mut cmd);
+        cmd.current_dir(self.path());
+        cmd
+    }
+
+    /// Runs `git` with `args` in the root and panics with its output if it fails.
+    pub fn git_ok(&self, git: &str, args: &[&str]) -> RunOutput {
+        let out = self.run(self.git(git).args(args), b"");
+        assert!(
+            out.status.success(),
+            "{git} {args:?} failed ({}):\n--- stdout\n{}--- stderr\n{}",
+            out.status,
+            out.stdout,
+            out.stderr
+        );
+        out
+    }
+
+    /// Runs `cmd` with `stdin`, enforcing the deadline, and asserts its stderr leaks no secret.
+    pub fn run(&self, cmd: &mut Command, stdin: &[u8]) -> RunOutput {
+        let program = Path::new(cmd.get_program())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+        // Separate threads for each pipe so a chatty child can never deadlock against us.
+        let mut pipe_in = child.stdin.take().expect("stdin is piped");
+        let input = stdin.to_vec();
+        let writer = std::thread::spawn(move || {
+            // A child that exits without reading stdin is not an error here.
+            let _ = pipe_in.write_all(&input);
+        });
+        let reader = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        };
+        let out = reader(Box::new(child.stdout.take().expect("stdout is piped")));
+        let err = reader(Box::new(child.stderr.take().expect("stderr is piped")));
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("poll child") {
+                break s;
+            }
+            if started.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{program} did not finish within {DEADLINE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = writer.join();
+        let stdout = out.join().expect("stdout reader thread");
+        let stderr = err.join().expect("stderr reader thread");
+        super::assert_no_leak(&format!("stderr of {program}"), &stderr);
+        RunOutput {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Applies the isolated environment: nothing inherited except PATH and a D-Bus session.
+    fn isolate(&self, cmd: &mut Command) {
+        let p = self.path();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", p.join("home"))
+            .env("XDG_CONFIG_HOME", p.join("config"))
+            .env("XDG_CACHE_HOME", p.join("cache"))
+            .env("XDG_RUNTIME_DIR", p.join("runtime"))
+            .env("GIT_CONFIG_GLOBAL", p.join("home/.gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LANG", "C");
+        // The Secret Service keyring is reached over the session bus, if the machine has one.
+        if let Some(v) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", v);
+        }
+        for (k, v) in &self.extra {
+            cmd.env(k, v);
+        }
+    }
+}

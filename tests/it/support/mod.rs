@@ -1,0 +1,188 @@
+//! Test support: fake Entra and Azure DevOps servers, an isolated environment per test, and a
+//! registry of every secret and token so that tests can prove none of them leak.
+// Not every test uses every helper, and the re-exports exist for tests not yet written.
+#![allow(dead_code, unused_imports)]
+
+pub mod ado;
+pub mod entra;
+pub mod env;
+pub mod jwt;
+
+pub use ado::{AdoRequest, FakeAdo, SeenAuth};
+pub use entra::{FakeEntra, Scripted, TokenRequest};
+pub use env::{RunOutput, TestEnv};
+
+use ring::rand::{SecureRandom as _, SystemRandom};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The Azure DevOps resource (application) ID that tokens must be issued for.
+pub const ADO_RESOURCE: &str = "499b84ac-1321-427f-aa17-267ca6975798";
+
+/// Every secret and token created in this process; shared by all tests running in parallel.
+static SENSITIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Shorter values would match ordinary text by accident and make the leak check meaningless.
+const MIN_SENSITIVE_LEN: usize = 8;
+
+/// Records `s` as a value that must never appear in output checked with [`assert_no_leak`].
+pub fn register_sensitive(s: &str) {
+    assert!(
+        s.chars().count() >= MIN_SENSITIVE_LEN,
+        "sensitive values must be at least {MIN_SENSITIVE_LEN} chars to be checkable (got {})",
+        s.chars().count()
+    );
+    // A test that panicked while holding the lock must not break every later leak check.
+    let mut all = SENSITIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if !all.iter().any(|v| v == s) {
+        all.push(s.to_owned());
+    }
+}
+
+/// Panics, naming `what` but not the secret, if `text` contains any registered value.
+pub fn assert_no_leak(what: &str, text: &str) {
+    let hit = {
+        let all = SENSITIVE.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().find(|v| text.contains(v.as_str())).cloned()
+    };
+    if let Some(v) = hit {
+        // Only a prefix and the length: the panic message itself ends up in test output.
+        let prefix: String = v.chars().take(4).collect();
+        panic!(
+            "{what} leaks a registered secret: {prefix}... ({} chars)",
+            v.chars().count()
+        );
+    }
+}
+
+/// A tiny_http server on `127.0.0.1:0` whose accept loop runs on a background thread.
+pub struct BackgroundServer {
+    server: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+impl BackgroundServer {
+    /// Binds an ephemeral port and passes each request to `handle`, in order, on the server thread.
+    pub fn start(mut handle: impl FnMut(tiny_http::Request) + Send + 'static) -> BackgroundServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .expect("a TCP listener has an IP");
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (server, stop) = (server.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    // Errors are per-connection accept failures or our own unblock(); re-check stop.
+                    if let Ok(rq) = server.recv() {
+                        handle(rq);
+                    }
+                }
+            })
+        };
+        BackgroundServer {
+            server,
+            stop,
+            thread: Some(thread),
+            addr,
+        }
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting requests and waits for the loop to exit; idempotent.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            // A panic in the handler already failed the test that caused it.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
+}
+
+/// `N` bytes from the system RNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the system RNG should not fail");
+    buf
+}
+
+/// Formats the first 16 bytes of `bytes` as a lowercase 8-4-4-4-12 GUID.
+pub fn guid_from_bytes(bytes: &[u8]) -> String {
+    let hex: String = bytes[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// A fresh random GUID-shaped string.
+pub fn random_guid() -> String {
+    guid_from_bytes(&random_bytes::<16>())
+}
+
+/// A GUID-shaped string derived deterministically from `input` via SHA-256.
+pub fn derived_guid(input: &str) -> String {
+    guid_from_bytes(ring::digest::digest(&ring::digest::SHA256, input.as_bytes()).as_ref())
+}
+
+/// Whether `s` is an 8-4-4-4-12 hex GUID.
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `secs` since the epoch as Entra formats timestamps: `2026-11-21 10:00:00Z`.
+pub fn entra_timestamp(secs: u64) -> String {
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil algorithm; avoids a date crate for one format string.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

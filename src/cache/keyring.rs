@@ -163,26 +163,15 @@ impl TokenStore for KeyringStore {
     }
 }
 
-/// A keyring that cannot hold every entry (Windows' size cap) spills the
-/// entries it refuses into the file store instead of caching nothing.
+/// A keyring that refuses an entry (Windows' 2560-byte cap, a Secret Service
+/// without a default collection) spills it into the file store instead of
+/// caching nothing; reads look in the keyring first, then the file store.
 pub struct Spill {
     primary: Box<dyn TokenStore>,
     file: Box<dyn TokenStore>,
 }
 
-/// Wraps `primary` with a file fallback where the platform needs one.
-pub fn with_file_fallback(
-    primary: Box<dyn TokenStore>,
-    file: Box<dyn TokenStore>,
-) -> Box<dyn TokenStore> {
-    if cfg!(windows) {
-        Box::new(spill(primary, file))
-    } else {
-        primary
-    }
-}
-
-/// A keyring with a file store for what it refuses (used directly by tests).
+/// The `auto` mode's keyring, with the file store as its fallback.
 pub fn spill(primary: Box<dyn TokenStore>, file: Box<dyn TokenStore>) -> Spill {
     Spill { primary, file }
 }

@@ -267,7 +267,7 @@ pub fn open(
             let os = os
                 .ok()
                 .map(boxed)
-                .map(|s| keyring::with_file_fallback(s, file()));
+                .map(|s| Box::new(keyring::spill(s, file())) as Box<dyn TokenStore>);
             os.or_else(|| {
                 KeyringStore::keyutils()
                     .map_err(|e| trace.detail(format_args!("cache: keyutils unusable: {e}")))

@@ -1,3 +1,8 @@
 //! The one integration-test crate: real `git`, real helper processes, fake Entra and Azure DevOps.
+mod caching;
+mod errors;
+mod git_flow;
 mod harness;
+mod leaks;
 mod support;
+mod world;

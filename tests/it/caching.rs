@@ -1,0 +1,321 @@
+//! The token cache across processes: reuse, single flight, expiry, outage
+//! fallback, erase, and the stores themselves.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::{Scripted, assert_no_leak, now_secs};
+use crate::world::{World, field, token_of};
+
+#[test]
+fn second_get_makes_no_token_request() {
+    let w = World::new();
+    let first = w.helper(&["get"], &w.request());
+    let second = w.helper(&["get"], &w.bearer_request());
+    assert!(
+        first.status.success() && second.status.success(),
+        "{}{}",
+        first.stderr,
+        second.stderr
+    );
+    assert_eq!(w.token_requests(), 1);
+    assert_eq!(token_of(&first.stdout), token_of(&second.stdout));
+}
+
+#[test]
+fn two_names_for_one_principal_share_the_entry() {
+    let w = World::new();
+    w.write_config(&format!(
+        r#", "alias": {{ "type": "service-principal", "tenant": "{}", "client_id": "{}", "client_secret_env": "CI_SECRET" }}"#,
+        crate::world::TENANT.to_uppercase(),
+        crate::world::CLIENT
+    ));
+    w.helper(&["get"], &w.request());
+    let out = w.helper(&["get", "--identity", "alias"], &w.request());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(w.token_requests(), 1);
+}
+
+fn concurrent_cold_gets(cache: &str, n: usize) {
+    let w = World::with_cache(cache);
+    let mut children: Vec<_> = (0..n).map(|_| w.spawn_get()).collect();
+    for c in &mut children {
+        c.stdin
+            .take()
+            .expect("stdin")
+            .write_all(w.request().as_bytes())
+            .expect("write request");
+    }
+    let mut tokens = Vec::new();
+    for mut c in children {
+        let mut out = String::new();
+        let mut err = String::new();
+        c.stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .expect("read");
+        c.stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("read");
+        assert!(c.wait().expect("wait").success(), "{err}");
+        assert_no_leak("stderr of a concurrent get", &err);
+        tokens.push(token_of(&out));
+    }
+    assert_eq!(
+        w.token_requests(),
+        1,
+        "{n} concurrent cold gets ({cache}) made one token request"
+    );
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "every process returned the same token"
+    );
+}
+
+#[test]
+fn thirty_two_concurrent_cold_gets_make_one_request() {
+    concurrent_cold_gets("file", 32);
+}
+
+#[test]
+fn expiry_uses_the_effective_margin() {
+    let w = World::new();
+    w.entra.set_lifetime(200);
+    let before = now_secs() as i64;
+    let out = w.helper(&["get"], &w.request());
+    let after = now_secs() as i64;
+    let expiry: i64 = field(&out.stdout, "password_expiry_utc")
+        .expect("expiry")
+        .parse()
+        .expect("number");
+    // lifetime 200 → margin min(300, 100) = 100 → expiry = received + 200 − 100.
+    assert!(
+        (before + 100..=after + 100).contains(&expiry),
+        "{before} {expiry} {after}"
+    );
+    let again = w.helper(&["get"], &w.request());
+    assert_eq!(w.token_requests(), 1, "still fresh: reused");
+    assert_eq!(
+        field(&again.stdout, "password_expiry_utc"),
+        Some(expiry.to_string().as_str())
+    );
+}
+
+#[test]
+fn short_lived_token_is_replaced_after_half_its_life() {
+    let w = World::new();
+    w.entra.set_lifetime(4);
+    let first = token_of(&w.helper(&["get"], &w.request()).stdout);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let second = token_of(&w.helper(&["get"], &w.request()).stdout);
+    assert_ne!(first, second);
+    assert_eq!(w.token_requests(), 2);
+}
+
+#[test]
+fn refresh_in_is_honoured_and_strings_are_numbers() {
+    let w = World::new();
+    w.entra.set_numbers_as_strings(true);
+    w.entra.set_refresh_in(Some(1));
+    let first = w.helper(&["get"], &w.request());
+    assert!(first.status.success(), "{}", first.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    w.helper(&["get"], &w.request());
+    assert_eq!(w.token_requests(), 2, "refresh_in elapsed: a new token");
+}
+
+#[test]
+fn outage_serves_the_still_valid_cached_token() {
+    let w = World::new();
+    w.entra.set_refresh_in(Some(1));
+    let first = w.helper(&["get"], &w.request());
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let mut down = Scripted::status(503);
+    down.retry_after = Some("0".into());
+    w.entra.set_outage(Some(down));
+    let mut cmd = w.env.helper();
+    cmd.args(["get", "-v"]);
+    let out = w.env.run(&mut cmd, w.request().as_bytes());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(token_of(&out.stdout), token_of(&first.stdout));
+    assert!(
+        out.stderr.contains("serving the cached token"),
+        "{}",
+        out.stderr
+    );
+    let expiry: u64 = field(&out.stdout, "password_expiry_utc")
+        .expect("expiry")
+        .parse()
+        .expect("n");
+    assert!(expiry > now_secs(), "git must not see it as expired");
+    assert!(w.token_requests() >= 2, "Entra was asked");
+}
+
+#[test]
+fn erase_drops_only_the_rejected_token() {
+    let w = World::new();
+    let token = token_of(&w.helper(&["get"], &w.request()).stdout);
+
+    let other = format!("{}password=some-other-token-value\n", w.request());
+    w.helper(&["erase"], &other);
+    w.helper(&["get"], &w.request());
+    assert_eq!(
+        w.token_requests(),
+        1,
+        "a different token leaves the cache alone"
+    );
+
+    let rejected = format!(
+        "capability[]=authtype\nauthtype=Bearer\ncredential={token}\n{}",
+        w.request()
+    );
+    let out = w.helper(&["erase"], &rejected);
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        out.stderr
+    );
+    let fresh = token_of(&w.helper(&["get"], &w.request()).stdout);
+    assert_eq!(w.token_requests(), 2, "the rejected token was dropped");
+    assert_ne!(fresh, token);
+}
+
+#[test]
+fn file_store_is_private_holds_no_refresh_token_and_heals() {
+    let w = World::new();
+    w.helper(&["get"], &w.request());
+    let dir = w.env.path().join("cache/git-credential-entra/tokens");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(
+        mode(&w.env.path().join("cache/git-credential-entra")),
+        0o700
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(mode(&files[0]), 0o600);
+    let text = std::fs::read_to_string(&files[0]).expect("read");
+    assert!(!text.contains("refresh_token") && !text.contains(crate::world::SECRET));
+
+    std::fs::write(&files[0], "{ corrupt").expect("corrupt it");
+    let out = w.helper(&["get"], &w.request());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(w.token_requests(), 2, "corrupt entry is a miss");
+    let healed = std::fs::read_to_string(&files[0]).expect("read");
+    assert!(healed.starts_with("{\"v\":1"), "replaced by a valid entry");
+    let runtime = w.env.path().join("runtime/git-credential-entra");
+    assert_eq!(
+        std::fs::read_dir(runtime).expect("locks").count(),
+        1,
+        "one lock file, kept"
+    );
+}
+
+#[test]
+fn cache_list_and_clear_never_print_a_token() {
+    let w = World::new();
+    w.helper(&["get"], &w.request());
+    let list = w.helper(&["cache", "list"], "");
+    assert!(list.status.success(), "{}", list.stderr);
+    assert_no_leak("cache list", &list.stdout);
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("ci "))
+        .expect("a row for ci");
+    assert!(
+        row.contains("service-principal") && row.contains("file") && row.contains("fresh"),
+        "{row}"
+    );
+    let clear = w.helper(&["cache", "clear"], "");
+    assert!(clear.stdout.contains("removed 1"), "{}", clear.stdout);
+    let list = w.helper(&["cache", "list"], "");
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.starts_with("ci ") && l.contains("not cached")),
+        "{}",
+        list.stdout
+    );
+    w.helper(&["get"], &w.request());
+    assert_eq!(w.token_requests(), 2);
+}
+
+/// Whether the Secret Service can be tested here; in CI it must be.
+fn secret_service_available() -> bool {
+    let ok = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must run the suite under dbus-run-session with gnome-keyring (see .ci/run)"
+        );
+        eprintln!(
+            "SKIPPED: no D-Bus session bus, so the Secret Service store is not tested here (run the suite via .ci/run)"
+        );
+    }
+    ok
+}
+
+#[test]
+fn secret_service_store_caches_and_keeps_tokens_out_of_files() {
+    if !secret_service_available() {
+        return;
+    }
+    let w = World::with_cache("keyring");
+    let first = w.helper(&["get", "-vv"], &w.request());
+    assert!(
+        first.stderr.contains("using the secret-service store"),
+        "{}",
+        first.stderr
+    );
+    let second = w.helper(&["get"], &w.request());
+    assert_eq!(w.token_requests(), 1, "{}", second.stderr);
+    assert_eq!(token_of(&first.stdout), token_of(&second.stdout));
+    let list = w.helper(&["cache", "list"], "");
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.starts_with("ci ") && l.contains("secret-service") && l.contains("fresh")),
+        "{}",
+        list.stdout
+    );
+    crate::leaks::assert_no_token_in_files(w.env.path(), &token_of(&first.stdout));
+    w.helper(&["cache", "clear"], "");
+}
+
+#[test]
+fn secret_service_single_flight() {
+    if secret_service_available() {
+        concurrent_cold_gets("keyring", 16);
+    }
+}
+
+#[test]
+fn keyutils_store_when_the_kernel_allows_it() {
+    let w = World::with_cache("keyutils");
+    let first = w.helper(&["get", "-vv"], &w.request());
+    assert!(first.status.success(), "{}", first.stderr);
+    if first.stderr.contains("keyutils unusable") {
+        eprintln!(
+            "SKIPPED: keyutils is not usable here: {}",
+            first
+                .stderr
+                .lines()
+                .find(|l| l.contains("keyutils"))
+                .unwrap_or("")
+        );
+        return;
+    }
+    w.helper(&["get"], &w.request());
+    assert_eq!(w.token_requests(), 1);
+    crate::leaks::assert_no_token_in_files(w.env.path(), &token_of(&first.stdout));
+    w.helper(&["cache", "clear"], "");
+}

@@ -1,0 +1,138 @@
+//! A ready-made world for product tests: a fake Entra with one service
+//! principal, a fake Azure DevOps serving `contoso/proj/_git/repo`, and a
+//! TestEnv whose config routes that organization to the principal.
+
+use std::process::{Child, Command, Stdio};
+
+use crate::support::{FakeAdo, FakeEntra, RunOutput, TestEnv, register_sensitive};
+
+/// Tenant of the test organization.
+pub const TENANT: &str = "contoso.onmicrosoft.com";
+/// The service principal's application id.
+pub const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
+/// Its client secret.
+pub const SECRET: &str = "Xq8~not-a-real-secret-but-a-long-one";
+/// git 2.47 (capability/authtype) and git 2.39 (username/password only).
+pub const NEW_GIT: &str = "/usr/local/bin/git";
+/// The older git, when the machine has it.
+pub const OLD_GIT: &str = "/usr/bin/git";
+
+/// Fake services plus an isolated machine configured for them.
+pub struct World {
+    /// Fake Entra.
+    pub entra: FakeEntra,
+    /// Fake Azure DevOps.
+    pub ado: FakeAdo,
+    /// The isolated environment.
+    pub env: TestEnv,
+    /// Clone URL of contoso/proj/_git/repo.
+    pub repo_url: String,
+}
+
+impl World {
+    /// A world using the file cache.
+    pub fn new() -> World {
+        World::with_cache("file")
+    }
+
+    /// A world using cache backend `cache`.
+    pub fn with_cache(cache: &str) -> World {
+        register_sensitive(SECRET);
+        let entra = FakeEntra::start();
+        entra.add_app(TENANT, CLIENT, SECRET);
+        let mut env = TestEnv::new();
+        let srv = env.path().join("srv");
+        std::fs::create_dir_all(&srv).expect("create srv");
+        let ado = FakeAdo::start(&srv, &entra.tenant_id(TENANT));
+        let repo_url = ado.create_repo("contoso", "proj", "repo");
+        ado.allow("contoso", CLIENT);
+        env.set_env("CI_SECRET", SECRET);
+        env.set_env("GIT_CREDENTIAL_ENTRA_CACHE", cache);
+        let world = World {
+            entra,
+            ado,
+            env,
+            repo_url,
+        };
+        world.write_config("");
+        world
+    }
+
+    /// Writes the standard config; `extra_identities` is spliced into
+    /// `identities` (e.g. `, "x": {…}`).
+    pub fn write_config(&self, extra_identities: &str) {
+        self.env.write_config(&format!(
+            r#"{{
+  "identities": {{
+    "ci": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{CLIENT}", "client_secret_env": "CI_SECRET" }}{extra_identities}
+  }},
+  "routes": [ {{ "url": "{base}/contoso", "identity": "ci" }} ],
+  "hosts": [ "{base}" ],
+  "authority_host": "{authority}"
+}}"#,
+            base = self.ado.base_url(),
+            authority = self.entra.url()
+        ));
+    }
+
+    /// The request git sends for the test repository (no capabilities).
+    pub fn request(&self) -> String {
+        format!(
+            "protocol=http\nhost={}\npath=contoso/proj/_git/repo\n",
+            self.ado.host()
+        )
+    }
+
+    /// The same request with git ≥ 2.46's capabilities.
+    pub fn bearer_request(&self) -> String {
+        format!(
+            "capability[]=authtype\ncapability[]=state\n{}",
+            self.request()
+        )
+    }
+
+    /// Runs `git-credential-entra <args>` with `stdin`.
+    pub fn helper(&self, args: &[&str], stdin: &str) -> RunOutput {
+        self.env.run(self.env.helper().args(args), stdin.as_bytes())
+    }
+
+    /// Spawns `get` without waiting (for concurrency tests).
+    pub fn spawn_get(&self) -> Child {
+        let mut cmd: Command = self.env.helper();
+        cmd.arg("get")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("spawn the helper")
+    }
+
+    /// Points git at the helper: reset inherited helpers, then ours, with useHttpPath.
+    pub fn configure_git(&self) {
+        let bin = env!("CARGO_BIN_EXE_git-credential-entra");
+        let cfg = self.env.path().join("home/.gitconfig");
+        std::fs::write(
+            &cfg,
+            format!("[credential]\n\thelper =\n\thelper = {bin}\n\tuseHttpPath = true\n[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"),
+        )
+        .expect("write gitconfig");
+    }
+
+    /// Number of token requests Entra has seen.
+    pub fn token_requests(&self) -> usize {
+        self.entra.token_requests().len()
+    }
+}
+
+/// The value of `key=` in a helper's answer.
+pub fn field<'a>(out: &'a str, key: &str) -> Option<&'a str> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// The token in an answer, Bearer or Basic.
+pub fn token_of(out: &str) -> String {
+    field(out, "credential")
+        .or_else(|| field(out, "password"))
+        .expect("the answer carries a token")
+        .to_string()
+}

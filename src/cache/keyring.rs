@@ -28,15 +28,17 @@ impl KeyringStore {
     /// The platform's own keyring, probed once: it must answer a lookup.
     pub fn os(env: &Env) -> Result<KeyringStore, StoreError> {
         let store = Self::platform(env)?;
-        store
-            .entry("probe")?
-            .get_password()
-            .map(|_| ())
-            .or_else(|e| match e {
-                KeyringError::NoEntry => Ok(()),
-                e => Err(failure(e)),
-            })?;
+        // Opening a Secret Service store already opened a session with the
+        // daemon, so it answered; a lookup would only add a round trip.
+        if store.name != "secret-service" {
+            store.probe()?;
+        }
         Ok(store)
+    }
+
+    /// A lookup that must answer "found" or "not found", nothing else.
+    fn probe(&self) -> Result<(), StoreError> {
+        self.get("probe").map(|_| ())
     }
 
     #[cfg(target_os = "linux")]
@@ -94,13 +96,7 @@ impl KeyringStore {
                 name: "keyutils",
                 max_chars: None,
             };
-            s.entry("probe")?
-                .get_password()
-                .map(|_| ())
-                .or_else(|e| match e {
-                    KeyringError::NoEntry => Ok(()),
-                    e => Err(failure(e)),
-                })?;
+            s.probe()?;
             Ok(s)
         }
         #[cfg(not(target_os = "linux"))]

@@ -174,13 +174,7 @@ pub fn secret(
         }
     };
     let sp = configured_app(sp, &config, app.env)?;
-    let fp = Fingerprint::of(
-        "app",
-        &sp.authority,
-        &sp.tenant,
-        &sp.client_id,
-        crate::azure_devops::RESOURCE,
-    );
+    let fp = sp.fingerprint();
     let keyring = KeyringStore::os(app.env)
         .or_else(|_| KeyringStore::keyutils())
         .map_err(|e| Error::Command(format!("no OS keyring is available: {e}. Fix: use client_secret_file (mode 600) or client_secret_env instead")))?;
@@ -193,16 +187,10 @@ pub fn secret(
                 .take(64 * 1024)
                 .read_to_string(&mut text)
                 .map_err(|e| Error::Command(format!("cannot read the secret from stdin: {e}")))?;
-            if text.ends_with('\n') {
-                text.pop();
-                if text.ends_with('\r') {
-                    text.pop();
-                }
-            }
-            if text.is_empty() {
+            let secret = Secret::from_text(text);
+            if secret.expose().is_empty() {
                 return Err(Error::Command("no secret on stdin. Fix: git-credential-entra secret set --identity NAME < file-with-the-secret".into()));
             }
-            let secret = Secret::new(text);
             keyring
                 .set(&account, secret.expose())
                 .map_err(keyring_err)?;

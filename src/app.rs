@@ -131,6 +131,17 @@ impl App<'_> {
         cache::open(self.env, config.cache, &self.dirs.cache, &self.trace)
     }
 
+    /// What the cache → lock → acquire sequence needs.
+    fn token_ctx<'s>(&'s self, store: &'s dyn TokenStore, config: &Config) -> tokens::Ctx<'s> {
+        tokens::Ctx {
+            env: self.env,
+            trace: &self.trace,
+            store,
+            lock_dir: &self.dirs.locks,
+            margin: config.refresh_margin_seconds,
+        }
+    }
+
     /// The request and config, and the target when the request is ours.
     fn understand(
         &self,
@@ -197,13 +208,7 @@ impl App<'_> {
         let identity = self.identity_for(&target, &config).map_err(Failure::quit)?;
         self.trace.decision(format_args!("identity {identity}"));
         let store = self.store(&config);
-        let cx = tokens::Ctx {
-            env: self.env,
-            trace: &self.trace,
-            store: store.as_ref(),
-            lock_dir: &self.dirs.locks,
-            margin: config.refresh_margin_seconds,
-        };
+        let cx = self.token_ctx(store.as_ref(), &config);
         let mut notice = |path: &std::path::Path| {
             let _ = writeln!(
                 stderr,
@@ -261,13 +266,7 @@ impl App<'_> {
                 identity: identity.name.clone(),
                 timeout,
             })?;
-        let cx = tokens::Ctx {
-            env: self.env,
-            trace: &self.trace,
-            store: store.as_ref(),
-            lock_dir: &self.dirs.locks,
-            margin: config.refresh_margin_seconds,
-        };
+        let cx = self.token_ctx(store.as_ref(), &config);
         match tokens::lookup(&identity, &cx) {
             Some(cached) if cached.token == *rejected => match store.delete(&fp) {
                 Ok(()) => self.trace.decision(format_args!(

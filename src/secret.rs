@@ -28,6 +28,20 @@ impl<T> fmt::Debug for Secret<T> {
     }
 }
 
+impl Secret<String> {
+    /// A secret read from a file or stdin: one trailing newline (LF or CRLF)
+    /// is not part of it.
+    pub fn from_text(mut text: String) -> Self {
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        Secret(text)
+    }
+}
+
 impl From<String> for Secret<String> {
     fn from(value: String) -> Self {
         Secret(value)
@@ -44,5 +58,13 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(format!("{:?}", Some(&s)), "Some(***)");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn from_text_trims_one_newline() {
+        assert_eq!(Secret::from_text("a\n".into()).expose(), "a");
+        assert_eq!(Secret::from_text("a\r\n".into()).expose(), "a");
+        assert_eq!(Secret::from_text("a\n\n".into()).expose(), "a\n");
+        assert_eq!(Secret::from_text("a".into()).expose(), "a");
     }
 }

@@ -9,7 +9,6 @@ mod service_principal;
 
 use std::fmt;
 
-use crate::azure_devops::RESOURCE;
 use crate::cache::{CachedToken, Fingerprint};
 use crate::config::{
     AUTO, Config, IdentityKind, SecretSource, ServicePrincipalConfig, check_authority_host,
@@ -43,9 +42,7 @@ impl Resolved {
     /// The cache key of the principal behind this identity.
     pub fn fingerprint(&self) -> Fingerprint {
         match &self.source {
-            Source::App(sp) => {
-                Fingerprint::of("app", &sp.authority, &sp.tenant, &sp.client_id, RESOURCE)
-            }
+            Source::App(sp) => sp.fingerprint(),
         }
     }
 
@@ -110,30 +107,23 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
                 authority(sp.authority_host.as_deref(), config, env)?,
             ))
         }
-        IdentityKind::Environment { authority_host } => {
+        IdentityKind::Environment { authority_host } | IdentityKind::Auto { authority_host } => {
             let authority = authority(authority_host.as_deref(), config, env)?;
             match ServicePrincipal::from_environment(env, authority) {
                 EnvCredential::Secret(sp) => Source::App(sp),
                 EnvCredential::Unsupported(what) => return Err(not_yet(what)),
+                EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto { .. }) => {
+                    return Err(Error::NoAutoSource {
+                        identity: name.to_string(),
+                        file: config_file(config),
+                    });
+                }
                 EnvCredential::Missing(missing) => {
                     return Err(Error::Secret {
                         identity: name.to_string(),
                         problem: format!(
                             "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the environment git runs in"
                         ),
-                    });
-                }
-            }
-        }
-        IdentityKind::Auto { authority_host } => {
-            let authority = authority(authority_host.as_deref(), config, env)?;
-            match ServicePrincipal::from_environment(env, authority) {
-                EnvCredential::Secret(sp) => Source::App(sp),
-                EnvCredential::Unsupported(what) => return Err(not_yet(what)),
-                EnvCredential::Missing(_) => {
-                    return Err(Error::NoAutoSource {
-                        identity: name.to_string(),
-                        file: config_file(config),
                     });
                 }
             }

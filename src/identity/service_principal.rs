@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::azure_devops::SCOPE;
+use crate::azure_devops::{RESOURCE, SCOPE};
 use crate::cache::{CachedToken, Fingerprint, KeyringStore};
 use crate::config::SecretSource;
 use crate::env::Env;
@@ -85,6 +85,18 @@ impl ServicePrincipal {
         EnvCredential::Missing(missing.join(", "))
     }
 
+    /// The cache key of this application's tokens (shared by every config
+    /// name for the same principal).
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(
+            "app",
+            &self.authority,
+            &self.tenant,
+            &self.client_id,
+            RESOURCE,
+        )
+    }
+
     /// The keyring account holding this principal's secret.
     pub fn keyring_account(&self, fp: &Fingerprint) -> String {
         format!("secret:{fp}")
@@ -117,13 +129,7 @@ impl ServicePrincipal {
 
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
     pub fn acquire(&self, name: &str, env: &Env, trace: &Trace) -> Result<CachedToken, Error> {
-        let fp = Fingerprint::of(
-            "app",
-            &self.authority,
-            &self.tenant,
-            &self.client_id,
-            crate::azure_devops::RESOURCE,
-        );
+        let fp = self.fingerprint();
         let secret = self.secret(name, env, &fp)?;
         let endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
         let http = crate::http::client_for(&endpoint).map_err(|problem| Error::Http {
@@ -168,18 +174,13 @@ fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
             "{shown} (client_secret_file) is not a small regular file"
         ));
     }
-    let mut text = std::fs::read_to_string(path)
+    let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {shown} (client_secret_file): {e}"))?;
-    if text.ends_with('\n') {
-        text.pop();
-        if text.ends_with('\r') {
-            text.pop();
-        }
-    }
-    if text.is_empty() {
+    let secret = Secret::from_text(text);
+    if secret.expose().is_empty() {
         return Err(format!(
             "{shown} (client_secret_file) is empty. Fix: write the client secret's value into it"
         ));
     }
-    Ok(Secret::new(text))
+    Ok(secret)
 }

@@ -16,12 +16,7 @@ fn clone_and_push_with_bearer_on_new_git() {
         .git_ok(NEW_GIT, &["-C", dir, "commit", "-qm", "add new.txt"]);
     w.env
         .git_ok(NEW_GIT, &["-C", dir, "push", "origin", "main"]);
-    let authed: Vec<_> = w
-        .ado
-        .requests()
-        .into_iter()
-        .filter(|r| r.auth != SeenAuth::None)
-        .collect();
+    let authed = w.authed_requests();
     assert!(!authed.is_empty());
     assert!(
         authed
@@ -62,12 +57,7 @@ fn clone_and_push_with_basic_on_old_git() {
     );
     w.env
         .git_ok(OLD_GIT, &["-C", dir, "push", "origin", "main"]);
-    let authed: Vec<_> = w
-        .ado
-        .requests()
-        .into_iter()
-        .filter(|r| r.auth != SeenAuth::None)
-        .collect();
+    let authed = w.authed_requests();
     assert!(!authed.is_empty(), "{version}");
     for r in &authed {
         assert_eq!(

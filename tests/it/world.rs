@@ -4,7 +4,9 @@
 
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{FakeAdo, FakeEntra, RunOutput, TestEnv, register_sensitive};
+use crate::support::{
+    AdoRequest, FakeAdo, FakeEntra, RunOutput, SeenAuth, TestEnv, register_sensitive,
+};
 
 /// Tenant of the test organization.
 pub const TENANT: &str = "contoso.onmicrosoft.com";
@@ -115,6 +117,15 @@ impl World {
             format!("[credential]\n\thelper =\n\thelper = {bin}\n\tuseHttpPath = true\n[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"),
         )
         .expect("write gitconfig");
+    }
+
+    /// The requests Azure DevOps saw that carried credentials.
+    pub fn authed_requests(&self) -> Vec<AdoRequest> {
+        self.ado
+            .requests()
+            .into_iter()
+            .filter(|r| r.auth != SeenAuth::None)
+            .collect()
     }
 
     /// Number of token requests Entra has seen.

@@ -47,10 +47,7 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
             .map(|(_, e)| e)
             .unwrap_or_else(|| Error::UnknownIdentity {
                 name: flag.clone(),
-                file: config
-                    .source
-                    .as_ref()
-                    .map_or("(no config file)".into(), |p| p.display().to_string()),
+                file: config.describe_file(),
                 known: config.identities.keys().cloned().collect(),
             }));
     }
@@ -168,7 +165,7 @@ pub fn secret(
         None => {
             return Err(Error::UnknownIdentity {
                 name,
-                file: app.dirs.config_file.display().to_string(),
+                file: config.describe_file(),
                 known: config.identities.keys().cloned().collect(),
             });
         }

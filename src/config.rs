@@ -26,8 +26,10 @@ const DEFAULT_MI_TIMEOUT: u64 = 30;
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The file it came from; `None` when no file exists at the default place.
-    pub source: Option<PathBuf>,
+    /// The file read, or the default place where none exists yet.
+    pub file: PathBuf,
+    /// Whether that file exists (without one, everything uses `auto`).
+    pub exists: bool,
     /// Identities by name.
     pub identities: BTreeMap<String, IdentityKind>,
     /// Routes as written (URLs canonicalised).
@@ -83,7 +85,8 @@ impl fmt::Display for ConfigError {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            source: None,
+            file: PathBuf::new(),
+            exists: false,
             identities: BTreeMap::new(),
             routes: Vec::new(),
             hosts: Vec::new(),
@@ -102,7 +105,10 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
-                return Ok(Config::default());
+                return Ok(Config {
+                    file: path.to_path_buf(),
+                    ..Config::default()
+                });
             }
             Err(e) => {
                 return Err(ConfigError {
@@ -138,7 +144,8 @@ impl Config {
             "managed_identity_timeout_seconds",
         ])?;
         let mut config = Config {
-            source: Some(file.to_path_buf()),
+            file: file.to_path_buf(),
+            exists: true,
             ..Config::default()
         };
         config.authority_host = top.authority_host("authority_host")?;
@@ -200,6 +207,15 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The file for messages: its path, and a note when it does not exist yet.
+    pub fn describe_file(&self) -> String {
+        if self.exists {
+            self.file.display().to_string()
+        } else {
+            format!("{} (create it; see the README)", self.file.display())
+        }
     }
 
     /// The identity for `url`: the longest route that is a prefix of it on a

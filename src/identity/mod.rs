@@ -88,7 +88,7 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
         None => {
             return Err(Error::UnknownIdentity {
                 name: name.to_string(),
-                file: config_file(config),
+                file: config.describe_file(),
                 known: config.identities.keys().cloned().collect(),
             });
         }
@@ -115,7 +115,7 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
                 EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto { .. }) => {
                     return Err(Error::NoAutoSource {
                         identity: name.to_string(),
-                        file: config_file(config),
+                        file: config.describe_file(),
                     });
                 }
                 EnvCredential::Missing(missing) => {
@@ -148,14 +148,6 @@ pub enum EnvCredential {
     Unsupported(&'static str),
     /// Which variables are missing.
     Missing(String),
-}
-
-/// The config file's name for messages (or where it would be).
-fn config_file(config: &Config) -> String {
-    config.source.as_ref().map_or_else(
-        || "(no config file)".to_string(),
-        |p| p.display().to_string(),
-    )
 }
 
 /// Authority host: identity, else file, else `AZURE_AUTHORITY_HOST`, else public cloud.

@@ -319,3 +319,82 @@ fn keyutils_store_when_the_kernel_allows_it() {
     crate::leaks::assert_no_token_in_files(w.env.path(), &token_of(&first.stdout));
     w.helper(&["cache", "clear"], "");
 }
+
+#[test]
+fn cache_clear_for_one_identity_keeps_the_others() {
+    let w = World::new();
+    w.write_config(&format!(
+        r#", "other": {{ "type": "service-principal", "tenant": "{}", "client_id": "00001111-aaaa-2222-bbbb-3333cccc9999", "client_secret_env": "CI_SECRET" }}"#,
+        crate::world::TENANT
+    ));
+    w.entra.add_app(
+        crate::world::TENANT,
+        "00001111-aaaa-2222-bbbb-3333cccc9999",
+        crate::world::SECRET,
+    );
+    w.helper(&["get"], &w.request());
+    w.helper(&["get", "--identity", "other"], &w.request());
+    let out = w.helper(&["cache", "clear", "--identity", "other"], "");
+    assert!(out.stdout.contains("removed 1"), "{}", out.stdout);
+    w.helper(&["get"], &w.request());
+    assert_eq!(w.token_requests(), 2, "ci's token survived");
+    w.helper(&["get", "--identity", "other"], &w.request());
+    assert_eq!(w.token_requests(), 3, "other's token was dropped");
+}
+
+#[test]
+fn secret_set_keeps_a_client_secret_in_the_os_keyring() {
+    // No token cache, so no file under the test root may hold anything secret.
+    let w = World::with_cache("none");
+    // A unique client id: keyring items outlive the test's temporary HOME.
+    let client = crate::support::random_guid();
+    w.entra
+        .add_app(crate::world::TENANT, &client, crate::world::SECRET);
+    w.write_config(&format!(
+        r#", "kr": {{ "type": "service-principal", "tenant": "{}", "client_id": "{client}", "client_secret_keyring": true }}"#,
+        crate::world::TENANT
+    ));
+    let set = w.helper(
+        &["secret", "set", "--identity", "kr"],
+        &format!("{}\n", crate::world::SECRET),
+    );
+    if !set.status.success() && set.stderr.contains("no OS keyring is available") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI has a keyring: {}",
+            set.stderr
+        );
+        eprintln!("SKIPPED: no OS keyring here: {}", set.stderr);
+        return;
+    }
+    assert!(set.status.success(), "{}", set.stderr);
+    assert!(
+        set.stderr.contains("stored the secret of identity 'kr'"),
+        "{}",
+        set.stderr
+    );
+    let out = w.helper(&["get", "--identity", "kr"], &w.request());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        w.entra.token_requests()[0].secret_ok,
+        "the stored secret, without its newline"
+    );
+    crate::leaks::assert_no_token_in_files(w.env.path(), &token_of(&out.stdout));
+
+    let del = w.helper(&["secret", "delete", "--identity", "kr"], "");
+    assert!(del.status.success(), "{}", del.stderr);
+    let out = w.helper(&["get", "--identity", "kr"], &w.request());
+    assert_eq!(out.stdout, "quit=1\n");
+    assert!(
+        out.stderr.contains("secret set --identity kr"),
+        "{}",
+        out.stderr
+    );
+
+    let refused = w.helper(&["secret", "set", "--identity", "ci"], "x\n");
+    assert!(
+        !refused.status.success() && refused.stderr.contains("client_secret_keyring"),
+        "{}",
+        refused.stderr
+    );
+}

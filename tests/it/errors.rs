@@ -280,3 +280,36 @@ fn missing_organization_with_org_routes_says_to_configure() {
         out.stderr
     );
 }
+
+#[test]
+fn missing_secret_file_names_the_path() {
+    let w = World::new();
+    w.write_config(&format!(
+        r#", "file": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{CLIENT}", "client_secret_file": "~/nope.txt" }}"#
+    ));
+    let out = w.helper(&["get", "--identity", "file"], &w.request());
+    assert_eq!(out.stdout, "quit=1\n");
+    let expected = w.env.path().join("home/nope.txt");
+    assert!(
+        out.stderr
+            .contains(&format!("cannot read {}", expected.display())),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn without_a_config_auto_says_where_the_file_goes() {
+    let env = crate::support::TestEnv::new();
+    let out = env.run(
+        env.helper().arg("get"),
+        b"protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n",
+    );
+    assert_eq!(out.stdout, "quit=1\n");
+    let expected = format!("{} (create it", env.config_path().display());
+    assert!(
+        out.stderr.contains("identity 'auto'") && out.stderr.contains(&expected),
+        "{}",
+        out.stderr
+    );
+}

@@ -250,40 +250,25 @@ pub fn open(
         None => config_mode.unwrap_or(CacheMode::Auto),
     };
     let file = || Box::new(FileStore::new(cache_dir.join("tokens"))) as Box<dyn TokenStore>;
-    let store: Option<Box<dyn TokenStore>> = match mode {
-        CacheMode::None => Some(Box::new(NoStore)),
+    let usable = |store: Result<KeyringStore, StoreError>, what: &str| {
+        store
+            .map_err(|e| trace.detail(format_args!("cache: {what} unusable: {e}")))
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn TokenStore>)
+    };
+    let store = match mode {
+        CacheMode::None => Some(Box::new(NoStore) as Box<dyn TokenStore>),
         CacheMode::File => Some(file()),
-        CacheMode::Keyring => KeyringStore::os(env)
-            .map_err(|e| trace.detail(format_args!("cache: keyring unusable: {e}")))
-            .ok()
-            .map(boxed),
-        CacheMode::Keyutils => KeyringStore::keyutils()
-            .map_err(|e| trace.detail(format_args!("cache: keyutils unusable: {e}")))
-            .ok()
-            .map(boxed),
-        CacheMode::Auto => {
-            let os = KeyringStore::os(env)
-                .map_err(|e| trace.detail(format_args!("cache: keyring unusable: {e}")));
-            let os = os
-                .ok()
-                .map(boxed)
-                .map(|s| Box::new(keyring::spill(s, file())) as Box<dyn TokenStore>);
-            os.or_else(|| {
-                KeyringStore::keyutils()
-                    .map_err(|e| trace.detail(format_args!("cache: keyutils unusable: {e}")))
-                    .ok()
-                    .map(boxed)
-            })
-            .or_else(|| Some(file()))
-        }
+        CacheMode::Keyring => usable(KeyringStore::os(env), "keyring"),
+        CacheMode::Keyutils => usable(KeyringStore::keyutils(), "keyutils"),
+        CacheMode::Auto => usable(KeyringStore::os(env), "keyring")
+            .map(|os| Box::new(keyring::spill(os, file())) as Box<dyn TokenStore>)
+            .or_else(|| usable(KeyringStore::keyutils(), "keyutils"))
+            .or_else(|| Some(file())),
     };
     let store = store.unwrap_or_else(|| Box::new(NoStore));
     trace.detail(format_args!("cache: using the {} store", store.name()));
     store
-}
-
-fn boxed(s: KeyringStore) -> Box<dyn TokenStore> {
-    Box::new(s)
 }
 
 #[cfg(test)]

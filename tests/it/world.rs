@@ -14,10 +14,25 @@ pub const TENANT: &str = "contoso.onmicrosoft.com";
 pub const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
 /// Its client secret.
 pub const SECRET: &str = "Xq8~not-a-real-secret-but-a-long-one";
-/// git 2.47 (capability/authtype) and git 2.39 (username/password only).
-pub const NEW_GIT: &str = "/usr/local/bin/git";
+/// The git on PATH (2.47 here: Bearer via capability/authtype).
+pub const NEW_GIT: &str = "git";
 /// The older git, when the machine has it.
 pub const OLD_GIT: &str = "/usr/bin/git";
+
+/// Whether `git` (on PATH) offers `capability[]=authtype` to helpers (≥ 2.46).
+pub fn git_has_authtype() -> bool {
+    let out = std::process::Command::new(NEW_GIT)
+        .arg("--version")
+        .output()
+        .expect("run git --version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text
+        .trim()
+        .trim_start_matches("git version ")
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (2, 46)
+}
 
 /// Fake services plus an isolated machine configured for them.
 pub struct World {

@@ -17,7 +17,7 @@ use crate::identity::{self, Resolved};
 use crate::jwt::Claims;
 use crate::protocol::{self, Response};
 use crate::timefmt::now;
-use crate::tokens::{self, Origin};
+use crate::tokens;
 use crate::trace::Trace;
 
 /// Shared state of one invocation.
@@ -217,12 +217,8 @@ impl App<'_> {
                 path.display()
             );
         };
-        let (token, origin) = tokens::get(&identity, &cx, &mut notice).map_err(Failure::quit)?;
-        let mut expiry = token.git_expiry(config.refresh_margin_seconds);
-        if origin == Origin::Fallback && expiry <= now() {
-            // Past our margin but still valid: git would drop it as expired.
-            expiry = token.expires_on;
-        }
+        let token = tokens::get(&identity, &cx, &mut notice).map_err(Failure::quit)?;
+        let expiry = token.git_expiry(config.refresh_margin_seconds, now());
         let username;
         let response = if request.offers_authtype() {
             Response::Bearer {
@@ -267,7 +263,7 @@ impl App<'_> {
                 timeout,
             })?;
         let cx = self.token_ctx(store.as_ref(), &config);
-        match tokens::lookup(&identity, &cx) {
+        match tokens::lookup(&fp, &cx) {
             Some(cached) if cached.token == *rejected => match store.delete(&fp) {
                 Ok(()) => self.trace.decision(format_args!(
                     "erase: dropped the rejected token of '{}'",

@@ -5,24 +5,13 @@
 //! and only then ask the source. If the source fails while the cached token
 //! is still valid, serve that instead: an Entra outage must not break git.
 
-use crate::cache::{CachedToken, Freshness, TokenStore};
+use crate::cache::{CachedToken, Fingerprint, Freshness, TokenStore};
 use crate::env::Env;
 use crate::error::Error;
 use crate::identity::Resolved;
 use crate::lock;
 use crate::timefmt::now;
 use crate::trace::Trace;
-
-/// Where a served token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The cache, fresh.
-    Cache,
-    /// A new token from the source.
-    Acquired,
-    /// The cache, still valid, because acquiring failed.
-    Fallback,
-}
 
 /// Everything a token request needs besides the identity.
 pub struct Ctx<'a> {
@@ -43,9 +32,9 @@ pub fn get(
     identity: &Resolved,
     cx: &Ctx,
     notice: &mut dyn FnMut(&std::path::Path),
-) -> Result<(CachedToken, Origin), Error> {
+) -> Result<CachedToken, Error> {
     let fp = identity.fingerprint();
-    let cached = lookup(identity, cx);
+    let cached = lookup(&fp, cx);
     if let Some(t) = &cached
         && t.freshness(now(), cx.margin) == Freshness::Fresh
     {
@@ -55,14 +44,14 @@ pub fn get(
             identity.name,
             crate::timefmt::rfc3339(t.expires_on)
         ));
-        return Ok((t.clone(), Origin::Cache));
+        return Ok(t.clone());
     }
     let _guard =
         lock::acquire(cx.lock_dir, &fp, cx.trace, notice).map_err(|timeout| Error::Lock {
             identity: identity.name.clone(),
             timeout,
         })?;
-    let cached = lookup(identity, cx).or(cached);
+    let cached = lookup(&fp, cx).or(cached);
     if let Some(t) = &cached
         && t.freshness(now(), cx.margin) == Freshness::Fresh
     {
@@ -70,7 +59,7 @@ pub fn get(
             "cache hit after waiting for the lock, for {}",
             identity.name
         ));
-        return Ok((t.clone(), Origin::Cache));
+        return Ok(t.clone());
     }
     cx.trace.decision(format_args!(
         "cache miss for {}: requesting a token",
@@ -84,7 +73,7 @@ pub fn get(
                     cx.store.name()
                 ));
             }
-            Ok((token, Origin::Acquired))
+            Ok(token)
         }
         Err(e) => match cached {
             Some(t) if t.freshness(now(), cx.margin) != Freshness::Expired => {
@@ -92,17 +81,16 @@ pub fn get(
                     "acquiring failed, serving the cached token, valid until {}: {e}",
                     crate::timefmt::rfc3339(t.expires_on)
                 ));
-                Ok((t, Origin::Fallback))
+                Ok(t)
             }
             _ => Err(e),
         },
     }
 }
 
-/// The cached entry for `identity`; unreadable or corrupt entries are misses.
-pub fn lookup(identity: &Resolved, cx: &Ctx) -> Option<CachedToken> {
-    let fp = identity.fingerprint();
-    match cx.store.load(&fp) {
+/// The cached entry for `fp`; unreadable or corrupt entries are misses.
+pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<CachedToken> {
+    match cx.store.load(fp) {
         Ok(Some(text)) => {
             let t = CachedToken::from_json(&text);
             if t.is_none() {

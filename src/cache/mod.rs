@@ -156,9 +156,12 @@ impl CachedToken {
         }
     }
 
-    /// `password_expiry_utc` for git: expiry minus the effective margin.
-    pub fn git_expiry(&self, margin: i64) -> i64 {
-        self.expires_on - self.margin(margin)
+    /// `password_expiry_utc` for git: expiry minus the effective margin —
+    /// unless that is already past (a still-valid token served during an
+    /// outage), when git would drop it as expired: then the real expiry.
+    pub fn git_expiry(&self, margin: i64, now: i64) -> i64 {
+        let early = self.expires_on - self.margin(margin);
+        if early > now { early } else { self.expires_on }
     }
 
     /// Serialises for a store.

@@ -75,10 +75,15 @@ fn fingerprint_is_stable_and_separates_principals() {
 fn effective_margin_is_min_of_margin_and_half_life() {
     let t = token(1000 + 3600, 1000, None);
     assert_eq!(t.margin(300), 300);
-    assert_eq!(t.git_expiry(300), 4300);
+    assert_eq!(t.git_expiry(300, 1000), 4300);
+    assert_eq!(
+        t.git_expiry(300, 4300),
+        4600,
+        "past the margin: the real expiry"
+    );
     let short = token(1200, 1000, None);
     assert_eq!(short.margin(300), 100);
-    assert_eq!(short.git_expiry(300), 1100);
+    assert_eq!(short.git_expiry(300, 1000), 1100);
     assert_eq!(short.freshness(1099, 300), Freshness::Fresh);
     assert_eq!(short.freshness(1100, 300), Freshness::RefreshDue);
     assert_eq!(short.freshness(1200, 300), Freshness::Expired);

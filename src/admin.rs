@@ -96,8 +96,7 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
                     fp.to_string(),
                 ]);
             }
-            for (name, e) in &unresolved {
-                let _ = e;
+            for (name, _) in &unresolved {
                 rows.push([
                     name.clone(),
                     config.identities[name].type_name().into(),
@@ -171,11 +170,9 @@ pub fn secret(
         }
     };
     let sp = configured_app(sp, &config, app.env)?;
-    let fp = sp.fingerprint();
-    let keyring = KeyringStore::os(app.env)
-        .or_else(|_| KeyringStore::keyutils())
+    let keyring = KeyringStore::for_secrets(app.env)
         .map_err(|e| Error::Command(format!("no OS keyring is available: {e}. Fix: use client_secret_file (mode 600) or client_secret_env instead")))?;
-    let account = sp.keyring_account(&fp);
+    let account = sp.keyring_account();
     let keyring_err = |e| Error::Command(format!("the {} keyring failed: {e}", keyring.name_str()));
     match command {
         SecretCommand::Set => {

@@ -36,6 +36,12 @@ impl KeyringStore {
         Ok(store)
     }
 
+    /// Where service principal secrets are kept: the OS keyring, else the
+    /// kernel keyring — never the file store, which may hold only tokens.
+    pub fn for_secrets(env: &Env) -> Result<KeyringStore, StoreError> {
+        Self::os(env).or_else(|_| Self::keyutils())
+    }
+
     /// A lookup that must answer "found" or "not found", nothing else.
     fn probe(&self) -> Result<(), StoreError> {
         self.get("probe").map(|_| ())

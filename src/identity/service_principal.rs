@@ -98,12 +98,12 @@ impl ServicePrincipal {
     }
 
     /// The keyring account holding this principal's secret.
-    pub fn keyring_account(&self, fp: &Fingerprint) -> String {
-        format!("secret:{fp}")
+    pub fn keyring_account(&self) -> String {
+        format!("secret:{}", self.fingerprint())
     }
 
     /// Reads the secret, with an actionable error naming its source.
-    fn secret(&self, name: &str, env: &Env, fp: &Fingerprint) -> Result<Secret<String>, Error> {
+    fn secret(&self, name: &str, env: &Env) -> Result<Secret<String>, Error> {
         let fail = |problem: String| Error::Secret {
             identity: name.to_string(),
             problem,
@@ -114,10 +114,9 @@ impl ServicePrincipal {
             }),
             SecretSource::File(path) => read_secret_file(path).map_err(fail),
             SecretSource::Keyring => {
-                let found = KeyringStore::os(env)
-                    .or_else(|_| KeyringStore::keyutils())
+                let found = KeyringStore::for_secrets(env)
                     .map_err(|e| fail(format!("no OS keyring is available ({e}) for client_secret_keyring. Fix: use client_secret_file or client_secret_env")))?
-                    .get(&self.keyring_account(fp))
+                    .get(&self.keyring_account())
                     .map_err(|e| fail(format!("reading the secret from the OS keyring failed: {e}")))?;
                 found.map(Secret::new).ok_or_else(|| {
                     fail(format!("no secret is stored in the OS keyring for this identity. Fix: git-credential-entra secret set --identity {name} < file-with-the-secret"))
@@ -129,8 +128,7 @@ impl ServicePrincipal {
 
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
     pub fn acquire(&self, name: &str, env: &Env, trace: &Trace) -> Result<CachedToken, Error> {
-        let fp = self.fingerprint();
-        let secret = self.secret(name, env, &fp)?;
+        let secret = self.secret(name, env)?;
         let endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
         let http = crate::http::client_for(&endpoint).map_err(|problem| Error::Http {
             identity: name.to_string(),

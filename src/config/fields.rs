@@ -1,0 +1,244 @@
+//! Field-level validation for the config file: typed getters that know
+//! their JSON path, so every error names the file and the exact key.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::ConfigError;
+use crate::azure_devops::{HostEntry, is_loopback_host};
+
+/// Validation context: the file (for errors) and HOME (for `~/` paths).
+pub(crate) struct Cx<'a> {
+    pub(super) file: &'a Path,
+    pub(super) home: Option<&'a Path>,
+}
+
+/// An object being validated, with its JSON path.
+pub(crate) struct Obj<'a, 'c> {
+    pub(super) cx: &'c Cx<'a>,
+    pub(super) map: &'c Map<String, Value>,
+    pub(super) path: String,
+}
+
+impl<'a> Cx<'a> {
+    pub(super) fn err(&self, path: &str, problem: &str) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            path: path.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    pub(super) fn object<'c>(
+        &'c self,
+        v: &'c Value,
+        path: &str,
+    ) -> Result<Obj<'a, 'c>, ConfigError> {
+        match v {
+            Value::Object(map) => Ok(Obj {
+                cx: self,
+                map,
+                path: path.to_string(),
+            }),
+            _ => Err(self.err(path, "expected a JSON object { … }")),
+        }
+    }
+
+    pub(super) fn array<'c>(
+        &self,
+        v: &'c Value,
+        path: &str,
+    ) -> Result<&'c Vec<Value>, ConfigError> {
+        v.as_array()
+            .ok_or_else(|| self.err(path, "expected a JSON array [ … ]"))
+    }
+
+    pub(super) fn host_entry(&self, v: &Value, path: &str) -> Result<HostEntry, ConfigError> {
+        let bad = |why: &str| {
+            self.err(path, &format!("{why}; expected a base URL such as \"https://ado.example.com\" or \"http://127.0.0.1:8080\""))
+        };
+        let raw = v.as_str().ok_or_else(|| bad("not a string"))?;
+        let url = url::Url::parse(raw).map_err(|_| bad("not a URL"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad("no host"))?
+            .to_ascii_lowercase();
+        if !url.path().trim_matches('/').is_empty()
+            || url.query().is_some()
+            || !url.username().is_empty()
+        {
+            return Err(bad("a host entry has no path"));
+        }
+        let host = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(&host) => {}
+            "http" => {
+                return Err(bad(
+                    "plain http is only accepted for a loopback host (127.0.0.0/8, ::1, localhost)",
+                ));
+            }
+            _ => return Err(bad("the scheme must be https")),
+        }
+        Ok(HostEntry {
+            scheme: url.scheme().to_string(),
+            host,
+        })
+    }
+
+    /// Resolves `~/` and paths relative to the config file's folder.
+    pub(crate) fn file_path(&self, raw: &str) -> PathBuf {
+        if let (Some(rest), Some(home)) = (raw.strip_prefix("~/"), self.home) {
+            return home.join(rest);
+        }
+        let p = Path::new(raw);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.file.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+}
+
+impl<'a, 'c> Obj<'a, 'c> {
+    pub(super) fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    pub(crate) fn err(&self, key: &str, problem: &str) -> ConfigError {
+        self.cx.err(&self.key_path(key), problem)
+    }
+
+    /// Rejects keys outside `allowed` (typos must not be silently ignored).
+    pub(crate) fn allow(&mut self, allowed: &[&str]) -> Result<(), ConfigError> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(self.err(
+                k,
+                &format!("unknown key here (allowed: {})", allowed.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&'c Value> {
+        self.map.get(key)
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(self.err(key, "expected a non-empty string")),
+        }
+    }
+
+    pub(crate) fn required_string(&self, key: &str) -> Result<String, ConfigError> {
+        self.string(key)?
+            .ok_or_else(|| self.err(key, "is required"))
+    }
+
+    pub(crate) fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.err(key, "expected true or false")),
+        }
+    }
+
+    pub(crate) fn uint(&self, key: &str) -> Result<Option<u64>, ConfigError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.err(key, "expected a whole number of seconds (0 or more)")),
+        }
+    }
+
+    pub(crate) fn guid(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        if is_guid(&s) {
+            Ok(Some(s.to_ascii_lowercase()))
+        } else {
+            Err(self.err(key, "expected a GUID such as 00001111-aaaa-2222-bbbb-3333cccc4444 (the application/client id, not its name or the secret id)"))
+        }
+    }
+
+    pub(crate) fn required_guid(&self, key: &str) -> Result<String, ConfigError> {
+        self.guid(key)?.ok_or_else(|| self.err(key, "is required"))
+    }
+
+    pub(crate) fn tenant(&self, key: &str, required: bool) -> Result<Option<String>, ConfigError> {
+        let t = self.string(key)?;
+        match &t {
+            None if required => Err(self.err(
+                key,
+                "is required (the directory/tenant id or a domain such as contoso.onmicrosoft.com)",
+            )),
+            Some(t)
+                if !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.')) =>
+            {
+                Err(self.err(key, "expected a tenant id (GUID) or domain name"))
+            }
+            _ => Ok(t.map(|t| t.to_ascii_lowercase())),
+        }
+    }
+
+    pub(crate) fn authority_host(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.string(key)? else {
+            return Ok(None);
+        };
+        check_authority_host(&raw)
+            .map(Some)
+            .map_err(|p| self.err(key, &p))
+    }
+
+    pub(crate) fn path_value(&self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+        Ok(self.string(key)?.map(|s| self.cx.file_path(&s)))
+    }
+}
+
+/// Validates an authority host (`https://`, or `http://` on loopback) and
+/// returns it without a trailing slash.
+pub fn check_authority_host(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw)
+        .map_err(|e| format!("not a URL ({e}); expected e.g. https://login.microsoftonline.com"))?;
+    let host = url.host_str().unwrap_or("");
+    let authority = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let ok = match url.scheme() {
+        "https" => !host.is_empty(),
+        "http" => is_loopback_host(&authority),
+        _ => false,
+    };
+    if !ok {
+        return Err("must be an https:// URL (http:// only on a loopback address)".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}

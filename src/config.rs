@@ -20,7 +20,11 @@ mod identity;
 
 use fields::Cx;
 pub use fields::check_authority_host;
-pub use identity::{IdentityKind, SecretSource, ServicePrincipalConfig};
+pub use identity::{
+    Assertion, AssertionAlg, AutoConfig, AzureCliConfig, EnvironmentConfig, IdentityKind,
+    ManagedIdentityConfig, MiSelector, PipelineTokenConfig, SecretSource, ServicePrincipalConfig,
+    UserConfig, UserFlow, WorkloadConfig,
+};
 
 /// Name of the built-in identity used when no route matches.
 pub const AUTO: &str = "auto";
@@ -178,7 +182,7 @@ impl Config {
                     ));
                 }
                 let kind = identity::parse(&cx, value, &path)?;
-                if name == AUTO && !matches!(kind, IdentityKind::Auto { .. }) {
+                if name == AUTO && !matches!(kind, IdentityKind::Auto(_)) {
                     return Err(cx.err(&path, "the name 'auto' is reserved for the type \"auto\""));
                 }
                 config.identities.insert(name.clone(), kind);

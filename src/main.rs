@@ -4,26 +4,8 @@
 //! turns its result into an exit code; everything else lives in modules that
 //! tests can drive from byte buffers.
 
-mod admin;
-mod app;
-mod azure_devops;
-mod cache;
-mod cli;
-mod config;
-mod entra;
-mod env;
-mod error;
-mod http;
-mod identity;
-mod jwt;
-mod lock;
-mod protocol;
-mod secret;
-mod timefmt;
-mod tokens;
-mod trace;
-
 use clap::Parser;
+use git_credential_entra::{app, cli, env};
 
 fn main() -> std::process::ExitCode {
     disable_core_dumps();

@@ -11,7 +11,8 @@ use std::fmt;
 
 use crate::cache::{CachedToken, Fingerprint};
 use crate::config::{
-    AUTO, Config, IdentityKind, SecretSource, ServicePrincipalConfig, check_authority_host,
+    AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, SecretSource,
+    ServicePrincipalConfig, check_authority_host,
 };
 use crate::env::Env;
 use crate::error::Error;
@@ -79,9 +80,7 @@ impl fmt::Display for Resolved {
 
 /// Resolves identity `name` (already validated to exist, or `auto`).
 pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error> {
-    let auto = IdentityKind::Auto {
-        authority_host: None,
-    };
+    let auto = IdentityKind::Auto(AutoConfig::default());
     let kind = match config.identities.get(name) {
         Some(kind) => kind,
         None if name == AUTO => &auto,
@@ -107,12 +106,13 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
                 authority(sp.authority_host.as_deref(), config, env)?,
             ))
         }
-        IdentityKind::Environment { authority_host } | IdentityKind::Auto { authority_host } => {
+        IdentityKind::Environment(EnvironmentConfig { authority_host })
+        | IdentityKind::Auto(AutoConfig { authority_host }) => {
             let authority = authority(authority_host.as_deref(), config, env)?;
             match ServicePrincipal::from_environment(env, authority) {
                 EnvCredential::Secret(sp) => Source::App(sp),
                 EnvCredential::Unsupported(what) => return Err(not_yet(what)),
-                EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto { .. }) => {
+                EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto(_)) => {
                     return Err(Error::NoAutoSource {
                         identity: name.to_string(),
                         file: config.describe_file(),
@@ -128,11 +128,11 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
                 }
             }
         }
-        IdentityKind::ManagedIdentity { .. } => return Err(not_yet("managed-identity")),
+        IdentityKind::ManagedIdentity(_) => return Err(not_yet("managed-identity")),
         IdentityKind::WorkloadIdentity(_) => return Err(not_yet("workload-identity")),
-        IdentityKind::AzureCli { .. } => return Err(not_yet("azure-cli")),
-        IdentityKind::User { .. } => return Err(not_yet("user")),
-        IdentityKind::PipelineToken { .. } => return Err(not_yet("pipeline-token")),
+        IdentityKind::AzureCli(_) => return Err(not_yet("azure-cli")),
+        IdentityKind::User(_) => return Err(not_yet("user")),
+        IdentityKind::PipelineToken(_) => return Err(not_yet("pipeline-token")),
     };
     Ok(Resolved {
         name: name.to_string(),

@@ -1,0 +1,24 @@
+//! git-credential-entra as a library: the binary's modules, with the parsers
+//! public so fuzz targets and benches can drive them without a process.
+//!
+//! The binary (`main.rs`) only parses the command line and calls [`app::run`].
+
+pub mod app;
+pub mod azure_devops;
+pub mod cli;
+pub mod config;
+pub mod entra;
+pub mod env;
+pub mod jwt;
+pub mod protocol;
+pub mod secret;
+
+mod admin;
+mod cache;
+mod error;
+mod http;
+mod identity;
+mod lock;
+mod timefmt;
+mod tokens;
+mod trace;

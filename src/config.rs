@@ -295,5 +295,4 @@ fn canonical_route(raw: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -240,5 +240,4 @@ pub fn write_response(out: &mut dyn Write, response: &Response) -> io::Result<()
 }
 
 #[cfg(test)]
-#[path = "protocol_tests.rs"]
 mod tests;

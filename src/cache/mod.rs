@@ -275,5 +275,4 @@ pub fn open(
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -15,47 +15,37 @@ const SECRET: &str = "harness~secret~Qx7.v9ZkP";
 const OTHER_APP: &str = "66666666-7777-8888-9999-000000000000";
 const OTHER_SECRET: &str = "harness~other~secret~W3";
 
-/// POSTs a client-credentials request with curl; returns the status and parsed body.
-fn curl_token(
-    env: &TestEnv,
-    entra: &FakeEntra,
-    tenant: &str,
-    id: &str,
-    secret: &str,
-) -> (u16, Value) {
+/// POSTs a client-credentials request over plain HTTP; returns the status and parsed body.
+fn post_token(entra: &FakeEntra, tenant: &str, id: &str, secret: &str) -> (u16, Value) {
     let url = format!("{}/{tenant}/oauth2/v2.0/token", entra.url());
-    let scope = format!("scope={ADO_RESOURCE}/.default");
-    let mut cmd = env.git("/usr/bin/curl");
-    cmd.args([
-        "-s",
-        "-w",
-        "\n%{http_code}",
-        "-d",
-        "grant_type=client_credentials",
-    ])
-    .args([
-        "-d",
-        &format!("client_id={id}"),
-        "-d",
-        &format!("client_secret={secret}"),
-    ])
-    .args(["--data-urlencode", &scope, &url]);
-    let out = env.run(&mut cmd, b"");
-    assert!(out.status.success(), "curl failed: {}", out.stderr);
-    let (body, code) = out
-        .stdout
-        .rsplit_once('\n')
-        .expect("curl -w appends the status");
-    let status = code.trim().parse().expect("curl prints a numeric status");
+    let scope = format!("{ADO_RESOURCE}/.default");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+        ("scope", scope.as_str()),
+    ];
+    // The crate builds reqwest without a default TLS provider; the helper installs ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let resp = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client for loopback")
+        .post(&url)
+        .form(&form)
+        .send()
+        .expect("the fake Entra answers");
+    let status = resp.status().as_u16();
+    let body = resp.text().expect("a body");
     (
         status,
-        serde_json::from_str(body).expect("Entra answers JSON"),
+        serde_json::from_str(&body).expect("Entra answers JSON"),
     )
 }
 
 /// Fetches a token that the caller expects to succeed.
-fn fetch_token(env: &TestEnv, entra: &FakeEntra, id: &str, secret: &str) -> String {
-    let (status, body) = curl_token(env, entra, TENANT, id, secret);
+fn fetch_token(entra: &FakeEntra, id: &str, secret: &str) -> String {
+    let (status, body) = post_token(entra, TENANT, id, secret);
     assert_eq!(status, 200, "token request failed: {body}");
     body["access_token"]
         .as_str()
@@ -81,12 +71,11 @@ fn jwt_round_trips_and_rejects_tampering() {
 
 #[test]
 fn fake_entra_issues_rejects_and_scripts() {
-    let env = TestEnv::new();
     let entra = FakeEntra::start();
     entra.add_app(TENANT, APP, SECRET);
     entra.set_refresh_in(Some(1800));
 
-    let (status, body) = curl_token(&env, &entra, TENANT, APP, SECRET);
+    let (status, body) = post_token(&entra, TENANT, APP, SECRET);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3599);
@@ -98,7 +87,7 @@ fn fake_entra_issues_rejects_and_scripts() {
     assert_eq!(claims["tid"], entra.tenant_id(TENANT).as_str());
     assert!(claims["exp"].as_u64().expect("exp") > claims["iat"].as_u64().expect("iat"));
 
-    let (status, body) = curl_token(&env, &entra, TENANT, APP, "wrong-secret-value");
+    let (status, body) = post_token(&entra, TENANT, APP, "wrong-secret-value");
     assert_eq!(status, 401);
     assert_eq!(body["error"], "invalid_client");
     assert_eq!(body["error_codes"], json!([7000215]));
@@ -109,16 +98,16 @@ fn fake_entra_issues_rejects_and_scripts() {
             .starts_with("AADSTS7000215: ")
     );
 
-    let (status, body) = curl_token(&env, &entra, "unknown-tenant", APP, SECRET);
+    let (status, body) = post_token(&entra, "unknown-tenant", APP, SECRET);
     assert_eq!((status, body["error_codes"].clone()), (400, json!([90002])));
 
     entra.push_response(Scripted {
         retry_after: Some("1".into()),
         ..Scripted::status(503)
     });
-    assert_eq!(curl_token(&env, &entra, TENANT, APP, SECRET).0, 503);
+    assert_eq!(post_token(&entra, TENANT, APP, SECRET).0, 503);
     entra.set_numbers_as_strings(true);
-    let (status, body) = curl_token(&env, &entra, TENANT, APP, SECRET);
+    let (status, body) = post_token(&entra, TENANT, APP, SECRET);
     assert_eq!((status, body["expires_in"].clone()), (200, json!("3599")));
 
     let reqs = entra.token_requests();
@@ -140,7 +129,6 @@ fn fake_entra_issues_rejects_and_scripts() {
 
 #[test]
 fn fake_entra_outage_and_tenant_ids() {
-    let env = TestEnv::new();
     let entra = FakeEntra::start();
     entra.add_app(TENANT, APP, SECRET);
     entra.set_outage(Some(Scripted::aadsts(
@@ -149,10 +137,10 @@ fn fake_entra_outage_and_tenant_ids() {
         50000,
         "There was an error issuing a token.",
     )));
-    let (status, body) = curl_token(&env, &entra, TENANT, APP, SECRET);
+    let (status, body) = post_token(&entra, TENANT, APP, SECRET);
     assert_eq!((status, body["error_codes"].clone()), (500, json!([50000])));
     entra.set_outage(None);
-    assert_eq!(curl_token(&env, &entra, TENANT, APP, SECRET).0, 200);
+    assert_eq!(post_token(&entra, TENANT, APP, SECRET).0, 200);
 
     let guid = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
     assert_eq!(entra.tenant_id(guid), guid.to_ascii_lowercase());
@@ -199,7 +187,7 @@ fn fake_ado_serves_git_behind_entra_tokens() {
             .expect("a request was logged");
         assert_eq!((first.auth, first.status), (SeenAuth::None, 401));
 
-        let bearer = format!("Bearer {}", fetch_token(&env, &entra, APP, SECRET));
+        let bearer = format!("Bearer {}", fetch_token(&entra, APP, SECRET));
         let out = git_with(&env, git, Some(&bearer), &["clone", "-q", &url, "one"]);
         assert!(
             out.status.success(),
@@ -233,7 +221,7 @@ fn fake_ado_serves_git_behind_entra_tokens() {
         );
         assert!(out.status.success(), "{git}: push failed: {}", out.stderr);
 
-        let basic_raw = format!("anything:{}", fetch_token(&env, &entra, APP, SECRET));
+        let basic_raw = format!("anything:{}", fetch_token(&entra, APP, SECRET));
         let basic = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(basic_raw)
@@ -257,10 +245,7 @@ fn fake_ado_serves_git_behind_entra_tokens() {
         });
         assert!(basic_seen, "{git}: Basic requests were not logged");
 
-        let stranger = format!(
-            "Bearer {}",
-            fetch_token(&env, &entra, OTHER_APP, OTHER_SECRET)
-        );
+        let stranger = format!("Bearer {}", fetch_token(&entra, OTHER_APP, OTHER_SECRET));
         let before = ado.requests().len();
         let out = git_with(&env, git, Some(&stranger), &["clone", "-q", &url, "three"]);
         assert!(
@@ -343,7 +328,7 @@ fn fake_ado_challenge_drives_a_credential_helper() {
         ado.allow("org", APP);
         let url = ado.create_repo("org", "proj", "repo");
         let helper = write_shell_helper(&env);
-        let token = fetch_token(&env, &entra, APP, SECRET);
+        let token = fetch_token(&entra, APP, SECRET);
         std::fs::write(env.path().join("token"), &token).expect("write token");
 
         let helper_cfg = format!("credential.helper={helper}");

@@ -168,3 +168,38 @@ fn without_home_requests_we_own_quit_others_stay_silent_and_commands_say_why() {
     );
     assert!(files_under(&cwd).is_empty(), "{:?}", files_under(&cwd));
 }
+
+#[test]
+fn a_relative_trace_path_writes_no_file_and_says_so() {
+    let w = World::new();
+    let cwd = w.env.path().join("repo");
+    std::fs::create_dir_all(&cwd).expect("create cwd");
+    for value in ["trace.log", "TRUE", "Yes", "On"] {
+        let mut cmd = w.env.helper();
+        cmd.current_dir(&cwd)
+            .env("GIT_CREDENTIAL_ENTRA_TRACE", value)
+            .arg("get");
+        let out = w.env.run(&mut cmd, w.request().as_bytes());
+        assert!(out.status.success(), "{value}: {}", out.stderr);
+        assert!(
+            out.stdout.contains("password="),
+            "{value}: the request proceeds"
+        );
+        assert!(
+            files_under(&cwd).is_empty(),
+            "{value}: {:?}",
+            files_under(&cwd)
+        );
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        if value == "trace.log" {
+            assert_eq!(lines.len(), 1, "one error line: {}", out.stderr);
+            assert!(
+                lines[0].contains("GIT_CREDENTIAL_ENTRA_TRACE") && lines[0].contains("absolute"),
+                "{}",
+                out.stderr
+            );
+        } else {
+            assert!(lines.len() > 1, "{value} traces to stderr: {}", out.stderr);
+        }
+    }
+}

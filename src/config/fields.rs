@@ -210,8 +210,8 @@ impl<'a, 'c> Obj<'a, 'c> {
     }
 }
 
-/// Validates an authority host (`https://`, or `http://` on loopback) and
-/// returns it without a trailing slash.
+/// Validates an authority host (`https://`, or `http://` on loopback, with
+/// no user info) and returns it without a trailing slash.
 pub fn check_authority_host(raw: &str) -> Result<String, String> {
     let url = url::Url::parse(raw)
         .map_err(|e| format!("not a URL ({e}); expected e.g. https://login.microsoftonline.com"))?;
@@ -228,6 +228,13 @@ pub fn check_authority_host(raw: &str) -> Result<String, String> {
     if !ok {
         return Err("must be an https:// URL (http:// only on a loopback address)".into());
     }
+    // `https://login.microsoftonline.com@evil.example` reads like Microsoft's
+    // host but sends the secret to evil.example.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "must not contain a user name or password before '@' (the host here is {host}); expected e.g. https://login.microsoftonline.com"
+        ));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must not have a query or fragment".into());
     }
@@ -241,4 +248,27 @@ fn is_guid(s: &str) -> bool {
             8 | 13 | 18 | 23 => *c == b'-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_hosts_with_userinfo_are_refused() {
+        for raw in [
+            "https://login.microsoftonline.com@evil.example",
+            "https://login.microsoftonline.com:443@evil.example/",
+            "https://user:pass@login.microsoftonline.com",
+            "http://login.microsoftonline.com@127.0.0.1:8080",
+        ] {
+            let problem = check_authority_host(raw).expect_err(raw);
+            assert!(problem.contains("user name"), "{raw}: {problem}");
+        }
+        assert_eq!(
+            check_authority_host("https://login.microsoftonline.com/"),
+            Ok("https://login.microsoftonline.com".to_string())
+        );
+        assert!(check_authority_host("http://127.0.0.1:8080").is_ok());
+    }
 }

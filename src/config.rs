@@ -20,7 +20,7 @@ mod file;
 mod identity;
 
 use fields::Cx;
-pub use fields::check_authority_host;
+pub use fields::{check_authority_host, check_client_id, check_tenant};
 pub use identity::{IdentityKind, SecretSource, ServicePrincipalConfig};
 
 /// Name of the built-in identity used when no route matches.

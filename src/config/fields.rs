@@ -167,11 +167,7 @@ impl<'a, 'c> Obj<'a, 'c> {
         let Some(s) = self.string(key)? else {
             return Ok(None);
         };
-        if is_guid(&s) {
-            Ok(Some(s.to_ascii_lowercase()))
-        } else {
-            Err(self.err(key, "expected a GUID such as 00001111-aaaa-2222-bbbb-3333cccc4444 (the application/client id, not its name or the secret id)"))
-        }
+        check_client_id(&s).map(Some).map_err(|p| self.err(key, p))
     }
 
     pub(crate) fn required_guid(&self, key: &str) -> Result<String, ConfigError> {
@@ -179,20 +175,13 @@ impl<'a, 'c> Obj<'a, 'c> {
     }
 
     pub(crate) fn tenant(&self, key: &str, required: bool) -> Result<Option<String>, ConfigError> {
-        let t = self.string(key)?;
-        match &t {
+        match self.string(key)? {
             None if required => Err(self.err(
                 key,
                 "is required (the directory/tenant id or a domain such as contoso.onmicrosoft.com)",
             )),
-            Some(t)
-                if !t
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.')) =>
-            {
-                Err(self.err(key, "expected a tenant id (GUID) or domain name"))
-            }
-            _ => Ok(t.map(|t| t.to_ascii_lowercase())),
+            None => Ok(None),
+            Some(t) => check_tenant(&t).map(Some).map_err(|p| self.err(key, p)),
         }
     }
 
@@ -239,6 +228,32 @@ pub fn check_authority_host(raw: &str) -> Result<String, String> {
         return Err("must not have a query or fragment".into());
     }
     Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// A tenant: its id (GUID) or a domain name, lower-cased. It becomes a path
+/// segment of the token endpoint, so nothing but letters, digits, '-' and
+/// non-empty dot-separated labels is accepted (no '/', '?', '#', '..').
+pub fn check_tenant(t: &str) -> Result<String, &'static str> {
+    let ok = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+        && t.split('.').all(|label| !label.is_empty());
+    if ok {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err("expected a tenant id (GUID) or domain name")
+    }
+}
+
+/// An application (client) id: a GUID, lower-cased.
+pub fn check_client_id(s: &str) -> Result<String, &'static str> {
+    if is_guid(s) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(
+            "expected a GUID such as 00001111-aaaa-2222-bbbb-3333cccc4444 (the application/client id, not its name or the secret id)",
+        )
+    }
 }
 
 fn is_guid(s: &str) -> bool {

@@ -6,9 +6,18 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Environment variables (UTF-8 ones only; others are not ours to read).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+}
+
+/// Names only: values include `AZURE_CLIENT_SECRET` and `SYSTEM_ACCESSTOKEN`.
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Env").field("names", &names).finish()
+    }
 }
 
 impl Env {
@@ -168,6 +177,24 @@ mod tests {
 
     fn ok(r: &Result<PathBuf, NoHome>) -> PathBuf {
         r.clone().expect("a usable location")
+    }
+
+    #[test]
+    fn debug_shows_names_never_values() {
+        let env = Env::from_pairs([
+            ("AZURE_CLIENT_SECRET", "Xq8~secret-value-1"),
+            ("SYSTEM_ACCESSTOKEN", "job-token-value-2"),
+            ("HOME", "/home/someone"),
+        ]);
+        for shown in [format!("{env:?}"), format!("{env:#?}")] {
+            for value in ["Xq8~secret-value-1", "job-token-value-2", "/home/someone"] {
+                assert!(!shown.contains(value), "{shown}");
+            }
+            assert!(
+                shown.contains("AZURE_CLIENT_SECRET") && shown.contains("HOME"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::timefmt::{now, rfc3339};
 /// `cache list` / `cache clear [--identity NAME]`.
 pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result<(), Error> {
     let config = app.config()?;
-    let store = app.store(&config);
+    let store = app.store(&config)?;
     // Fingerprint → (identity names, type). Every configured identity plus `auto`.
     let mut known: BTreeMap<Fingerprint, (Vec<String>, &'static str)> = BTreeMap::new();
     let mut unresolved = Vec::new();

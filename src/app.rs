@@ -6,6 +6,7 @@
 //! protocol answer (or `quit=1` when a request we own cannot be served).
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 
 use crate::azure_devops::{Target, recognise};
 use crate::cache::{self, TokenStore};
@@ -119,27 +120,47 @@ pub fn run(
 impl App<'_> {
     /// Loads the config file.
     pub fn config(&self) -> Result<Config, Error> {
+        let file = self.dirs.config_file.as_ref().map_err(|e| e.clone())?;
         Ok(Config::load(
-            &self.dirs.config_file,
+            file,
             self.dirs.config_explicit,
             self.env.home().as_deref(),
         )?)
     }
 
+    /// The cache directory, which must have an absolute base.
+    fn cache_dir(&self) -> Result<&Path, Error> {
+        Ok(self.dirs.cache.as_deref().map_err(|e| e.clone())?)
+    }
+
+    /// The lock directory, which must have an absolute base.
+    fn lock_dir(&self) -> Result<&Path, Error> {
+        Ok(self.dirs.locks.as_deref().map_err(|e| e.clone())?)
+    }
+
     /// Opens the token store chosen by env or config.
-    pub fn store(&self, config: &Config) -> Box<dyn TokenStore> {
-        cache::open(self.env, config.cache, &self.dirs.cache, &self.trace)
+    pub fn store(&self, config: &Config) -> Result<Box<dyn TokenStore>, Error> {
+        Ok(cache::open(
+            self.env,
+            config.cache,
+            self.cache_dir()?,
+            &self.trace,
+        ))
     }
 
     /// What the cache → lock → acquire sequence needs.
-    fn token_ctx<'s>(&'s self, store: &'s dyn TokenStore, config: &Config) -> tokens::Ctx<'s> {
-        tokens::Ctx {
+    fn token_ctx<'s>(
+        &'s self,
+        store: &'s dyn TokenStore,
+        config: &Config,
+    ) -> Result<tokens::Ctx<'s>, Error> {
+        Ok(tokens::Ctx {
             env: self.env,
             trace: &self.trace,
             store,
-            lock_dir: &self.dirs.locks,
+            lock_dir: self.lock_dir()?,
             margin: config.refresh_margin_seconds,
-        }
+        })
     }
 
     /// The request and config, and the target when the request is ours.
@@ -148,8 +169,23 @@ impl App<'_> {
         stdin: &mut dyn Read,
     ) -> Result<Option<(protocol::Request, Config, Target)>, Failure> {
         let request = protocol::read_request(stdin).map_err(Failure::plain)?;
+        let ignored = || {
+            self.trace.detail(format_args!(
+                "not an Azure DevOps request ({}://{}): ignored",
+                request.protocol.as_deref().unwrap_or("?"),
+                request.host.as_deref().unwrap_or("?")
+            ));
+        };
         let config = match self.config() {
             Ok(c) => c,
+            // Without a home there is no config to list extra hosts, so only
+            // Azure DevOps's own hosts are ours; anything else stays silent,
+            // as for any request that is not ours.
+            Err(Error::NoHome(e)) if recognise(&request, &[]).is_none() => {
+                self.trace.detail(format_args!("{e}"));
+                ignored();
+                return Ok(None);
+            }
             // Broken config: we cannot know the extra hosts, but Azure DevOps's
             // own hosts are certainly ours, and git must stop there.
             Err(e) => {
@@ -160,13 +196,13 @@ impl App<'_> {
             }
         };
         let Some(target) = recognise(&request, &config.hosts) else {
-            self.trace.detail(format_args!(
-                "not an Azure DevOps request ({}://{}): ignored",
-                request.protocol.as_deref().unwrap_or("?"),
-                request.host.as_deref().unwrap_or("?")
-            ));
+            ignored();
             return Ok(None);
         };
+        // Checked before any identity is resolved, so nothing is acquired
+        // that could not be cached or locked outside the repository.
+        self.cache_dir().map_err(Failure::quit)?;
+        self.lock_dir().map_err(Failure::quit)?;
         Ok(Some((request, config, target)))
     }
 
@@ -207,8 +243,10 @@ impl App<'_> {
         };
         let identity = self.identity_for(&target, &config).map_err(Failure::quit)?;
         self.trace.decision(format_args!("identity {identity}"));
-        let store = self.store(&config);
-        let cx = self.token_ctx(store.as_ref(), &config);
+        let store = self.store(&config).map_err(Failure::quit)?;
+        let cx = self
+            .token_ctx(store.as_ref(), &config)
+            .map_err(Failure::quit)?;
         let mut notice = |path: &std::path::Path| {
             let _ = writeln!(
                 stderr,
@@ -253,16 +291,16 @@ impl App<'_> {
                 return Ok(());
             }
         };
-        let store = self.store(&config);
+        let store = self.store(&config)?;
         let fp = identity.fingerprint();
         let mut notice = |_: &std::path::Path| {};
         // Under the lock, so a token another process stores meanwhile is not dropped.
-        let _guard = crate::lock::acquire(&self.dirs.locks, &fp, &self.trace, &mut notice)
+        let _guard = crate::lock::acquire(self.lock_dir()?, &fp, &self.trace, &mut notice)
             .map_err(|timeout| Error::Lock {
                 identity: identity.name.clone(),
                 timeout,
             })?;
-        let cx = self.token_ctx(store.as_ref(), &config);
+        let cx = self.token_ctx(store.as_ref(), &config)?;
         match tokens::lookup(&fp, &cx) {
             Some(cached) if cached.token == *rejected => match store.delete(&fp) {
                 Ok(()) => self.trace.decision(format_args!(

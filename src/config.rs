@@ -16,10 +16,11 @@ use crate::azure_devops::{HostEntry, is_loopback_host};
 use crate::cache::CacheMode;
 
 mod fields;
+mod file;
 mod identity;
 
 use fields::Cx;
-pub use fields::check_authority_host;
+pub use fields::{check_authority_host, check_client_id, check_tenant};
 pub use identity::{
     Assertion, AssertionAlg, AutoConfig, AzureCliConfig, EnvironmentConfig, IdentityKind,
     ManagedIdentityConfig, MiSelector, PipelineTokenConfig, SecretSource, ServicePrincipalConfig,
@@ -109,20 +110,28 @@ impl Default for Config {
 impl Config {
     /// Loads `path`. A missing file is an empty config unless the user named
     /// the file explicitly (then it is an error: they expected it to be used).
+    /// Only a small regular file that nobody else can change is read.
     pub fn load(path: &Path, explicit: bool, home: Option<&Path>) -> Result<Config, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+        let text = match file::read(path) {
+            Ok(Some(text)) => text,
+            Ok(None) if !explicit => {
                 return Ok(Config {
                     file: path.to_path_buf(),
                     ..Config::default()
                 });
             }
-            Err(e) => {
+            Ok(None) => {
                 return Err(ConfigError {
                     file: path.to_path_buf(),
                     path: String::new(),
-                    problem: format!("cannot read it: {e}"),
+                    problem: "cannot read it: it does not exist. Fix: create it, or correct --config / GIT_CREDENTIAL_ENTRA_CONFIG".into(),
+                });
+            }
+            Err(problem) => {
+                return Err(ConfigError {
+                    file: path.to_path_buf(),
+                    path: String::new(),
+                    problem,
                 });
             }
         };

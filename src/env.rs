@@ -2,12 +2,22 @@
 //! without touching the real one.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
 
 /// Environment variables (UTF-8 ones only; others are not ours to read).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+}
+
+/// Names only: values include `AZURE_CLIENT_SECRET` and `SYSTEM_ACCESSTOKEN`.
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Env").field("names", &names).finish()
+    }
 }
 
 impl Env {
@@ -50,56 +60,113 @@ impl Env {
     }
 }
 
-/// Where this helper keeps its files.
+/// A default location that cannot be used: no absolute base directory is set.
+///
+/// Git runs helpers inside the repository, so a relative fallback would let a
+/// repository ship the config (and with it where secrets are sent) or receive
+/// tokens in its worktree. There is no fallback: the user sets a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoHome {
+    /// What needed the location, for the message ("the config file").
+    pub what: &'static str,
+    /// The variables that would give it, most usual first.
+    pub vars: &'static [&'static str],
+}
+
+impl fmt::Display for NoHome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let named = match self.vars {
+            [one] => format!("{one} is"),
+            [init @ .., last] => format!("{} and {last} are", init.join(", ")),
+            [] => "no variable is".to_string(),
+        };
+        let fix = match self.vars {
+            [first, rest @ ..] if !rest.is_empty() => format!("{first} (or {})", rest.join(" / ")),
+            _ => self.vars.join(""),
+        };
+        write!(
+            f,
+            "there is no absolute directory for {}: {named} unset, empty or relative, and a location relative to the current directory would be inside the repository git runs this helper in. Fix: set {fix} to an absolute path in the environment git runs in",
+            self.what
+        )
+    }
+}
+
+/// Where this helper keeps its files. Each default location is absolute or
+/// says which variable is missing.
 #[derive(Debug, Clone)]
 pub struct Dirs {
-    /// The config file (default or chosen).
-    pub config_file: PathBuf,
+    /// The config file (default or chosen; a chosen one is used as given).
+    pub config_file: Result<PathBuf, NoHome>,
     /// Whether the user chose it (`--config` / env): then it must exist.
     pub config_explicit: bool,
     /// `$XDG_CACHE_HOME/git-credential-entra`.
-    pub cache: PathBuf,
+    pub cache: Result<PathBuf, NoHome>,
     /// `$XDG_RUNTIME_DIR/git-credential-entra`, else `{cache}/locks`.
-    pub locks: PathBuf,
+    pub locks: Result<PathBuf, NoHome>,
 }
 
 const APP: &str = "git-credential-entra";
 
+#[cfg(windows)]
+const CONFIG_VARS: &[&str] = &["APPDATA", "USERPROFILE"];
+#[cfg(not(windows))]
+const CONFIG_VARS: &[&str] = &["HOME", "XDG_CONFIG_HOME"];
+#[cfg(windows)]
+const CACHE_VARS: &[&str] = &["LOCALAPPDATA", "USERPROFILE"];
+#[cfg(not(windows))]
+const CACHE_VARS: &[&str] = &["HOME", "XDG_CACHE_HOME"];
+#[cfg(windows)]
+const LOCK_VARS: &[&str] = &["LOCALAPPDATA", "USERPROFILE"];
+#[cfg(not(windows))]
+const LOCK_VARS: &[&str] = &["HOME", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME"];
+
 impl Dirs {
     /// Computes the locations from the environment and `--config`.
     pub fn new(env: &Env, config_flag: Option<PathBuf>) -> Dirs {
-        let home = env.home().unwrap_or_else(|| PathBuf::from("."));
+        let home = env.home();
         let chosen =
             config_flag.or_else(|| env.get("GIT_CREDENTIAL_ENTRA_CONFIG").map(PathBuf::from));
         let config_explicit = chosen.is_some();
-        let config_file = chosen.unwrap_or_else(|| {
-            let base = if cfg!(windows) {
-                env.dir("APPDATA")
-            } else {
-                env.dir("XDG_CONFIG_HOME")
-            };
-            base.unwrap_or_else(|| home.join(".config"))
-                .join(APP)
-                .join("config.json")
-        });
-        let cache = if cfg!(windows) {
+        let config_file = match chosen {
+            Some(path) => Ok(path),
+            None => {
+                let base = if cfg!(windows) {
+                    env.dir("APPDATA")
+                } else {
+                    env.dir("XDG_CONFIG_HOME")
+                };
+                base.or_else(|| home.as_ref().map(|h| h.join(".config")))
+                    .map(|b| b.join(APP).join("config.json"))
+                    .ok_or(NoHome {
+                        what: "the config file",
+                        vars: CONFIG_VARS,
+                    })
+            }
+        };
+        let cache_base = if cfg!(windows) {
             env.dir("LOCALAPPDATA")
-                .unwrap_or_else(|| home.join("AppData").join("Local"))
-                .join(APP)
+                .or_else(|| home.as_ref().map(|h| h.join("AppData").join("Local")))
         } else {
             env.dir("XDG_CACHE_HOME")
-                .unwrap_or_else(|| home.join(".cache"))
-                .join(APP)
+                .or_else(|| home.as_ref().map(|h| h.join(".cache")))
         };
+        let cache = cache_base.map(|b| b.join(APP));
         let locks = match env.dir("XDG_RUNTIME_DIR") {
-            Some(runtime) => runtime.join(APP),
-            None => cache.join("locks"),
+            Some(runtime) => Some(runtime.join(APP)),
+            None => cache.as_ref().map(|c| c.join("locks")),
         };
         Dirs {
             config_file,
             config_explicit,
-            cache,
-            locks,
+            cache: cache.ok_or(NoHome {
+                what: "the token cache",
+                vars: CACHE_VARS,
+            }),
+            locks: locks.ok_or(NoHome {
+                what: "lock files",
+                vars: LOCK_VARS,
+            }),
         }
     }
 }
@@ -108,16 +175,41 @@ impl Dirs {
 mod tests {
     use super::*;
 
+    fn ok(r: &Result<PathBuf, NoHome>) -> PathBuf {
+        r.clone().expect("a usable location")
+    }
+
+    #[test]
+    fn debug_shows_names_never_values() {
+        let env = Env::from_pairs([
+            ("AZURE_CLIENT_SECRET", "Xq8~secret-value-1"),
+            ("SYSTEM_ACCESSTOKEN", "job-token-value-2"),
+            ("HOME", "/home/someone"),
+        ]);
+        for shown in [format!("{env:?}"), format!("{env:#?}")] {
+            for value in ["Xq8~secret-value-1", "job-token-value-2", "/home/someone"] {
+                assert!(!shown.contains(value), "{shown}");
+            }
+            assert!(
+                shown.contains("AZURE_CLIENT_SECRET") && shown.contains("HOME"),
+                "{shown}"
+            );
+        }
+    }
+
     #[test]
     fn xdg_locations_and_fallbacks() {
         let env = Env::from_pairs([("HOME", "/h"), ("XDG_RUNTIME_DIR", "/run/u")]);
         let d = Dirs::new(&env, None);
         assert_eq!(
-            d.config_file,
+            ok(&d.config_file),
             PathBuf::from("/h/.config/git-credential-entra/config.json")
         );
-        assert_eq!(d.cache, PathBuf::from("/h/.cache/git-credential-entra"));
-        assert_eq!(d.locks, PathBuf::from("/run/u/git-credential-entra"));
+        assert_eq!(
+            ok(&d.cache),
+            PathBuf::from("/h/.cache/git-credential-entra")
+        );
+        assert_eq!(ok(&d.locks), PathBuf::from("/run/u/git-credential-entra"));
         assert!(!d.config_explicit);
         let env = Env::from_pairs([
             ("HOME", "/h"),
@@ -126,10 +218,77 @@ mod tests {
             ("GIT_CREDENTIAL_ENTRA_CONFIG", "/etc/x.json"),
         ]);
         let d = Dirs::new(&env, None);
-        assert_eq!(d.config_file, PathBuf::from("/etc/x.json"));
+        assert_eq!(ok(&d.config_file), PathBuf::from("/etc/x.json"));
         assert!(d.config_explicit);
-        assert_eq!(d.locks, PathBuf::from("/c/git-credential-entra/locks"));
+        assert_eq!(ok(&d.locks), PathBuf::from("/c/git-credential-entra/locks"));
         let d = Dirs::new(&env, Some("/flag.json".into()));
-        assert_eq!(d.config_file, PathBuf::from("/flag.json"));
+        assert_eq!(ok(&d.config_file), PathBuf::from("/flag.json"));
+    }
+
+    #[test]
+    fn no_default_location_is_ever_relative() {
+        for home in [None, Some(""), Some("."), Some("relative/home")] {
+            for xdg in [None, Some(""), Some("rel")] {
+                let mut pairs = Vec::new();
+                if let Some(h) = home {
+                    pairs.push(("HOME", h));
+                    pairs.push(("USERPROFILE", h));
+                }
+                if let Some(x) = xdg {
+                    for var in ["XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"] {
+                        pairs.push((var, x));
+                    }
+                }
+                let d = Dirs::new(&Env::from_pairs(pairs), None);
+                let shown = format!("HOME={home:?} XDG_*={xdg:?}: {d:?}");
+                let config = d.config_file.expect_err(&shown);
+                assert_eq!(config.vars, CONFIG_VARS, "{shown}");
+                let message = config.to_string();
+                assert!(
+                    message.contains("Fix: set HOME (or XDG_CONFIG_HOME) to an absolute path"),
+                    "{message}"
+                );
+                assert!(
+                    d.cache
+                        .expect_err(&shown)
+                        .to_string()
+                        .contains("XDG_CACHE_HOME"),
+                    "{shown}"
+                );
+                assert!(d.locks.is_err(), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn absolute_xdg_directories_stand_in_for_home() {
+        let env = Env::from_pairs([
+            ("HOME", "rel"),
+            ("XDG_CONFIG_HOME", "/x/config"),
+            ("XDG_CACHE_HOME", "/x/cache"),
+        ]);
+        let d = Dirs::new(&env, None);
+        assert_eq!(
+            ok(&d.config_file),
+            PathBuf::from("/x/config/git-credential-entra/config.json")
+        );
+        assert_eq!(
+            ok(&d.locks),
+            PathBuf::from("/x/cache/git-credential-entra/locks")
+        );
+        // The runtime directory alone gives locks, not a cache.
+        let env = Env::from_pairs([("XDG_RUNTIME_DIR", "/run/u")]);
+        let d = Dirs::new(&env, None);
+        assert_eq!(ok(&d.locks), PathBuf::from("/run/u/git-credential-entra"));
+        assert!(d.cache.is_err());
+    }
+
+    #[test]
+    fn an_explicit_relative_config_is_used_as_given_but_the_cache_still_needs_a_home() {
+        let d = Dirs::new(&Env::default(), Some("my/config.json".into()));
+        assert_eq!(ok(&d.config_file), PathBuf::from("my/config.json"));
+        assert!(d.config_explicit);
+        assert!(d.cache.is_err());
+        assert!(d.locks.is_err());
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::config::ConfigError;
 use crate::entra::EntraError;
+use crate::env::NoHome;
 use crate::lock::LockTimeout;
 use crate::protocol::ParseError;
 
@@ -32,6 +33,8 @@ pub enum Error {
     NoAutoSource { identity: String, file: String },
     /// A secret could not be read.
     Secret { identity: String, problem: String },
+    /// A default location has no absolute base directory.
+    NoHome(NoHome),
     /// An environment variable of ours or Azure's is malformed.
     Environment { var: &'static str, problem: String },
     /// HTTP could not be set up.
@@ -80,6 +83,7 @@ impl fmt::Display for Error {
                 "identity '{identity}': found no credentials to use (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set; managed identity, Azure CLI and interactive sign-in detection are not available in this version). Fix: set those variables, or configure an identity and a route in {file}"
             ),
             Error::Secret { identity, problem } => write!(f, "identity '{identity}': {problem}"),
+            Error::NoHome(e) => write!(f, "{e}"),
             Error::Environment { var, problem } => write!(f, "{var} {problem}"),
             Error::Http { identity, problem } => write!(f, "identity '{identity}': {problem}"),
             Error::Entra {
@@ -104,6 +108,12 @@ impl fmt::Display for Error {
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(Box::new(e))
+    }
+}
+
+impl From<NoHome> for Error {
+    fn from(e: NoHome) -> Self {
+        Error::NoHome(e)
     }
 }
 

@@ -34,4 +34,30 @@ fn disable_core_dumps() {
             libc::setrlimit(libc::RLIMIT_CORE, &zero);
         }
     }
+    // Not dumpable also keeps other processes of the same user (without
+    // CAP_SYS_PTRACE) from attaching or reading our memory and environment
+    // through /proc while a token or secret is held.
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_DUMPABLE takes one integer; failure is harmless.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn no_core_file_and_no_access_through_proc() {
+        super::disable_core_dumps();
+        // SAFETY: PR_GET_DUMPABLE takes no argument and only reads a flag.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) }, 0);
+        let mut limit = libc::rlimit {
+            rlim_cur: 1,
+            rlim_max: 1,
+        };
+        // SAFETY: getrlimit writes into a valid struct.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) }, 0);
+        assert_eq!(limit.rlim_cur, 0);
+    }
 }

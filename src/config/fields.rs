@@ -167,11 +167,7 @@ impl<'a, 'c> Obj<'a, 'c> {
         let Some(s) = self.string(key)? else {
             return Ok(None);
         };
-        if is_guid(&s) {
-            Ok(Some(s.to_ascii_lowercase()))
-        } else {
-            Err(self.err(key, "expected a GUID such as 00001111-aaaa-2222-bbbb-3333cccc4444 (the application/client id, not its name or the secret id)"))
-        }
+        check_client_id(&s).map(Some).map_err(|p| self.err(key, p))
     }
 
     pub(crate) fn required_guid(&self, key: &str) -> Result<String, ConfigError> {
@@ -179,20 +175,13 @@ impl<'a, 'c> Obj<'a, 'c> {
     }
 
     pub(crate) fn tenant(&self, key: &str, required: bool) -> Result<Option<String>, ConfigError> {
-        let t = self.string(key)?;
-        match &t {
+        match self.string(key)? {
             None if required => Err(self.err(
                 key,
                 "is required (the directory/tenant id or a domain such as contoso.onmicrosoft.com)",
             )),
-            Some(t)
-                if !t
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.')) =>
-            {
-                Err(self.err(key, "expected a tenant id (GUID) or domain name"))
-            }
-            _ => Ok(t.map(|t| t.to_ascii_lowercase())),
+            None => Ok(None),
+            Some(t) => check_tenant(&t).map(Some).map_err(|p| self.err(key, p)),
         }
     }
 
@@ -210,8 +199,8 @@ impl<'a, 'c> Obj<'a, 'c> {
     }
 }
 
-/// Validates an authority host (`https://`, or `http://` on loopback) and
-/// returns it without a trailing slash.
+/// Validates an authority host (`https://`, or `http://` on loopback, with
+/// no user info) and returns it without a trailing slash.
 pub fn check_authority_host(raw: &str) -> Result<String, String> {
     let url = url::Url::parse(raw)
         .map_err(|e| format!("not a URL ({e}); expected e.g. https://login.microsoftonline.com"))?;
@@ -228,10 +217,43 @@ pub fn check_authority_host(raw: &str) -> Result<String, String> {
     if !ok {
         return Err("must be an https:// URL (http:// only on a loopback address)".into());
     }
+    // `https://login.microsoftonline.com@evil.example` reads like Microsoft's
+    // host but sends the secret to evil.example.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "must not contain a user name or password before '@' (the host here is {host}); expected e.g. https://login.microsoftonline.com"
+        ));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must not have a query or fragment".into());
     }
     Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// A tenant: its id (GUID) or a domain name, lower-cased. It becomes a path
+/// segment of the token endpoint, so nothing but letters, digits, '-' and
+/// non-empty dot-separated labels is accepted (no '/', '?', '#', '..').
+pub fn check_tenant(t: &str) -> Result<String, &'static str> {
+    let ok = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+        && t.split('.').all(|label| !label.is_empty());
+    if ok {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err("expected a tenant id (GUID) or domain name")
+    }
+}
+
+/// An application (client) id: a GUID, lower-cased.
+pub fn check_client_id(s: &str) -> Result<String, &'static str> {
+    if is_guid(s) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(
+            "expected a GUID such as 00001111-aaaa-2222-bbbb-3333cccc4444 (the application/client id, not its name or the secret id)",
+        )
+    }
 }
 
 fn is_guid(s: &str) -> bool {
@@ -241,4 +263,27 @@ fn is_guid(s: &str) -> bool {
             8 | 13 | 18 | 23 => *c == b'-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_hosts_with_userinfo_are_refused() {
+        for raw in [
+            "https://login.microsoftonline.com@evil.example",
+            "https://login.microsoftonline.com:443@evil.example/",
+            "https://user:pass@login.microsoftonline.com",
+            "http://login.microsoftonline.com@127.0.0.1:8080",
+        ] {
+            let problem = check_authority_host(raw).expect_err(raw);
+            assert!(problem.contains("user name"), "{raw}: {problem}");
+        }
+        assert_eq!(
+            check_authority_host("https://login.microsoftonline.com/"),
+            Ok("https://login.microsoftonline.com".to_string())
+        );
+        assert!(check_authority_host("http://127.0.0.1:8080").is_ok());
+    }
 }

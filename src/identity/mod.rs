@@ -109,7 +109,7 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
         IdentityKind::Environment(EnvironmentConfig { authority_host })
         | IdentityKind::Auto(AutoConfig { authority_host }) => {
             let authority = authority(authority_host.as_deref(), config, env)?;
-            match ServicePrincipal::from_environment(env, authority) {
+            match ServicePrincipal::from_environment(env, authority)? {
                 EnvCredential::Secret(sp) => Source::App(sp),
                 EnvCredential::Unsupported(what) => return Err(not_yet(what)),
                 EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto(_)) => {

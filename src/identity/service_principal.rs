@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::azure_devops::{RESOURCE, SCOPE};
 use crate::cache::{CachedToken, Fingerprint, KeyringStore};
-use crate::config::SecretSource;
+use crate::config::{SecretSource, check_client_id, check_tenant};
 use crate::env::Env;
 use crate::error::Error;
 use crate::secret::Secret;
@@ -56,33 +56,45 @@ impl ServicePrincipal {
     }
 
     /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, as Azure's SDKs read them.
-    pub fn from_environment(env: &Env, authority: String) -> EnvCredential {
+    /// The ids are checked as the config's are: the tenant becomes part of
+    /// the token endpoint's path, where `../` or `?` would change the request.
+    pub fn from_environment(env: &Env, authority: String) -> Result<EnvCredential, Error> {
         let tenant = env.get("AZURE_TENANT_ID");
         let client = env.get("AZURE_CLIENT_ID");
         if let (Some(tenant), Some(client)) = (tenant, client) {
+            let tenant = check_tenant(tenant).map_err(|p| Error::Environment {
+                var: "AZURE_TENANT_ID",
+                problem: format!("is not usable: {p}. Fix: set it to the directory (tenant) id of your app registration"),
+            })?;
+            let client_id = check_client_id(client).map_err(|p| Error::Environment {
+                var: "AZURE_CLIENT_ID",
+                problem: format!("is not usable: {p}. Fix: set it to the application (client) id of your app registration"),
+            })?;
             if env.get("AZURE_CLIENT_SECRET").is_some() {
-                return EnvCredential::Secret(ServicePrincipal {
-                    tenant: tenant.to_ascii_lowercase(),
-                    client_id: client.to_ascii_lowercase(),
+                return Ok(EnvCredential::Secret(ServicePrincipal {
+                    tenant,
+                    client_id,
                     authority,
                     secret: SecretSource::Env("AZURE_CLIENT_SECRET".into()),
                     origin: "environment",
-                });
+                }));
             }
             if env.get("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
-                return EnvCredential::Unsupported(
+                return Ok(EnvCredential::Unsupported(
                     "environment with AZURE_CLIENT_CERTIFICATE_PATH",
-                );
+                ));
             }
             if env.get("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-                return EnvCredential::Unsupported("environment with AZURE_FEDERATED_TOKEN_FILE");
+                return Ok(EnvCredential::Unsupported(
+                    "environment with AZURE_FEDERATED_TOKEN_FILE",
+                ));
             }
         }
         let missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
             .into_iter()
             .filter(|v| env.get(v).is_none())
             .collect();
-        EnvCredential::Missing(missing.join(", "))
+        Ok(EnvCredential::Missing(missing.join(", ")))
     }
 
     /// The cache key of this application's tokens (shared by every config
@@ -181,4 +193,80 @@ fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
         ));
     }
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::env::Env;
+    use crate::error::Error;
+    use crate::identity::{Source, resolve};
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
+
+    fn resolve_env(pairs: &[(&str, &str)]) -> Result<super::ServicePrincipal, Error> {
+        let mut all = vec![("AZURE_CLIENT_SECRET", "a-secret-value")];
+        all.extend_from_slice(pairs);
+        let env = Env::from_pairs(all);
+        let config = Config::parse(
+            r#"{"identities":{"env":{"type":"environment"}}}"#,
+            std::path::Path::new("/cfg/config.json"),
+            None,
+        )
+        .expect("valid config");
+        let result = resolve("env", &config, &env);
+        // `auto` reads the same variables and must refuse the same values.
+        assert_eq!(
+            resolve("auto", &config, &env).err().map(|e| e.to_string()),
+            result.as_ref().err().map(ToString::to_string)
+        );
+        result.map(|r| match r.source {
+            Source::App(sp) => sp,
+        })
+    }
+
+    fn refused_var(pairs: &[(&str, &str)]) -> &'static str {
+        match resolve_env(pairs) {
+            Err(Error::Environment { var, .. }) => var,
+            other => panic!("{pairs:?} must be refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn azure_variables_are_validated_like_the_config() {
+        let sp = resolve_env(&[
+            ("AZURE_TENANT_ID", "Contoso.onmicrosoft.com"),
+            ("AZURE_CLIENT_ID", &CLIENT.to_ascii_uppercase()),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (sp.tenant.as_str(), sp.client_id.as_str()),
+            ("contoso.onmicrosoft.com", CLIENT)
+        );
+        for tenant in [
+            "contoso/../../evil",
+            "x?y=1",
+            "x#y",
+            "evil.example/",
+            "a b",
+            "..",
+        ] {
+            let var = refused_var(&[("AZURE_TENANT_ID", tenant), ("AZURE_CLIENT_ID", CLIENT)]);
+            assert_eq!(var, "AZURE_TENANT_ID", "{tenant}");
+        }
+        for client in ["my-app", "00001111-aaaa-2222-bbbb-3333cccc444", "../x"] {
+            let var = refused_var(&[("AZURE_TENANT_ID", TENANT), ("AZURE_CLIENT_ID", client)]);
+            assert_eq!(var, "AZURE_CLIENT_ID", "{client}");
+        }
+        let var = refused_var(&[
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            (
+                "AZURE_AUTHORITY_HOST",
+                "https://login.microsoftonline.com@evil.example",
+            ),
+        ]);
+        assert_eq!(var, "AZURE_AUTHORITY_HOST");
+    }
 }

@@ -5,4 +5,5 @@ mod git_flow;
 mod harness;
 mod leaks;
 mod support;
+mod trust;
 mod world;

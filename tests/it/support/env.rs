@@ -62,12 +62,18 @@ impl TestEnv {
         self.path().join("config/git-credential-entra/config.json")
     }
 
-    /// Writes `json` to [`TestEnv::config_path`], creating its directory.
+    /// Writes `json` to [`TestEnv::config_path`], creating its directory. Both
+    /// get modes others cannot write, whatever the umask: the helper refuses
+    /// a config others could change.
     pub fn write_config(&self, json: &str) {
         let p = self.config_path();
-        std::fs::create_dir_all(p.parent().expect("config path has a parent"))
-            .expect("create the config directory");
+        let dir = p.parent().expect("config path has a parent");
+        std::fs::create_dir_all(dir).expect("create the config directory");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the config directory");
         std::fs::write(&p, json).expect("write config.json");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod config.json");
     }
 
     /// Adds (or replaces) a variable in the environment of every command built afterwards.

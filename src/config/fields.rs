@@ -174,15 +174,21 @@ impl<'a, 'c> Obj<'a, 'c> {
         self.guid(key)?.ok_or_else(|| self.err(key, "is required"))
     }
 
-    pub(crate) fn tenant(&self, key: &str, required: bool) -> Result<Option<String>, ConfigError> {
-        match self.string(key)? {
-            None if required => Err(self.err(
+    /// An optional tenant id or domain, lower-cased.
+    pub(crate) fn tenant(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        self.string(key)?
+            .map(|t| check_tenant(&t).map_err(|p| self.err(key, p)))
+            .transpose()
+    }
+
+    /// A tenant id or domain that must be there.
+    pub(crate) fn required_tenant(&self, key: &str) -> Result<String, ConfigError> {
+        self.tenant(key)?.ok_or_else(|| {
+            self.err(
                 key,
                 "is required (the directory/tenant id or a domain such as contoso.onmicrosoft.com)",
-            )),
-            None => Ok(None),
-            Some(t) => check_tenant(&t).map(Some).map_err(|p| self.err(key, p)),
-        }
+            )
+        })
     }
 
     pub(crate) fn authority_host(&self, key: &str) -> Result<Option<String>, ConfigError> {

@@ -43,7 +43,7 @@ pub(super) fn parse_environment(o: &mut Obj) -> Result<IdentityKind, ConfigError
 pub(super) fn parse_azure_cli(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
     o.allow(&["type", "tenant"])?;
     Ok(IdentityKind::AzureCli(AzureCliConfig {
-        tenant: o.tenant("tenant", false)?,
+        tenant: o.tenant("tenant")?,
     }))
 }
 

@@ -106,7 +106,7 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
         }
     };
     Ok(IdentityKind::ServicePrincipal(ServicePrincipalConfig {
-        tenant: o.tenant("tenant", true)?.expect("required"),
+        tenant: o.required_tenant("tenant")?,
         client_id: o.required_guid("client_id")?,
         secret,
         authority_host: o.authority_host("authority_host")?,

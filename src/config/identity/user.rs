@@ -64,7 +64,7 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
             .ok_or_else(|| o.err("flow", "must be one of auto, browser, paste, device-code"))?,
     };
     Ok(IdentityKind::User(UserConfig {
-        tenant: o.tenant("tenant", false)?,
+        tenant: o.tenant("tenant")?,
         client_id: o.guid("client_id")?.unwrap_or_else(|| VS_CLIENT_ID.into()),
         flow,
         login_hint: o.string("login_hint")?,

@@ -89,7 +89,7 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
         }
     };
     Ok(IdentityKind::WorkloadIdentity(WorkloadConfig {
-        tenant: o.tenant("tenant", true)?.expect("required"),
+        tenant: o.required_tenant("tenant")?,
         client_id: o.required_guid("client_id")?,
         assertion,
         audience: o

@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Fingerprint, StoreError, TokenStore};
+use crate::secret::Secret;
 
 /// Tokens as files under a private directory.
 pub struct FileStore {
@@ -62,7 +63,7 @@ impl TokenStore for FileStore {
         "file"
     }
 
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         let path = self.path(fp);
         let mut file = match File::open(&path) {
             Ok(f) => f,
@@ -75,13 +76,15 @@ impl TokenStore for FileStore {
             .take(64 * 1024)
             .read_to_string(&mut text)
         {
-            Ok(_) => Ok(Some(text)),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Some(String::new())),
+            Ok(_) => Ok(Some(Secret::new(text))),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Ok(Some(Secret::new(String::new())))
+            }
             Err(e) => Err(err("read", &path, e)),
         }
     }
 
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError> {
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
         private_dir(&self.dir).map_err(|e| err("create", &self.dir, e))?;
         let path = self.path(fp);
         let tmp = self.dir.join(format!(".{fp}.{}.tmp", std::process::id()));
@@ -91,7 +94,7 @@ impl TokenStore for FileStore {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let _ = fs::remove_file(&tmp); // a leftover of a killed process with our pid
         let write = options.open(&tmp).and_then(|mut f| {
-            f.write_all(data.as_bytes())?;
+            f.write_all(data.expose().as_bytes())?;
             f.sync_all()
         });
         if let Err(e) = write.and_then(|()| fs::rename(&tmp, &path)) {

@@ -10,6 +10,7 @@ use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
 use super::{Fingerprint, SERVICE, StoreError, TokenStore};
 use crate::env::Env;
+use crate::secret::Secret;
 
 /// A keyring-core credential store.
 pub struct KeyringStore {
@@ -118,10 +119,10 @@ impl KeyringStore {
         self.store.build(SERVICE, account, None).map_err(failure)
     }
 
-    /// Reads the item `account`.
-    pub fn get(&self, account: &str) -> Result<Option<String>, StoreError> {
+    /// Reads the item `account`: a token entry or a secret, so never plain text.
+    pub fn get(&self, account: &str) -> Result<Option<Secret<String>>, StoreError> {
         match self.entry(account)?.get_password() {
-            Ok(v) => Ok(Some(v)),
+            Ok(v) => Ok(Some(Secret::new(v))),
             Err(KeyringError::NoEntry) => Ok(None),
             Err(e) => Err(failure(e)),
         }
@@ -154,11 +155,11 @@ impl TokenStore for KeyringStore {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         self.get(fp.as_str())
     }
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError> {
-        self.set(fp.as_str(), data)
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
+        self.set(fp.as_str(), data.expose())
     }
     fn delete(&self, fp: &Fingerprint) -> Result<(), StoreError> {
         self.remove(fp.as_str())
@@ -182,13 +183,13 @@ impl TokenStore for Spill {
     fn name(&self) -> &'static str {
         self.primary.name()
     }
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         match self.primary.load(fp)? {
             Some(v) => Ok(Some(v)),
             None => self.file.load(fp),
         }
     }
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError> {
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
         match self.primary.save(fp, data) {
             Ok(()) => self.file.delete(fp),
             Err(_) => {

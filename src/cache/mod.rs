@@ -164,16 +164,17 @@ impl CachedToken {
         if early > now { early } else { self.expires_on }
     }
 
-    /// Serialises for a store.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(&Stored {
+    /// Serialises for a store; the text holds the token, so it stays a `Secret`.
+    pub fn to_json(&self) -> Secret<String> {
+        let text = serde_json::to_string(&Stored {
             v: FORMAT_VERSION,
             access_token: self.token.expose().clone(),
             expires_on: self.expires_on,
             obtained: self.obtained,
             refresh_on: self.refresh_on,
         })
-        .expect("a struct of strings and integers always serialises")
+        .expect("a struct of strings and integers always serialises");
+        Secret::new(text)
     }
 
     /// Parses a stored entry; `None` for anything corrupt or of another version.
@@ -205,9 +206,9 @@ pub trait TokenStore {
     /// Short name for traces and `cache list` (`secret-service`, `file`, …).
     fn name(&self) -> &'static str;
     /// The stored text for `fp`, if any.
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError>;
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError>;
     /// Stores (replaces) the entry for `fp`.
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError>;
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError>;
     /// Removes the entry for `fp`; absent is fine.
     fn delete(&self, fp: &Fingerprint) -> Result<(), StoreError>;
     /// Every fingerprint stored, when the store can enumerate them.
@@ -223,10 +224,10 @@ impl TokenStore for NoStore {
     fn name(&self) -> &'static str {
         "none"
     }
-    fn load(&self, _: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, _: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         Ok(None)
     }
-    fn save(&self, _: &Fingerprint, _: &str) -> Result<(), StoreError> {
+    fn save(&self, _: &Fingerprint, _: &Secret<String>) -> Result<(), StoreError> {
         Ok(())
     }
     fn delete(&self, _: &Fingerprint) -> Result<(), StoreError> {

@@ -10,6 +10,15 @@ fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> CachedToken
     }
 }
 
+fn secret(text: &str) -> Secret<String> {
+    Secret::new(text.to_string())
+}
+
+/// What `store` holds for `fp`, unwrapped for comparison.
+fn loaded(store: &dyn TokenStore, fp: &Fingerprint) -> Option<String> {
+    store.load(fp).expect("load").map(|s| s.expose().clone())
+}
+
 #[test]
 fn fingerprint_is_stable_and_separates_principals() {
     let a = Fingerprint::of(
@@ -100,7 +109,7 @@ fn refresh_in_makes_a_token_due_early() {
 fn entries_round_trip_and_corrupt_ones_are_misses() {
     let t = token(5000, 1000, Some(3000));
     let json = t.to_json();
-    assert_eq!(CachedToken::from_json(&json), Some(t));
+    assert_eq!(CachedToken::from_json(json.expose()), Some(t));
     for bad in [
         "",
         "{",
@@ -111,7 +120,19 @@ fn entries_round_trip_and_corrupt_ones_are_misses() {
     ] {
         assert_eq!(CachedToken::from_json(bad), None, "{bad}");
     }
-    assert!(!json.contains("refresh_token"));
+    assert!(!json.expose().contains("refresh_token"));
+}
+
+#[test]
+fn stored_entries_cannot_be_printed_by_accident() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::new(dir.path().join("tokens"));
+    let fp = Fingerprint::of("app", "a", "t", "c", "r");
+    let entry = token(5000, 1000, None).to_json();
+    assert_eq!(format!("{entry:?}"), "***");
+    store.save(&fp, &entry).expect("save");
+    let shown = format!("{:?}", store.load(&fp));
+    assert_eq!(shown, "Ok(Some(***))");
 }
 
 #[cfg(unix)]
@@ -122,9 +143,9 @@ fn file_store_is_private_and_atomic() {
     let store = FileStore::new(dir.path().join("c").join("tokens"));
     let fp = Fingerprint::of("app", "a", "t", "c", "r");
     assert_eq!(store.load(&fp).expect("load"), None);
-    store.save(&fp, "one").expect("save");
-    store.save(&fp, "two").expect("replace");
-    assert_eq!(store.load(&fp).expect("load").as_deref(), Some("two"));
+    store.save(&fp, &secret("one")).expect("save");
+    store.save(&fp, &secret("two")).expect("replace");
+    assert_eq!(loaded(&store, &fp).as_deref(), Some("two"));
     let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode(&dir.path().join("c").join("tokens")), 0o700);
     let file = dir
@@ -152,10 +173,10 @@ impl TokenStore for Refusing {
     fn name(&self) -> &'static str {
         "refusing"
     }
-    fn load(&self, _: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, _: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         Ok(None)
     }
-    fn save(&self, _: &Fingerprint, _: &str) -> Result<(), StoreError> {
+    fn save(&self, _: &Fingerprint, _: &Secret<String>) -> Result<(), StoreError> {
         Err(StoreError("too large".into()))
     }
     fn delete(&self, _: &Fingerprint) -> Result<(), StoreError> {
@@ -171,8 +192,8 @@ fn spill_falls_back_to_the_file_store() {
         Box::new(FileStore::new(dir.path().join("t"))),
     );
     let fp = Fingerprint::of("app", "a", "t", "c", "r");
-    s.save(&fp, "entry").expect("spilled");
-    assert_eq!(s.load(&fp).expect("load").as_deref(), Some("entry"));
+    s.save(&fp, &secret("entry")).expect("spilled");
+    assert_eq!(loaded(&s, &fp).as_deref(), Some("entry"));
     s.delete(&fp).expect("delete");
     assert_eq!(s.load(&fp).expect("load"), None);
 }

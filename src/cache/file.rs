@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Fingerprint, StoreError, TokenStore};
+use super::{Fingerprint, MAX_ENTRY_BYTES, StoreError, TokenStore, check_entry_size};
 use crate::secret::Secret;
 
 /// Tokens as files under a private directory.
@@ -71,11 +71,15 @@ impl TokenStore for FileStore {
             Err(e) => return Err(err("read", &path, e)),
         };
         let mut text = String::new();
-        // Entries are a few KiB; a huge file is corrupt, not a token.
+        // One byte past the limit tells "too large" from "exactly the limit".
         match Read::by_ref(&mut file)
-            .take(64 * 1024)
+            .take(MAX_ENTRY_BYTES as u64 + 1)
             .read_to_string(&mut text)
         {
+            Ok(n) if n > MAX_ENTRY_BYTES => Err(StoreError(format!(
+                "{} is larger than {MAX_ENTRY_BYTES} bytes: not an entry of this helper; ignored",
+                path.display()
+            ))),
             Ok(_) => Ok(Some(Secret::new(text))),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 Ok(Some(Secret::new(String::new())))
@@ -85,6 +89,7 @@ impl TokenStore for FileStore {
     }
 
     fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
+        check_entry_size(data)?;
         private_dir(&self.dir).map_err(|e| err("create", &self.dir, e))?;
         let path = self.path(fp);
         let tmp = self.dir.join(format!(".{fp}.{}.tmp", std::process::id()));

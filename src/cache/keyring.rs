@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
-use super::{Fingerprint, SERVICE, StoreError, TokenStore};
+use super::{Fingerprint, SERVICE, StoreError, TokenStore, check_entry_size};
 use crate::env::Env;
 use crate::secret::Secret;
 
@@ -159,6 +159,7 @@ impl TokenStore for KeyringStore {
         self.get(fp.as_str())
     }
     fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
+        check_entry_size(data)?;
         self.set(fp.as_str(), data.expose())
     }
     fn delete(&self, fp: &Fingerprint) -> Result<(), StoreError> {

@@ -114,6 +114,26 @@ pub struct CachedToken {
 
 const FORMAT_VERSION: u32 = 1;
 
+/// The largest stored entry. Readers refuse anything longer and writers
+/// refuse to write it, so an entry is never written only to be a miss forever.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+
+/// The longest access token accepted, fresh or cached: an entry holding it
+/// (plus a few numbers) fits in [`MAX_ENTRY_BYTES`], and git's 65535-byte
+/// line limit leaves room for `credential=`.
+pub const MAX_TOKEN_BYTES: usize = MAX_ENTRY_BYTES - 1024;
+
+/// Refuses an entry that a reader would refuse.
+pub fn check_entry_size(data: &Secret<String>) -> Result<(), StoreError> {
+    let len = data.expose().len();
+    if len > MAX_ENTRY_BYTES {
+        return Err(StoreError(format!(
+            "the entry is {len} bytes, more than the {MAX_ENTRY_BYTES} a reader accepts; not stored"
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored {
@@ -137,6 +157,26 @@ pub enum Freshness {
 }
 
 impl CachedToken {
+    /// The one rule for an access token, applied to a fresh token response
+    /// and to every cached entry: whatever it lets through can be sent to git
+    /// and in an `Authorization: Bearer` header. Tokens are RFC 6750
+    /// `b64token`s (JWTs are base64url and dots); anything else — a line
+    /// break, a space, a NUL — would make git stop or send a broken header.
+    pub fn check_token(token: &str) -> Result<(), &'static str> {
+        if token.is_empty() {
+            return Err("the access_token is empty");
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err("the access_token is longer than 63 KiB");
+        }
+        let body = token.trim_end_matches('=');
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+        if body.is_empty() || !body.bytes().all(allowed) {
+            return Err("the access_token has characters a bearer token cannot contain");
+        }
+        Ok(())
+    }
+
     /// The effective margin: min(configured margin, lifetime / 2), so a
     /// short-lived token is still used for half its life.
     pub fn margin(&self, margin: i64) -> i64 {
@@ -177,17 +217,22 @@ impl CachedToken {
         Secret::new(text)
     }
 
-    /// Parses a stored entry; `None` for anything corrupt or of another version.
+    /// Parses a stored entry; `None` for anything corrupt, too large, of
+    /// another version, or holding a token a fresh response could not carry.
     pub fn from_json(text: &str) -> Option<CachedToken> {
+        if text.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
         let s: Stored = serde_json::from_str(text).ok()?;
-        (s.v == FORMAT_VERSION && !s.access_token.is_empty() && s.expires_on > s.obtained).then(
-            || CachedToken {
+        (s.v == FORMAT_VERSION
+            && CachedToken::check_token(&s.access_token).is_ok()
+            && s.expires_on > s.obtained)
+            .then(|| CachedToken {
                 token: Secret::new(s.access_token),
                 expires_on: s.expires_on,
                 obtained: s.obtained,
                 refresh_on: s.refresh_on,
-            },
-        )
+            })
     }
 }
 

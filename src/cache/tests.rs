@@ -215,3 +215,95 @@ fn forced_none_and_file_modes() {
     assert_eq!(CacheMode::parse("KeyRing"), Some(CacheMode::Keyring));
     assert_eq!(CacheMode::parse("disk"), None);
 }
+
+/// A stored entry holding `access_token`, fresh for an hour.
+fn entry_with(access_token: &str) -> String {
+    let now = crate::timefmt::now();
+    serde_json::json!({
+        "v": 1, "access_token": access_token, "expires_on": now + 3600, "obtained": now
+    })
+    .to_string()
+}
+
+#[test]
+fn cached_tokens_follow_the_rules_of_fresh_ones() {
+    let too_long = "x".repeat(MAX_TOKEN_BYTES + 1);
+    for bad in [
+        "eyJ0.eyJh\n.sig",
+        "eyJ0.eyJh\r.sig",
+        "eyJ0.eyJh\0.sig",
+        "two words",
+        "esc\u{1b}[31m",
+        "bell\u{7}",
+        "caf\u{e9}",
+        "==",
+        "a=b",
+        "",
+        too_long.as_str(),
+    ] {
+        assert_eq!(
+            CachedToken::from_json(&entry_with(bad)),
+            None,
+            "cached {bad:?}"
+        );
+        let body = serde_json::json!({ "access_token": bad, "expires_in": 3600 }).to_string();
+        assert!(
+            crate::entra::parse_token(200, &body, 1000).is_err(),
+            "fresh {bad:?}"
+        );
+    }
+    let longest = "x".repeat(MAX_TOKEN_BYTES);
+    for good in ["eyJ0eXAi.eyJhdWQi.c2ln-_~+/==", "a", longest.as_str()] {
+        let cached = CachedToken::from_json(&entry_with(good)).expect("a valid cached token");
+        assert_eq!(cached.token.expose(), good);
+        let body = serde_json::json!({ "access_token": good, "expires_in": 3600 }).to_string();
+        assert!(
+            crate::entra::parse_token(200, &body, 1000).is_ok(),
+            "fresh {good:?}"
+        );
+    }
+}
+
+#[test]
+fn write_and_read_limits_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("tokens");
+    let store = FileStore::new(tokens.clone());
+    let fp = Fingerprint::of("app", "a", "t", "c", "r");
+
+    let widest = CachedToken {
+        token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
+        ..token(i64::MIN, i64::MIN, Some(i64::MIN))
+    };
+    assert!(
+        widest.to_json().expose().len() <= MAX_ENTRY_BYTES,
+        "the longest token with the widest numbers fits"
+    );
+    let longest = CachedToken {
+        token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
+        ..token(5000, 1000, Some(3000))
+    };
+    let entry = longest.to_json();
+    store
+        .save(&fp, &entry)
+        .expect("the longest token is stored");
+    let back = store.load(&fp).expect("read").expect("present");
+    assert_eq!(CachedToken::from_json(back.expose()), Some(longest));
+
+    let oversized = secret(&"x".repeat(MAX_ENTRY_BYTES + 1));
+    let refused = store
+        .save(&fp, &oversized)
+        .expect_err("larger than a reader accepts");
+    assert!(refused.0.contains("not stored"), "{refused}");
+    assert!(
+        loaded(&store, &fp).is_some_and(|t| t == *entry.expose()),
+        "the old entry stays"
+    );
+
+    std::fs::write(tokens.join(format!("{fp}.json")), oversized.expose()).expect("plant");
+    let err = store
+        .load(&fp)
+        .expect_err("an oversized file is not an entry");
+    assert!(err.0.contains("larger than"), "{err}");
+    assert_eq!(CachedToken::from_json(oversized.expose()), None);
+}

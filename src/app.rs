@@ -128,7 +128,13 @@ impl App<'_> {
 
     /// Opens the token store chosen by env or config.
     pub fn store(&self, config: &Config) -> Box<dyn TokenStore> {
-        cache::open(self.env, config.cache, &self.dirs.cache, &self.trace)
+        cache::open(
+            self.env,
+            config.cache,
+            &self.dirs.cache,
+            &self.dirs.locks,
+            &self.trace,
+        )
     }
 
     /// What the cache → lock → acquire sequence needs.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
+use super::notice::{Notice, Notices};
 use super::{Fingerprint, SERVICE, StoreError, TokenStore, check_entry_size};
 use crate::env::Env;
 use crate::secret::Secret;
@@ -170,14 +171,20 @@ impl TokenStore for KeyringStore {
 /// A keyring that refuses an entry (Windows' 2560-byte cap, a Secret Service
 /// without a default collection) spills it into the file store instead of
 /// caching nothing; reads look in the keyring first, then the file store.
+/// A spill is said once on stderr: the user chose no file, `auto` did.
 pub struct Spill {
     primary: Box<dyn TokenStore>,
     file: Box<dyn TokenStore>,
+    notices: Notices,
 }
 
 /// The `auto` mode's keyring, with the file store as its fallback.
-pub fn spill(primary: Box<dyn TokenStore>, file: Box<dyn TokenStore>) -> Spill {
-    Spill { primary, file }
+pub fn spill(primary: Box<dyn TokenStore>, file: Box<dyn TokenStore>, notices: Notices) -> Spill {
+    Spill {
+        primary,
+        file,
+        notices,
+    }
 }
 
 impl TokenStore for Spill {
@@ -192,10 +199,18 @@ impl TokenStore for Spill {
     }
     fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
         match self.primary.save(fp, data) {
-            Ok(()) => self.file.delete(fp),
-            Err(_) => {
+            Ok(()) => {
+                self.notices.clear(Notice::Spilled);
+                self.file.delete(fp)
+            }
+            Err(refused) => {
                 self.primary.delete(fp)?;
-                self.file.save(fp, data)
+                self.file.save(fp, data)?;
+                self.notices.say(Notice::Spilled, format_args!(
+                    "the {} store refused a token ({refused}), so it is cached in a private file instead. Fix: nothing is needed; to choose the store yourself, set GIT_CREDENTIAL_ENTRA_CACHE to file, or to none to keep no token",
+                    self.primary.name()
+                ));
+                Ok(())
             }
         }
     }

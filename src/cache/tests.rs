@@ -1,4 +1,5 @@
 use super::keyring::spill;
+use super::notice::{Notice, Notices};
 use super::*;
 
 fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> CachedToken {
@@ -185,31 +186,84 @@ impl TokenStore for Refusing {
 }
 
 #[test]
-fn spill_falls_back_to_the_file_store() {
+fn spill_falls_back_to_the_file_store_and_says_so_once() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let notices = Notices::new(dir.path());
     let s = spill(
         Box::new(Refusing),
         Box::new(FileStore::new(dir.path().join("t"))),
+        notices.clone(),
     );
     let fp = Fingerprint::of("app", "a", "t", "c", "r");
     s.save(&fp, &secret("entry")).expect("spilled");
     assert_eq!(loaded(&s, &fp).as_deref(), Some("entry"));
+    assert!(
+        !notices.first_time(Notice::Spilled),
+        "the spill was announced (and remembered)"
+    );
     s.delete(&fp).expect("delete");
     assert_eq!(s.load(&fp).expect("load"), None);
+
+    let accepting = spill(
+        Box::new(FileStore::new(dir.path().join("k"))),
+        Box::new(FileStore::new(dir.path().join("t"))),
+        notices.clone(),
+    );
+    accepting.save(&fp, &secret("entry")).expect("kept");
+    assert!(
+        notices.first_time(Notice::Spilled),
+        "a keyring that accepts again clears the notice"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_forced_keyring_that_is_missing_means_no_cache_and_a_notice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    // No session bus in this environment: the Secret Service cannot answer.
+    let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "keyring")]);
+    let store = open(&env, None, dir.path(), &dir.path().join("locks"), &trace);
+    assert_eq!(store.name(), "none");
+    let notices = Notices::new(dir.path());
+    assert!(
+        !notices.first_time(Notice::KeyringUnusable),
+        "the degraded cache was announced"
+    );
+}
+
+#[test]
+fn a_lock_directory_that_cannot_be_created_is_announced_until_fixed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "file")]);
+    let locks = dir.path().join("locks");
+    std::fs::write(&locks, b"").expect("block the lock directory");
+    open(&env, None, dir.path(), &locks, &trace);
+    let notices = Notices::new(dir.path());
+    assert!(!notices.first_time(Notice::LockDir), "announced");
+    std::fs::remove_file(&locks).expect("unblock");
+    open(&env, None, dir.path(), &locks, &trace);
+    assert!(locks.is_dir());
+    assert!(
+        notices.first_time(Notice::LockDir),
+        "fixed: the marker is gone"
+    );
 }
 
 #[test]
 fn forced_none_and_file_modes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = Trace::new(0, &Env::default());
+    let locks = dir.path().join("locks");
     let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "none")]);
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
+        open(&env, Some(CacheMode::File), dir.path(), &locks, &trace).name(),
         "none"
     );
     let env = Env::default();
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
+        open(&env, Some(CacheMode::File), dir.path(), &locks, &trace).name(),
         "file"
     );
     assert_eq!(CacheMode::parse("KeyRing"), Some(CacheMode::Keyring));

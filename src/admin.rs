@@ -73,7 +73,7 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
             for (fp, (names, kind)) in &known {
                 let entry = store.load(fp);
                 let (expires, state) = match &entry {
-                    Ok(Some(text)) => match CachedToken::from_json(text) {
+                    Ok(Some(text)) => match CachedToken::from_json(text.expose()) {
                         Some(c) => (
                             rfc3339(c.expires_on),
                             match c.freshness(t, config.refresh_margin_seconds) {

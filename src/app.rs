@@ -144,6 +144,7 @@ impl App<'_> {
             self.env,
             config.cache,
             self.cache_dir()?,
+            self.lock_dir()?,
             &self.trace,
         ))
     }

@@ -199,10 +199,8 @@ pub fn parse_token(status: u16, body: &str, received: i64) -> Result<CachedToken
         detail: detail.to_string(),
     };
     let b: TokenBody = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
-    let token = b
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| bad("no access_token"))?;
+    let token = b.access_token.ok_or_else(|| bad("no access_token"))?;
+    CachedToken::check_token(&token).map_err(bad)?;
     let expires_on = match (b.expires_in, b.expires_on) {
         (Some(secs), _) if secs > 0 => received + secs,
         (_, Some(on)) if on > received => on,

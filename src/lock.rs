@@ -113,18 +113,38 @@ fn acquire_with(
     }
 }
 
+/// Opens (creating) the lock file, refusing one that someone else could have
+/// planted: a symbolic link (which could make us create or lock a file of
+/// their choosing), a FIFO or other non-file, or a file that is not ours or
+/// that group or others can write.
 fn open(dir: &Path, path: &Path) -> io::Result<File> {
     private_dir(dir)?;
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        let refused = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
+        let file = options
+            .open(path)
+            .map_err(|e| refused(crate::cache::file::nofollow_failure(&e)))?;
+        if let Some(why) = crate::cache::file::distrust(&file.metadata()?, false) {
+            return Err(refused(why));
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
     options.open(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
+    use std::os::unix::fs::PermissionsExt;
 
     fn fp() -> Fingerprint {
         Fingerprint::of("app", "https://login.microsoftonline.com", "t", "c", "r")
@@ -174,6 +194,58 @@ mod tests {
         )
         .expect("acquired after release");
         releaser.join().expect("thread");
+    }
+
+    #[cfg(unix)]
+    fn lock_path(dir: &Path) -> PathBuf {
+        dir.join(format!("{}.lock", fp()))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_lock_path_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("precious");
+        std::fs::write(&target, b"keep me").expect("write");
+        std::os::unix::fs::symlink(&target, lock_path(dir.path())).expect("symlink");
+        let e = open(dir.path(), &lock_path(dir.path())).expect_err("a symlink is refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let g = acquire(dir.path(), &fp(), &Trace::off(), &mut |_| {}).expect("degrades");
+        assert!(g._file.is_none(), "no lock through a symlink");
+
+        let dangling = tempfile::tempdir().expect("tempdir");
+        let absent = dangling.path().join("created-by-us");
+        std::os::unix::fs::symlink(&absent, lock_path(dangling.path())).expect("symlink");
+        assert!(open(dangling.path(), &lock_path(dangling.path())).is_err());
+        assert!(
+            !absent.exists(),
+            "a dangling symlink does not make us create its target"
+        );
+        assert_eq!(std::fs::read(&target).expect("read"), b"keep me");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_writable_file_at_the_lock_path_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = lock_path(dir.path());
+        let c_path = std::ffi::CString::new(path.to_str().expect("UTF-8")).expect("no NUL");
+        // SAFETY: c_path is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        let e = open(dir.path(), &path).expect_err("a FIFO is refused");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let g = acquire(dir.path(), &fp(), &Trace::off(), &mut |_| {}).expect("degrades");
+        assert!(g._file.is_none());
+
+        std::fs::remove_file(&path).expect("remove the FIFO");
+        std::fs::write(&path, b"").expect("plant a file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let e = open(dir.path(), &path).expect_err("a file others can write is refused");
+        assert!(e.to_string().contains("mode 666"), "{e}");
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let g = acquire(dir.path(), &fp(), &Trace::off(), &mut |_| {}).expect("ours");
+        assert!(g._file.is_some(), "our own private lock file is used");
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn get(
 pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<CachedToken> {
     match cx.store.load(fp) {
         Ok(Some(text)) => {
-            let t = CachedToken::from_json(&text);
+            let t = CachedToken::from_json(text.expose());
             if t.is_none() {
                 cx.trace.decision(format_args!(
                     "cache: the entry {fp} is unreadable; it will be replaced"

@@ -1,12 +1,19 @@
 //! The file store: one 0600 file per fingerprint in a 0700 directory,
 //! replaced atomically (temp file + rename) so readers never see half an entry.
 //! It only ever holds access tokens: refresh tokens and secrets never go here.
+//!
+//! Nothing found here is trusted by its name alone: the cache directory may
+//! sit where another user can write (`XDG_CACHE_HOME` pointing at a shared
+//! disk), so an entry is read only when it and its directory are ours, not
+//! writable by group or others, and the entry is a regular file reached
+//! without following a symbolic link. Anything else is a miss, traced.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Fingerprint, StoreError, TokenStore};
+use super::{Fingerprint, MAX_ENTRY_BYTES, StoreError, TokenStore, check_entry_size};
+use crate::secret::Secret;
 
 /// Tokens as files under a private directory.
 pub struct FileStore {
@@ -53,6 +60,107 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Why a file or directory someone else may have planted is not to be
+/// used, or `None` when it is ours, not writable by group or others, and of
+/// the expected kind (a directory when `dir`, else a regular file).
+#[cfg(unix)]
+pub fn distrust(meta: &fs::Metadata, dir: bool) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let (right_kind, kind) = if dir {
+        (meta.is_dir(), "a directory")
+    } else {
+        (meta.is_file(), "a regular file")
+    };
+    if !right_kind {
+        Some(format!("it is not {kind}"))
+    } else if meta.uid() != uid {
+        Some(format!(
+            "it is owned by uid {}, not by you (uid {uid})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "group or others can write it (mode {:03o})",
+            meta.mode() & 0o777
+        ))
+    } else {
+        None
+    }
+}
+
+/// Words for a failed `O_NOFOLLOW` open: a symbolic link is refused, not broken.
+#[cfg(unix)]
+pub fn nofollow_failure(e: &io::Error) -> String {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        "it is a symbolic link, which is not followed".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Opens entry `name` in `dir` for reading, if it exists and may be trusted.
+/// The directory is opened first and the entry relative to it, so neither
+/// can be swapped between the checks and the read; `O_NONBLOCK` keeps a FIFO
+/// planted at the entry's path from hanging the open.
+#[cfg(unix)]
+fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::fs::OpenOptionsExt;
+    let refused =
+        |path: &Path, why: String| StoreError(format!("{} is not used: {why}", path.display()));
+    let dir_file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(refused(dir, nofollow_failure(&e))),
+    };
+    let meta = dir_file.metadata().map_err(|e| err("inspect", dir, e))?;
+    if let Some(why) = distrust(&meta, true) {
+        return Err(refused(dir, why));
+    }
+    let path = dir.join(name);
+    let c_name = std::ffi::CString::new(name)
+        .map_err(|_| StoreError(format!("{} is not a file name", path.display())))?;
+    // SAFETY: `dir_file` keeps its descriptor open for the whole call and
+    // `c_name` is a NUL-terminated string that outlives it.
+    let fd = unsafe {
+        libc::openat(
+            dir_file.as_raw_fd(),
+            c_name.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::NotFound => Ok(None),
+            _ => Err(refused(&path, nofollow_failure(&e))),
+        };
+    }
+    // SAFETY: `fd` was just returned by openat and nothing else owns it.
+    let file = unsafe { File::from_raw_fd(fd) };
+    let meta = file.metadata().map_err(|e| err("inspect", &path, e))?;
+    if let Some(why) = distrust(&meta, false) {
+        return Err(refused(&path, why));
+    }
+    Ok(Some(file))
+}
+
+#[cfg(not(unix))]
+fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
+    let path = dir.join(name);
+    match File::open(&path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(err("read", &path, e)),
+    }
+}
+
 fn err(action: &str, path: &Path, e: io::Error) -> StoreError {
     StoreError(format!("cannot {action} {}: {e}", path.display()))
 }
@@ -62,26 +170,31 @@ impl TokenStore for FileStore {
         "file"
     }
 
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         let path = self.path(fp);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(err("read", &path, e)),
+        let Some(mut file) = open_trusted(&self.dir, &format!("{fp}.json"))? else {
+            return Ok(None);
         };
         let mut text = String::new();
-        // Entries are a few KiB; a huge file is corrupt, not a token.
+        // One byte past the limit tells "too large" from "exactly the limit".
         match Read::by_ref(&mut file)
-            .take(64 * 1024)
+            .take(MAX_ENTRY_BYTES as u64 + 1)
             .read_to_string(&mut text)
         {
-            Ok(_) => Ok(Some(text)),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Some(String::new())),
+            Ok(n) if n > MAX_ENTRY_BYTES => Err(StoreError(format!(
+                "{} is larger than {MAX_ENTRY_BYTES} bytes: not an entry of this helper; ignored",
+                path.display()
+            ))),
+            Ok(_) => Ok(Some(Secret::new(text))),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Ok(Some(Secret::new(String::new())))
+            }
             Err(e) => Err(err("read", &path, e)),
         }
     }
 
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError> {
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
+        check_entry_size(data)?;
         private_dir(&self.dir).map_err(|e| err("create", &self.dir, e))?;
         let path = self.path(fp);
         let tmp = self.dir.join(format!(".{fp}.{}.tmp", std::process::id()));
@@ -91,7 +204,7 @@ impl TokenStore for FileStore {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let _ = fs::remove_file(&tmp); // a leftover of a killed process with our pid
         let write = options.open(&tmp).and_then(|mut f| {
-            f.write_all(data.as_bytes())?;
+            f.write_all(data.expose().as_bytes())?;
             f.sync_all()
         });
         if let Err(e) = write.and_then(|()| fs::rename(&tmp, &path)) {

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
-use super::{Fingerprint, SERVICE, StoreError, TokenStore};
+use super::notice::{Notice, Notices};
+use super::{Fingerprint, SERVICE, StoreError, TokenStore, check_entry_size};
 use crate::env::Env;
+use crate::secret::Secret;
 
 /// A keyring-core credential store.
 pub struct KeyringStore {
@@ -118,10 +120,10 @@ impl KeyringStore {
         self.store.build(SERVICE, account, None).map_err(failure)
     }
 
-    /// Reads the item `account`.
-    pub fn get(&self, account: &str) -> Result<Option<String>, StoreError> {
+    /// Reads the item `account`: a token entry or a secret, so never plain text.
+    pub fn get(&self, account: &str) -> Result<Option<Secret<String>>, StoreError> {
         match self.entry(account)?.get_password() {
-            Ok(v) => Ok(Some(v)),
+            Ok(v) => Ok(Some(Secret::new(v))),
             Err(KeyringError::NoEntry) => Ok(None),
             Err(e) => Err(failure(e)),
         }
@@ -154,11 +156,12 @@ impl TokenStore for KeyringStore {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         self.get(fp.as_str())
     }
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError> {
-        self.set(fp.as_str(), data)
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
+        check_entry_size(data)?;
+        self.set(fp.as_str(), data.expose())
     }
     fn delete(&self, fp: &Fingerprint) -> Result<(), StoreError> {
         self.remove(fp.as_str())
@@ -168,32 +171,46 @@ impl TokenStore for KeyringStore {
 /// A keyring that refuses an entry (Windows' 2560-byte cap, a Secret Service
 /// without a default collection) spills it into the file store instead of
 /// caching nothing; reads look in the keyring first, then the file store.
+/// A spill is said once on stderr: the user chose no file, `auto` did.
 pub struct Spill {
     primary: Box<dyn TokenStore>,
     file: Box<dyn TokenStore>,
+    notices: Notices,
 }
 
 /// The `auto` mode's keyring, with the file store as its fallback.
-pub fn spill(primary: Box<dyn TokenStore>, file: Box<dyn TokenStore>) -> Spill {
-    Spill { primary, file }
+pub fn spill(primary: Box<dyn TokenStore>, file: Box<dyn TokenStore>, notices: Notices) -> Spill {
+    Spill {
+        primary,
+        file,
+        notices,
+    }
 }
 
 impl TokenStore for Spill {
     fn name(&self) -> &'static str {
         self.primary.name()
     }
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         match self.primary.load(fp)? {
             Some(v) => Ok(Some(v)),
             None => self.file.load(fp),
         }
     }
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError> {
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError> {
         match self.primary.save(fp, data) {
-            Ok(()) => self.file.delete(fp),
-            Err(_) => {
+            Ok(()) => {
+                self.notices.clear(Notice::Spilled);
+                self.file.delete(fp)
+            }
+            Err(refused) => {
                 self.primary.delete(fp)?;
-                self.file.save(fp, data)
+                self.file.save(fp, data)?;
+                self.notices.say(Notice::Spilled, format_args!(
+                    "the {} store refused a token ({refused}), so it is cached in a private file instead. Fix: nothing is needed; to choose the store yourself, set GIT_CREDENTIAL_ENTRA_CACHE to file, or to none to keep no token",
+                    self.primary.name()
+                ));
+                Ok(())
             }
         }
     }

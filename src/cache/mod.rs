@@ -7,6 +7,7 @@
 
 pub mod file;
 mod keyring;
+pub mod notice;
 
 use std::fmt;
 use std::path::Path;
@@ -20,6 +21,7 @@ use crate::trace::Trace;
 
 pub use file::FileStore;
 pub use keyring::KeyringStore;
+use notice::{Notice, Notices};
 
 /// Keyring service name for every item this helper stores.
 pub const SERVICE: &str = "git-credential-entra";
@@ -114,6 +116,26 @@ pub struct CachedToken {
 
 const FORMAT_VERSION: u32 = 1;
 
+/// The largest stored entry. Readers refuse anything longer and writers
+/// refuse to write it, so an entry is never written only to be a miss forever.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+
+/// The longest access token accepted, fresh or cached: an entry holding it
+/// (plus a few numbers) fits in [`MAX_ENTRY_BYTES`], and git's 65535-byte
+/// line limit leaves room for `credential=`.
+pub const MAX_TOKEN_BYTES: usize = MAX_ENTRY_BYTES - 1024;
+
+/// Refuses an entry that a reader would refuse.
+pub fn check_entry_size(data: &Secret<String>) -> Result<(), StoreError> {
+    let len = data.expose().len();
+    if len > MAX_ENTRY_BYTES {
+        return Err(StoreError(format!(
+            "the entry is {len} bytes, more than the {MAX_ENTRY_BYTES} a reader accepts; not stored"
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored {
@@ -137,6 +159,26 @@ pub enum Freshness {
 }
 
 impl CachedToken {
+    /// The one rule for an access token, applied to a fresh token response
+    /// and to every cached entry: whatever it lets through can be sent to git
+    /// and in an `Authorization: Bearer` header. Tokens are RFC 6750
+    /// `b64token`s (JWTs are base64url and dots); anything else — a line
+    /// break, a space, a NUL — would make git stop or send a broken header.
+    pub fn check_token(token: &str) -> Result<(), &'static str> {
+        if token.is_empty() {
+            return Err("the access_token is empty");
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err("the access_token is longer than 63 KiB");
+        }
+        let body = token.trim_end_matches('=');
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+        if body.is_empty() || !body.bytes().all(allowed) {
+            return Err("the access_token has characters a bearer token cannot contain");
+        }
+        Ok(())
+    }
+
     /// The effective margin: min(configured margin, lifetime / 2), so a
     /// short-lived token is still used for half its life.
     pub fn margin(&self, margin: i64) -> i64 {
@@ -164,29 +206,35 @@ impl CachedToken {
         if early > now { early } else { self.expires_on }
     }
 
-    /// Serialises for a store.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(&Stored {
+    /// Serialises for a store; the text holds the token, so it stays a `Secret`.
+    pub fn to_json(&self) -> Secret<String> {
+        let text = serde_json::to_string(&Stored {
             v: FORMAT_VERSION,
             access_token: self.token.expose().clone(),
             expires_on: self.expires_on,
             obtained: self.obtained,
             refresh_on: self.refresh_on,
         })
-        .expect("a struct of strings and integers always serialises")
+        .expect("a struct of strings and integers always serialises");
+        Secret::new(text)
     }
 
-    /// Parses a stored entry; `None` for anything corrupt or of another version.
+    /// Parses a stored entry; `None` for anything corrupt, too large, of
+    /// another version, or holding a token a fresh response could not carry.
     pub fn from_json(text: &str) -> Option<CachedToken> {
+        if text.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
         let s: Stored = serde_json::from_str(text).ok()?;
-        (s.v == FORMAT_VERSION && !s.access_token.is_empty() && s.expires_on > s.obtained).then(
-            || CachedToken {
+        (s.v == FORMAT_VERSION
+            && CachedToken::check_token(&s.access_token).is_ok()
+            && s.expires_on > s.obtained)
+            .then(|| CachedToken {
                 token: Secret::new(s.access_token),
                 expires_on: s.expires_on,
                 obtained: s.obtained,
                 refresh_on: s.refresh_on,
-            },
-        )
+            })
     }
 }
 
@@ -205,9 +253,9 @@ pub trait TokenStore {
     /// Short name for traces and `cache list` (`secret-service`, `file`, …).
     fn name(&self) -> &'static str;
     /// The stored text for `fp`, if any.
-    fn load(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError>;
+    fn load(&self, fp: &Fingerprint) -> Result<Option<Secret<String>>, StoreError>;
     /// Stores (replaces) the entry for `fp`.
-    fn save(&self, fp: &Fingerprint, data: &str) -> Result<(), StoreError>;
+    fn save(&self, fp: &Fingerprint, data: &Secret<String>) -> Result<(), StoreError>;
     /// Removes the entry for `fp`; absent is fine.
     fn delete(&self, fp: &Fingerprint) -> Result<(), StoreError>;
     /// Every fingerprint stored, when the store can enumerate them.
@@ -223,10 +271,10 @@ impl TokenStore for NoStore {
     fn name(&self) -> &'static str {
         "none"
     }
-    fn load(&self, _: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, _: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         Ok(None)
     }
-    fn save(&self, _: &Fingerprint, _: &str) -> Result<(), StoreError> {
+    fn save(&self, _: &Fingerprint, _: &Secret<String>) -> Result<(), StoreError> {
         Ok(())
     }
     fn delete(&self, _: &Fingerprint) -> Result<(), StoreError> {
@@ -238,40 +286,121 @@ impl TokenStore for NoStore {
 }
 
 /// Picks the backend: env beats config beats `auto`. A forced backend that
-/// cannot work degrades to no cache (with a trace line), never to a failure.
+/// cannot work degrades to no cache, never to a failure. That, `auto`
+/// keeping tokens in files, and a lock directory that cannot be created are
+/// said once on stderr (see [`notice`]), not only in the trace.
 pub fn open(
     env: &Env,
     config_mode: Option<CacheMode>,
     cache_dir: &Path,
+    lock_dir: &Path,
     trace: &Trace,
 ) -> Box<dyn TokenStore> {
-    let mode = match env.get("GIT_CREDENTIAL_ENTRA_CACHE") {
+    let chosen = env.get("GIT_CREDENTIAL_ENTRA_CACHE");
+    let mode = match chosen {
         Some(v) => CacheMode::parse(v).unwrap_or_else(|| {
             eprintln!("git-credential-entra: GIT_CREDENTIAL_ENTRA_CACHE={v} is not one of auto, keyring, keyutils, file, none; using auto");
             CacheMode::Auto
         }),
         None => config_mode.unwrap_or(CacheMode::Auto),
     };
-    let file = || Box::new(FileStore::new(cache_dir.join("tokens"))) as Box<dyn TokenStore>;
+    let notices = Notices::new(cache_dir);
+    let tokens = cache_dir.join("tokens");
+    let file = || Box::new(FileStore::new(tokens.clone())) as Box<dyn TokenStore>;
     let usable = |store: Result<KeyringStore, StoreError>, what: &str| {
         store
             .map_err(|e| trace.detail(format_args!("cache: {what} unusable: {e}")))
             .ok()
             .map(|s| Box::new(s) as Box<dyn TokenStore>)
     };
-    let store = match mode {
-        CacheMode::None => Some(Box::new(NoStore) as Box<dyn TokenStore>),
-        CacheMode::File => Some(file()),
-        CacheMode::Keyring => usable(KeyringStore::os(env), "keyring"),
-        CacheMode::Keyutils => usable(KeyringStore::keyutils(), "keyutils"),
-        CacheMode::Auto => usable(KeyringStore::os(env), "keyring")
-            .map(|os| Box::new(keyring::spill(os, file())) as Box<dyn TokenStore>)
-            .or_else(|| usable(KeyringStore::keyutils(), "keyutils"))
-            .or_else(|| Some(file())),
+    let store: Box<dyn TokenStore> = match mode {
+        CacheMode::None => Box::new(NoStore),
+        CacheMode::File => file(),
+        CacheMode::Keyring | CacheMode::Keyutils => forced(mode, chosen, env, &notices, trace),
+        CacheMode::Auto => {
+            if let Some(os) = usable(KeyringStore::os(env), "keyring") {
+                notices.clear(Notice::FileStore);
+                Box::new(keyring::spill(os, file(), notices.clone()))
+            } else if let Some(kernel) = usable(KeyringStore::keyutils(), "keyutils") {
+                notices.clear(Notice::FileStore);
+                kernel
+            } else {
+                notices.say(Notice::FileStore, format_args!(
+                    "no OS keyring is usable here, so access tokens are cached in private files under {} (never refresh tokens or secrets). Fix: to keep them in a keyring, run git where one answers (on Linux: a Secret Service such as gnome-keyring); to keep none, set GIT_CREDENTIAL_ENTRA_CACHE=none",
+                    tokens.display()
+                ));
+                file()
+            }
+        }
     };
-    let store = store.unwrap_or_else(|| Box::new(NoStore));
+    if mode != CacheMode::None {
+        check_lock_dir(lock_dir, &notices, trace);
+    }
     trace.detail(format_args!("cache: using the {} store", store.name()));
     store
+}
+
+/// The keyring backend the user forced, or no cache — announced, since then
+/// every git command asks Entra — when it cannot work here.
+fn forced(
+    mode: CacheMode,
+    chosen: Option<&str>,
+    env: &Env,
+    notices: &Notices,
+    trace: &Trace,
+) -> Box<dyn TokenStore> {
+    let (opened, kind, what, remedy) = if mode == CacheMode::Keyring {
+        (
+            KeyringStore::os(env),
+            Notice::KeyringUnusable,
+            "the OS keyring",
+            "make it reachable (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus)",
+        )
+    } else {
+        (
+            KeyringStore::keyutils(),
+            Notice::KeyutilsUnusable,
+            "the kernel keyring (keyutils)",
+            "allow keyctl in this environment",
+        )
+    };
+    let e = match opened {
+        Ok(store) => {
+            notices.clear(kind);
+            return Box::new(store);
+        }
+        Err(e) => e,
+    };
+    trace.detail(format_args!("cache: {what} unusable: {e}"));
+    let (source, instead) = match chosen {
+        Some(v) => (
+            format!("GIT_CREDENTIAL_ENTRA_CACHE={v}"),
+            "set GIT_CREDENTIAL_ENTRA_CACHE=auto",
+        ),
+        None => (
+            "the config file's \"cache\"".to_string(),
+            "set \"cache\": \"auto\" in the config file",
+        ),
+    };
+    notices.say(kind, format_args!(
+        "{source} asks for {what}, which is unusable here ({e}); no token is cached, so every git command asks Entra for a new one. Fix: {remedy}, or {instead}"
+    ));
+    Box::new(NoStore)
+}
+
+/// Without a lock directory every process that misses the cache asks Entra
+/// on its own: worth a notice, since it multiplies token requests.
+fn check_lock_dir(dir: &Path, notices: &Notices, trace: &Trace) {
+    match file::private_dir(dir) {
+        Ok(()) => notices.clear(Notice::LockDir),
+        Err(e) => {
+            trace.detail(format_args!("lock: cannot create {}: {e}", dir.display()));
+            notices.say(Notice::LockDir, format_args!(
+                "cannot create the lock directory {dir} ({e}), so git commands running at the same time each ask Entra for a token. Fix: make {dir} a directory you own (mode 700), or set XDG_RUNTIME_DIR (or HOME) to a directory you own",
+                dir = dir.display()
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::keyring::spill;
+use super::notice::{Notice, Notices};
 use super::*;
 
 fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> CachedToken {
@@ -8,6 +9,15 @@ fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> CachedToken
         obtained,
         refresh_on,
     }
+}
+
+fn secret(text: &str) -> Secret<String> {
+    Secret::new(text.to_string())
+}
+
+/// What `store` holds for `fp`, unwrapped for comparison.
+fn loaded(store: &dyn TokenStore, fp: &Fingerprint) -> Option<String> {
+    store.load(fp).expect("load").map(|s| s.expose().clone())
 }
 
 #[test]
@@ -100,7 +110,7 @@ fn refresh_in_makes_a_token_due_early() {
 fn entries_round_trip_and_corrupt_ones_are_misses() {
     let t = token(5000, 1000, Some(3000));
     let json = t.to_json();
-    assert_eq!(CachedToken::from_json(&json), Some(t));
+    assert_eq!(CachedToken::from_json(json.expose()), Some(t));
     for bad in [
         "",
         "{",
@@ -111,7 +121,19 @@ fn entries_round_trip_and_corrupt_ones_are_misses() {
     ] {
         assert_eq!(CachedToken::from_json(bad), None, "{bad}");
     }
-    assert!(!json.contains("refresh_token"));
+    assert!(!json.expose().contains("refresh_token"));
+}
+
+#[test]
+fn stored_entries_cannot_be_printed_by_accident() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::new(dir.path().join("tokens"));
+    let fp = Fingerprint::of("app", "a", "t", "c", "r");
+    let entry = token(5000, 1000, None).to_json();
+    assert_eq!(format!("{entry:?}"), "***");
+    store.save(&fp, &entry).expect("save");
+    let shown = format!("{:?}", store.load(&fp));
+    assert_eq!(shown, "Ok(Some(***))");
 }
 
 #[cfg(unix)]
@@ -122,9 +144,9 @@ fn file_store_is_private_and_atomic() {
     let store = FileStore::new(dir.path().join("c").join("tokens"));
     let fp = Fingerprint::of("app", "a", "t", "c", "r");
     assert_eq!(store.load(&fp).expect("load"), None);
-    store.save(&fp, "one").expect("save");
-    store.save(&fp, "two").expect("replace");
-    assert_eq!(store.load(&fp).expect("load").as_deref(), Some("two"));
+    store.save(&fp, &secret("one")).expect("save");
+    store.save(&fp, &secret("two")).expect("replace");
+    assert_eq!(loaded(&store, &fp).as_deref(), Some("two"));
     let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode(&dir.path().join("c").join("tokens")), 0o700);
     let file = dir
@@ -152,10 +174,10 @@ impl TokenStore for Refusing {
     fn name(&self) -> &'static str {
         "refusing"
     }
-    fn load(&self, _: &Fingerprint) -> Result<Option<String>, StoreError> {
+    fn load(&self, _: &Fingerprint) -> Result<Option<Secret<String>>, StoreError> {
         Ok(None)
     }
-    fn save(&self, _: &Fingerprint, _: &str) -> Result<(), StoreError> {
+    fn save(&self, _: &Fingerprint, _: &Secret<String>) -> Result<(), StoreError> {
         Err(StoreError("too large".into()))
     }
     fn delete(&self, _: &Fingerprint) -> Result<(), StoreError> {
@@ -164,33 +186,178 @@ impl TokenStore for Refusing {
 }
 
 #[test]
-fn spill_falls_back_to_the_file_store() {
+fn spill_falls_back_to_the_file_store_and_says_so_once() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let notices = Notices::new(dir.path());
     let s = spill(
         Box::new(Refusing),
         Box::new(FileStore::new(dir.path().join("t"))),
+        notices.clone(),
     );
     let fp = Fingerprint::of("app", "a", "t", "c", "r");
-    s.save(&fp, "entry").expect("spilled");
-    assert_eq!(s.load(&fp).expect("load").as_deref(), Some("entry"));
+    s.save(&fp, &secret("entry")).expect("spilled");
+    assert_eq!(loaded(&s, &fp).as_deref(), Some("entry"));
+    assert!(
+        !notices.first_time(Notice::Spilled),
+        "the spill was announced (and remembered)"
+    );
     s.delete(&fp).expect("delete");
     assert_eq!(s.load(&fp).expect("load"), None);
+
+    let accepting = spill(
+        Box::new(FileStore::new(dir.path().join("k"))),
+        Box::new(FileStore::new(dir.path().join("t"))),
+        notices.clone(),
+    );
+    accepting.save(&fp, &secret("entry")).expect("kept");
+    assert!(
+        notices.first_time(Notice::Spilled),
+        "a keyring that accepts again clears the notice"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_forced_keyring_that_is_missing_means_no_cache_and_a_notice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    // No session bus in this environment: the Secret Service cannot answer.
+    let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "keyring")]);
+    let store = open(&env, None, dir.path(), &dir.path().join("locks"), &trace);
+    assert_eq!(store.name(), "none");
+    let notices = Notices::new(dir.path());
+    assert!(
+        !notices.first_time(Notice::KeyringUnusable),
+        "the degraded cache was announced"
+    );
+}
+
+#[test]
+fn a_lock_directory_that_cannot_be_created_is_announced_until_fixed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "file")]);
+    let locks = dir.path().join("locks");
+    std::fs::write(&locks, b"").expect("block the lock directory");
+    open(&env, None, dir.path(), &locks, &trace);
+    let notices = Notices::new(dir.path());
+    assert!(!notices.first_time(Notice::LockDir), "announced");
+    std::fs::remove_file(&locks).expect("unblock");
+    open(&env, None, dir.path(), &locks, &trace);
+    assert!(locks.is_dir());
+    assert!(
+        notices.first_time(Notice::LockDir),
+        "fixed: the marker is gone"
+    );
 }
 
 #[test]
 fn forced_none_and_file_modes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = Trace::new(0, &Env::default());
+    let locks = dir.path().join("locks");
     let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "none")]);
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
+        open(&env, Some(CacheMode::File), dir.path(), &locks, &trace).name(),
         "none"
     );
     let env = Env::default();
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
+        open(&env, Some(CacheMode::File), dir.path(), &locks, &trace).name(),
         "file"
     );
     assert_eq!(CacheMode::parse("KeyRing"), Some(CacheMode::Keyring));
     assert_eq!(CacheMode::parse("disk"), None);
+}
+
+/// A stored entry holding `access_token`, fresh for an hour.
+fn entry_with(access_token: &str) -> String {
+    let now = crate::timefmt::now();
+    serde_json::json!({
+        "v": 1, "access_token": access_token, "expires_on": now + 3600, "obtained": now
+    })
+    .to_string()
+}
+
+#[test]
+fn cached_tokens_follow_the_rules_of_fresh_ones() {
+    let too_long = "x".repeat(MAX_TOKEN_BYTES + 1);
+    for bad in [
+        "eyJ0.eyJh\n.sig",
+        "eyJ0.eyJh\r.sig",
+        "eyJ0.eyJh\0.sig",
+        "two words",
+        "esc\u{1b}[31m",
+        "bell\u{7}",
+        "caf\u{e9}",
+        "==",
+        "a=b",
+        "",
+        too_long.as_str(),
+    ] {
+        assert_eq!(
+            CachedToken::from_json(&entry_with(bad)),
+            None,
+            "cached {bad:?}"
+        );
+        let body = serde_json::json!({ "access_token": bad, "expires_in": 3600 }).to_string();
+        assert!(
+            crate::entra::parse_token(200, &body, 1000).is_err(),
+            "fresh {bad:?}"
+        );
+    }
+    let longest = "x".repeat(MAX_TOKEN_BYTES);
+    for good in ["eyJ0eXAi.eyJhdWQi.c2ln-_~+/==", "a", longest.as_str()] {
+        let cached = CachedToken::from_json(&entry_with(good)).expect("a valid cached token");
+        assert_eq!(cached.token.expose(), good);
+        let body = serde_json::json!({ "access_token": good, "expires_in": 3600 }).to_string();
+        assert!(
+            crate::entra::parse_token(200, &body, 1000).is_ok(),
+            "fresh {good:?}"
+        );
+    }
+}
+
+#[test]
+fn write_and_read_limits_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("tokens");
+    let store = FileStore::new(tokens.clone());
+    let fp = Fingerprint::of("app", "a", "t", "c", "r");
+
+    let widest = CachedToken {
+        token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
+        ..token(i64::MIN, i64::MIN, Some(i64::MIN))
+    };
+    assert!(
+        widest.to_json().expose().len() <= MAX_ENTRY_BYTES,
+        "the longest token with the widest numbers fits"
+    );
+    let longest = CachedToken {
+        token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
+        ..token(5000, 1000, Some(3000))
+    };
+    let entry = longest.to_json();
+    store
+        .save(&fp, &entry)
+        .expect("the longest token is stored");
+    let back = store.load(&fp).expect("read").expect("present");
+    assert_eq!(CachedToken::from_json(back.expose()), Some(longest));
+
+    let oversized = secret(&"x".repeat(MAX_ENTRY_BYTES + 1));
+    let refused = store
+        .save(&fp, &oversized)
+        .expect_err("larger than a reader accepts");
+    assert!(refused.0.contains("not stored"), "{refused}");
+    assert!(
+        loaded(&store, &fp).is_some_and(|t| t == *entry.expose()),
+        "the old entry stays"
+    );
+
+    std::fs::write(tokens.join(format!("{fp}.json")), oversized.expose()).expect("plant");
+    let err = store
+        .load(&fp)
+        .expect_err("an oversized file is not an entry");
+    assert!(err.0.contains("larger than"), "{err}");
+    assert_eq!(CachedToken::from_json(oversized.expose()), None);
 }

@@ -130,7 +130,7 @@ impl ServicePrincipal {
                     .map_err(|e| fail(format!("no OS keyring is available ({e}) for client_secret_keyring. Fix: use client_secret_file or client_secret_env")))?
                     .get(&self.keyring_account())
                     .map_err(|e| fail(format!("reading the secret from the OS keyring failed: {e}")))?;
-                found.map(Secret::new).ok_or_else(|| {
+                found.ok_or_else(|| {
                     fail(format!("no secret is stored in the OS keyring for this identity. Fix: git-credential-entra secret set --identity {name} < file-with-the-secret"))
                 })
             }

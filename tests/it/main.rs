@@ -1,4 +1,6 @@
 //! The one integration-test crate: real `git`, real helper processes, fake Entra and Azure DevOps.
+mod cache_notices;
+mod cache_trust;
 mod caching;
 mod errors;
 mod git_flow;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use crate::app::App;
-use crate::cache::{CachedToken, Fingerprint, Freshness, KeyringStore};
+use crate::cache::{CachedToken, Fingerprint, Freshness};
 use crate::cli::{CacheCommand, SecretCommand};
 use crate::config::{AUTO, IdentityKind, SecretSource};
 use crate::error::Error;
@@ -170,7 +170,9 @@ pub fn secret(
         }
     };
     let sp = configured_app(sp, &config, app.env)?;
-    let keyring = KeyringStore::for_secrets(app.env)
+    let secrets = crate::secrets::Secrets::new(app.env);
+    let keyring = secrets
+        .keyring()
         .map_err(|e| Error::Command(format!("no OS keyring is available: {e}. Fix: use client_secret_file (mode 600) or client_secret_env instead")))?;
     let account = sp.keyring_account();
     let keyring_err = |e| Error::Command(format!("the {} keyring failed: {e}", keyring.name_str()));

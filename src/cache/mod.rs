@@ -19,12 +19,9 @@ use crate::env::Env;
 use crate::secret::Secret;
 use crate::trace::Trace;
 
+use crate::keyring::KeyringStore;
 pub use file::FileStore;
-pub use keyring::KeyringStore;
 use notice::{Notice, Notices};
-
-/// Keyring service name for every item this helper stores.
-pub const SERVICE: &str = "git-credential-entra";
 
 /// Which backend to use (`GIT_CREDENTIAL_ENTRA_CACHE`, config `cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +236,7 @@ impl CachedToken {
 }
 
 /// A failure of a store, worded for a trace line.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StoreError(pub String);
 
 impl fmt::Display for StoreError {

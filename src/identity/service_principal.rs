@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use crate::azure_devops::{RESOURCE, SCOPE};
-use crate::cache::{CachedToken, Fingerprint, KeyringStore};
+use crate::cache::{CachedToken, Fingerprint};
 use crate::config::{SecretSource, check_client_id, check_tenant};
 use crate::env::Env;
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::secrets::Secrets;
 use crate::trace::Trace;
 
 use super::EnvCredential;
@@ -126,7 +127,8 @@ impl ServicePrincipal {
             }),
             SecretSource::File(path) => read_secret_file(path).map_err(fail),
             SecretSource::Keyring => {
-                let found = KeyringStore::for_secrets(env)
+                let secrets = Secrets::new(env);
+                let found = secrets.keyring()
                     .map_err(|e| fail(format!("no OS keyring is available ({e}) for client_secret_keyring. Fix: use client_secret_file or client_secret_env")))?
                     .get(&self.keyring_account())
                     .map_err(|e| fail(format!("reading the secret from the OS keyring failed: {e}")))?;

@@ -1,0 +1,37 @@
+//! Secrets this helper keeps for the user (a service principal's client
+//! secret today; certificate passwords and refresh tokens next): only ever in
+//! the OS keyring, else the kernel keyring — never in the file store, which
+//! may hold access tokens only.
+//!
+//! The keyring is opened on first use, so resolving an identity or serving a
+//! cached token never talks to it.
+
+use std::cell::OnceCell;
+
+use crate::cache::StoreError;
+use crate::env::Env;
+use crate::keyring::KeyringStore;
+
+/// The secret store, opened lazily.
+pub struct Secrets<'a> {
+    env: &'a Env,
+    store: OnceCell<Result<KeyringStore, StoreError>>,
+}
+
+impl<'a> Secrets<'a> {
+    /// A store for the user of `env`; nothing is opened yet.
+    pub fn new(env: &'a Env) -> Secrets<'a> {
+        Secrets {
+            env,
+            store: OnceCell::new(),
+        }
+    }
+
+    /// The keyring, opened once: the OS keyring, else keyutils.
+    pub fn keyring(&self) -> Result<&KeyringStore, StoreError> {
+        self.store
+            .get_or_init(|| KeyringStore::os(self.env).or_else(|_| KeyringStore::keyutils()))
+            .as_ref()
+            .map_err(StoreError::clone)
+    }
+}

@@ -148,6 +148,8 @@ impl App<'_> {
         stdin: &mut dyn Read,
     ) -> Result<Option<(protocol::Request, Config, Target)>, Failure> {
         let request = protocol::read_request(stdin).map_err(Failure::plain)?;
+        self.trace
+            .detail(format_args!("request: {}", request.locator()));
         let config = match self.config() {
             Ok(c) => c,
             // Broken config: we cannot know the extra hosts, but Azure DevOps's

@@ -2,6 +2,7 @@
 mod caching;
 mod errors;
 mod git_flow;
+mod git_url;
 mod harness;
 mod leaks;
 mod support;

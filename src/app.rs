@@ -177,6 +177,11 @@ impl App<'_> {
         let name = match &self.identity_flag {
             Some(name) => name.clone(),
             None => {
+                if target.dot_segments && config.has_org_routes(&target.base) {
+                    return Err(Error::DotSegments {
+                        base: target.base.clone(),
+                    });
+                }
                 if target.org.is_none() && config.has_org_routes(&target.base) {
                     return Err(Error::NoOrganization {
                         host: target.base.clone(),

@@ -23,6 +23,9 @@ pub enum Error {
     },
     /// Routes depend on the organization, but git did not say which.
     NoOrganization { host: String },
+    /// Routes depend on the path, but it has `.`/`..` segments that the
+    /// HTTP client resolves and git does not.
+    DotSegments { base: String },
     /// An identity type that a later version implements.
     NotAvailable {
         identity: String,
@@ -70,6 +73,10 @@ impl fmt::Display for Error {
             Error::NoOrganization { host } => write!(
                 f,
                 "git did not say which Azure DevOps organization {host} belongs to, and your routes depend on it. Fix: run `git-credential-entra configure` (it sets credential.useHttpPath), or put the organization in the remote URL as https://ORG@{host}/ORG/…"
+            ),
+            Error::DotSegments { base } => write!(
+                f,
+                "the repository path git sent for {base} has a '.' or '..' segment, so it is not certain which organization or project the request goes to, and your routes depend on that. Fix: set the remote URL without them: git remote set-url origin {base}/ORG/PROJECT/_git/REPO"
             ),
             Error::NotAvailable { identity, kind } => write!(
                 f,

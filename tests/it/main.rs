@@ -5,5 +5,6 @@ mod git_flow;
 mod git_url;
 mod harness;
 mod leaks;
+mod routing;
 mod support;
 mod world;

@@ -184,7 +184,7 @@ impl App<'_> {
                 }
                 if target.org.is_none() && config.has_org_routes(&target.base) {
                     return Err(Error::NoOrganization {
-                        host: target.base.clone(),
+                        base: target.base.clone(),
                     });
                 }
                 let route = config.route(&target.url);

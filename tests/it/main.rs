@@ -4,6 +4,7 @@ mod errors;
 mod git_flow;
 mod git_url;
 mod harness;
+mod humans;
 mod leaks;
 mod routing;
 mod support;

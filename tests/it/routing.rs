@@ -59,3 +59,57 @@ fn a_route_with_dot_segments_is_a_config_error() {
     );
     assert_eq!(out.stdout, "quit=1\n", "Azure DevOps itself is still ours");
 }
+
+#[test]
+fn the_fixes_named_for_a_missing_organization_work_with_real_git() {
+    let w = World::new();
+    // Our helper alone, without useHttpPath: git drops the path.
+    let bin = env!("CARGO_BIN_EXE_git-credential-entra");
+    std::fs::write(
+        w.env.path().join("home/.gitconfig"),
+        format!("[credential]\n\thelper =\n\thelper = {bin}\n"),
+    )
+    .expect("write gitconfig");
+    let fill = |url: &str| {
+        w.env.run(
+            w.env.git("git").args(["credential", "fill"]),
+            format!("url={url}\n").as_bytes(),
+        )
+    };
+    let repo = format!("{}/contoso/proj/_git/repo", w.ado.base_url());
+    let out = fill(&repo);
+    assert!(!out.status.success(), "{}", out.stdout);
+    let message = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("did not say which Azure DevOps organization"))
+        .unwrap_or_else(|| panic!("no message: {}", out.stderr));
+
+    let remote = message
+        .rsplit(' ')
+        .next()
+        .expect("the message ends with a URL")
+        .replace("ORG", "contoso")
+        .replace("PROJECT", "proj")
+        .replace("REPO", "repo");
+    let out = fill(&remote);
+    assert!(
+        out.status.success() && field(&out.stdout, "password").is_some(),
+        "{remote}: {}",
+        out.stderr
+    );
+
+    let command = message
+        .split('`')
+        .nth(1)
+        .expect("the message quotes a command");
+    let args: Vec<&str> = command.split(' ').collect();
+    assert_eq!(args[0], "git", "{command}");
+    w.env.git_ok("git", &args[1..]);
+    let out = fill(&repo);
+    assert!(
+        out.status.success() && field(&out.stdout, "password").is_some(),
+        "after `{command}`: {}",
+        out.stderr
+    );
+}

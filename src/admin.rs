@@ -185,12 +185,21 @@ pub fn secret(
     let keyring_err = |e| Error::Command(format!("the {} keyring failed: {e}", keyring.name_str()));
     match command {
         SecretCommand::Set => {
-            let mut text = String::new();
-            stdin
-                .take(64 * 1024)
-                .read_to_string(&mut text)
-                .map_err(|e| Error::Command(format!("cannot read the secret from stdin: {e}")))?;
-            let secret = Secret::from_text(text);
+            let secret = if app.stdin_is_terminal {
+                // A person pastes it: one line, never shown on the screen.
+                crate::terminal::read_hidden_line(stdin, 0, stderr).map_err(|e| {
+                    Error::Command(format!("cannot read the secret from the terminal: {e}. Fix: pipe it in: git-credential-entra secret set --identity {name} < file-with-the-secret"))
+                })?
+            } else {
+                let mut text = String::new();
+                stdin
+                    .take(64 * 1024)
+                    .read_to_string(&mut text)
+                    .map_err(|e| {
+                        Error::Command(format!("cannot read the secret from stdin: {e}"))
+                    })?;
+                Secret::from_text(text)
+            };
             if secret.expose().is_empty() {
                 return Err(Error::Command("no secret on stdin. Fix: git-credential-entra secret set --identity NAME < file-with-the-secret".into()));
             }

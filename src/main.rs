@@ -19,9 +19,12 @@ mod jwt;
 mod lock;
 mod protocol;
 mod secret;
+mod terminal;
 mod timefmt;
 mod tokens;
 mod trace;
+
+use std::io::IsTerminal;
 
 use clap::Parser;
 
@@ -33,6 +36,7 @@ fn main() -> std::process::ExitCode {
         cli,
         &env,
         &mut std::io::stdin().lock(),
+        std::io::stdin().is_terminal(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr(),
     );

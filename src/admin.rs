@@ -19,6 +19,7 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
     // Fingerprint → (identity names, type). Every configured identity plus `auto`.
     let mut known: BTreeMap<Fingerprint, (Vec<String>, &'static str)> = BTreeMap::new();
     let mut unresolved = Vec::new();
+    let mut auto_error = None;
     let names = config
         .identities
         .keys()
@@ -35,7 +36,8 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
                 .0
                 .push(name),
             Err(e) if name != AUTO => unresolved.push((name, e)),
-            Err(_) => {}
+            // Without a flag naming it, an unusable `auto` is simply not listed.
+            Err(e) => auto_error = Some(e),
         }
     }
     if let Some(flag) = &app.identity_flag
@@ -45,6 +47,7 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
             .into_iter()
             .next()
             .map(|(_, e)| e)
+            .or(auto_error)
             .unwrap_or_else(|| Error::UnknownIdentity {
                 name: flag.clone(),
                 file: config.describe_file(),
@@ -156,6 +159,12 @@ pub fn secret(
         Some(IdentityKind::ServicePrincipal(sp)) if matches!(sp.secret, SecretSource::Keyring) => {
             sp
         }
+        None | Some(IdentityKind::Auto { .. }) if name == AUTO => {
+            return Err(Error::Command(format!(
+                "'auto' is the built-in identity; it finds its credentials itself and keeps no secret in the keyring. Fix: define a service-principal identity with \"client_secret_keyring\": true in {} and pass its name to --identity",
+                config.describe_file()
+            )));
+        }
         Some(_) => {
             return Err(Error::Command(format!(
                 "identity '{name}' does not read its secret from the keyring. Fix: set \"client_secret_keyring\": true on it (instead of its other secret source)"
@@ -178,12 +187,21 @@ pub fn secret(
     let keyring_err = |e| Error::Command(format!("the {} keyring failed: {e}", keyring.name_str()));
     match command {
         SecretCommand::Set => {
-            let mut text = String::new();
-            stdin
-                .take(64 * 1024)
-                .read_to_string(&mut text)
-                .map_err(|e| Error::Command(format!("cannot read the secret from stdin: {e}")))?;
-            let secret = Secret::from_text(text);
+            let secret = if app.stdin_is_terminal {
+                // A person pastes it: one line, never shown on the screen.
+                crate::terminal::read_hidden_line(stdin, 0, stderr).map_err(|e| {
+                    Error::Command(format!("cannot read the secret from the terminal: {e}. Fix: pipe it in: git-credential-entra secret set --identity {name} < file-with-the-secret"))
+                })?
+            } else {
+                let mut text = String::new();
+                stdin
+                    .take(64 * 1024)
+                    .read_to_string(&mut text)
+                    .map_err(|e| {
+                        Error::Command(format!("cannot read the secret from stdin: {e}"))
+                    })?;
+                Secret::from_text(text)
+            };
             if secret.expose().is_empty() {
                 return Err(Error::Command("no secret on stdin. Fix: git-credential-entra secret set --identity NAME < file-with-the-secret".into()));
             }

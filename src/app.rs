@@ -5,7 +5,7 @@
 //! Errors go to stderr once, as one message; stdout carries only the
 //! protocol answer (or `quit=1` when a request we own cannot be served).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::azure_devops::{Target, recognise};
@@ -31,6 +31,8 @@ pub struct App<'a> {
     pub dirs: Dirs,
     /// `--identity` or `GIT_CREDENTIAL_ENTRA_IDENTITY`.
     pub identity_flag: Option<String>,
+    /// Whether a person types on stdin (a terminal) rather than git writing to a pipe.
+    pub stdin_is_terminal: bool,
 }
 
 /// An error, and whether git must be told to stop (`quit=1`).
@@ -60,14 +62,29 @@ impl From<Error> for Failure {
     }
 }
 
-/// Runs one command; returns the process exit code.
+/// Runs one command; returns the process exit code. `stdin_is_terminal`
+/// says whether a person types on `stdin` (main asks the real stdin).
 pub fn run(
     cli: Cli,
     env: &Env,
     stdin: &mut dyn Read,
+    stdin_is_terminal: bool,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> u8 {
+    if let Command::Other(words) = &cli.command {
+        if !typed_by_a_person(words, stdin_is_terminal) {
+            // git's protocol: an operation this helper does not know is ignored.
+            return 0;
+        }
+        let word = words.first().map_or("", String::as_str);
+        let _ = writeln!(
+            stderr,
+            "git-credential-entra: '{}' is not a command of git-credential-entra; see --help",
+            word.escape_debug()
+        );
+        return 2;
+    }
     let app = App {
         env,
         trace: Trace::new(cli.verbose, env),
@@ -76,6 +93,7 @@ pub fn run(
             .identity
             .clone()
             .or_else(|| env.get("GIT_CREDENTIAL_ENTRA_IDENTITY").map(str::to_string)),
+        stdin_is_terminal,
     };
     let result = match cli.command {
         Command::Get => app.get(stdin, stdout, stderr),
@@ -94,16 +112,7 @@ pub fn run(
             .map_err(|e| Failure::plain(Error::Io(e))),
         Command::Cache(c) => crate::admin::cache(&app, c, stdout).map_err(Failure::plain),
         Command::Secret(c) => crate::admin::secret(&app, c, stdin, stderr).map_err(Failure::plain),
-        Command::Other(args) => {
-            if std::io::stdin().is_terminal() {
-                let op = args.first().map_or("", String::as_str);
-                let _ = writeln!(
-                    stderr,
-                    "git-credential-entra: '{op}' is not an operation of this helper; see --help"
-                );
-            }
-            Ok(())
-        }
+        Command::Other(_) => Ok(()), // answered above
     };
     match result {
         Ok(()) => 0,
@@ -115,6 +124,12 @@ pub fn run(
             1
         }
     }
+}
+
+/// Whether an unknown word came from a person rather than from a newer git:
+/// git passes one operation word and writes the request into a pipe.
+fn typed_by_a_person(words: &[String], stdin_is_terminal: bool) -> bool {
+    words.len() > 1 || stdin_is_terminal
 }
 
 impl App<'_> {
@@ -168,8 +183,18 @@ impl App<'_> {
     fn understand(
         &self,
         stdin: &mut dyn Read,
+        stderr: &mut dyn Write,
     ) -> Result<Option<(protocol::Request, Config, Target)>, Failure> {
+        if self.stdin_is_terminal {
+            // A person ran it by hand; without this it waits in silence.
+            let _ = writeln!(
+                stderr,
+                "git-credential-entra: reading a git credential request: key=value lines such as protocol=https, host=dev.azure.com, path=ORG/PROJECT/_git/REPO; end with an empty line"
+            );
+        }
         let request = protocol::read_request(stdin).map_err(Failure::plain)?;
+        self.trace
+            .detail(format_args!("request: {}", request.locator()));
         let ignored = || {
             self.trace.detail(format_args!(
                 "not an Azure DevOps request ({}://{}): ignored",
@@ -212,9 +237,14 @@ impl App<'_> {
         let name = match &self.identity_flag {
             Some(name) => name.clone(),
             None => {
+                if target.dot_segments && config.has_org_routes(&target.base) {
+                    return Err(Error::DotSegments {
+                        base: target.base.clone(),
+                    });
+                }
                 if target.org.is_none() && config.has_org_routes(&target.base) {
                     return Err(Error::NoOrganization {
-                        host: target.base.clone(),
+                        base: target.base.clone(),
                     });
                 }
                 let route = config.route(&target.url);
@@ -239,7 +269,7 @@ impl App<'_> {
         stdout: &mut dyn Write,
         stderr: &mut dyn Write,
     ) -> Result<(), Failure> {
-        let Some((request, config, target)) = self.understand(stdin)? else {
+        let Some((request, config, target)) = self.understand(stdin, stderr)? else {
             return Ok(());
         };
         let identity = self.identity_for(&target, &config).map_err(Failure::quit)?;
@@ -278,7 +308,7 @@ impl App<'_> {
     }
 
     fn erase(&self, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<(), Failure> {
-        let Some((request, config, target)) = self.understand(stdin)? else {
+        let Some((request, config, target)) = self.understand(stdin, stderr)? else {
             return Ok(());
         };
         let Some(rejected) = request.rejected_secret() else {
@@ -327,5 +357,80 @@ impl App<'_> {
             )),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Runs argv in-process with `stdin`; returns (exit code, stdout, stderr).
+    fn run_with(argv: &[&str], stdin: &str, terminal: bool) -> (u8, String, String) {
+        let home = tempfile::tempdir().expect("temp home");
+        let home = home.path().to_str().expect("UTF-8 temp path");
+        let env = Env::from_pairs([
+            ("HOME", home),
+            ("XDG_CONFIG_HOME", home),
+            ("XDG_CACHE_HOME", home),
+        ]);
+        let cli = Cli::try_parse_from(
+            std::iter::once("git-credential-entra").chain(argv.iter().copied()),
+        )
+        .expect("parses");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(
+            cli,
+            &env,
+            &mut stdin.as_bytes(),
+            terminal,
+            &mut out,
+            &mut err,
+        );
+        (
+            code,
+            String::from_utf8(out).expect("utf8"),
+            String::from_utf8(err).expect("utf8"),
+        )
+    }
+
+    #[test]
+    fn unknown_words_from_git_are_ignored_and_from_people_refused() {
+        for (argv, terminal, expected) in [
+            (&["frobnicate"][..], false, 0),
+            (&["frobnicate"], true, 2),
+            (&["secrets", "set"], false, 2),
+            (&["configure", "--global"], false, 2),
+            (&["bogus", "x"], true, 2),
+        ] {
+            let (code, out, err) = run_with(argv, "protocol=https\nhost=dev.azure.com\n", terminal);
+            assert_eq!(code, expected, "{argv:?} terminal={terminal}: {err}");
+            assert_eq!(out, "", "{argv:?}");
+            if expected == 0 {
+                assert_eq!(err, "", "{argv:?}");
+            } else {
+                assert_eq!(
+                    err,
+                    format!(
+                        "git-credential-entra: '{}' is not a command of git-credential-entra; see --help\n",
+                        argv[0]
+                    )
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn get_at_a_terminal_says_what_it_reads() {
+        let request = "protocol=https\nhost=github.com\n\n";
+        let (code, out, err) = run_with(&["get"], request, true);
+        assert_eq!((code, out.as_str()), (0, ""), "{err}");
+        assert!(
+            err.contains("reading a git credential request: key=value lines")
+                && err.contains("end with an empty line"),
+            "{err}"
+        );
+        let (_, _, err) = run_with(&["get"], request, false);
+        assert_eq!(err, "", "git's pipe gets no chatter");
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::azure_devops::{HostEntry, is_loopback_host};
+use crate::azure_devops::{HostEntry, route_url};
 use crate::cache::CacheMode;
 
 mod fields;
@@ -207,8 +207,8 @@ impl Config {
                 let path = format!("routes[{i}]");
                 let mut obj = cx.object(r, &path)?;
                 obj.allow(&["url", "identity"])?;
-                let url = canonical_route(&obj.required_string("url")?)
-                    .map_err(|p| obj.err("url", &p))?;
+                let url =
+                    route_url(&obj.required_string("url")?).map_err(|p| obj.err("url", &p))?;
                 let identity = obj.required_string("identity")?;
                 if identity != AUTO && !config.identities.contains_key(&identity) {
                     let known: Vec<&str> = config.identities.keys().map(String::as_str).collect();
@@ -250,11 +250,15 @@ impl Config {
     }
 
     /// Whether some route is specific to an organization under `base`, so that
-    /// routing cannot be decided without knowing the organization.
+    /// routing cannot be decided without knowing the organization. `base` is
+    /// matched up to a `/`: a route on `https://ado.example.community/org`
+    /// says nothing about `https://ado.example.com`.
     pub fn has_org_routes(&self, base: &str) -> bool {
-        self.routes
-            .iter()
-            .any(|r| r.url.starts_with(base) && r.url.len() > base.len())
+        self.routes.iter().any(|r| {
+            r.url
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
+        })
     }
 }
 
@@ -262,45 +266,6 @@ fn is_identity_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// Canonical route URL: lower-case, no trailing slash, and
-/// `https://{org}.visualstudio.com/…` rewritten to `https://dev.azure.com/{org}/…`.
-fn canonical_route(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
-    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
-    if host.is_empty()
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-    {
-        return Err("expected a URL like https://dev.azure.com/contoso".into());
-    }
-    let scheme = url.scheme();
-    let authority = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
-    };
-    if scheme != "https" && !(scheme == "http" && is_loopback_host(&authority)) {
-        return Err("must be an https:// URL (http:// only for a loopback test server)".into());
-    }
-    let path = url.path().trim_matches('/').to_ascii_lowercase();
-    let (base, path) = match host.strip_suffix(".visualstudio.com") {
-        Some(org) if scheme == "https" && !org.contains('.') => {
-            let rest = path
-                .strip_prefix("defaultcollection")
-                .unwrap_or(&path)
-                .trim_matches('/');
-            ("https://dev.azure.com".to_string(), format!("{org}/{rest}"))
-        }
-        _ => (format!("{scheme}://{authority}"), path),
-    };
-    let path = path.trim_matches('/');
-    Ok(if path.is_empty() {
-        base
-    } else {
-        format!("{base}/{path}")
-    })
 }
 
 #[cfg(test)]

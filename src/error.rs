@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::config::ConfigError;
+use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
 use crate::env::NoHome;
 use crate::lock::LockTimeout;
@@ -23,7 +23,11 @@ pub enum Error {
         known: Vec<String>,
     },
     /// Routes depend on the organization, but git did not say which.
-    NoOrganization { host: String },
+    /// `base` is `scheme://host[:port]`.
+    NoOrganization { base: String },
+    /// Routes depend on the path, but it has `.`/`..` segments that the
+    /// HTTP client resolves and git does not.
+    DotSegments { base: String },
     /// An identity type that a later version implements.
     NotAvailable {
         identity: String,
@@ -64,15 +68,23 @@ impl fmt::Display for Error {
             Error::UnknownIdentity { name, file, known } => write!(
                 f,
                 "there is no identity named '{name}' in {file} (defined: {}). Fix: check --identity / GIT_CREDENTIAL_ENTRA_IDENTITY, or add it under \"identities\"",
-                if known.is_empty() {
-                    "none; 'auto' is built in".to_string()
-                } else {
-                    format!("{}, and the built-in 'auto'", known.join(", "))
+                match (known.is_empty(), name == AUTO) {
+                    (true, false) => "none; 'auto' is built in".to_string(),
+                    (true, true) => "none".to_string(),
+                    (false, false) => format!("{}, and the built-in 'auto'", known.join(", ")),
+                    (false, true) => known.join(", "),
                 }
             ),
-            Error::NoOrganization { host } => write!(
+            Error::NoOrganization { base } => {
+                let (scheme, authority) = base.split_once("://").unwrap_or(("https", base));
+                write!(
+                    f,
+                    "git did not say which Azure DevOps organization on {base} the request is for, and your routes depend on it. Fix: let git send the repository path with `git config --global credential.{base}.useHttpPath true`, or name the organization in the remote URL: {scheme}://ORG@{authority}/ORG/PROJECT/_git/REPO"
+                )
+            }
+            Error::DotSegments { base } => write!(
                 f,
-                "git did not say which Azure DevOps organization {host} belongs to, and your routes depend on it. Fix: run `git-credential-entra configure` (it sets credential.useHttpPath), or put the organization in the remote URL as https://ORG@{host}/ORG/…"
+                "the repository path git sent for {base} has a '.' or '..' segment, so it is not certain which organization or project the request goes to, and your routes depend on that. Fix: set the remote URL without them: git remote set-url origin {base}/ORG/PROJECT/_git/REPO"
             ),
             Error::NotAvailable { identity, kind } => write!(
                 f,
@@ -120,5 +132,45 @@ impl From<NoHome> for Error {
 impl From<ParseError> for Error {
     fn from(e: ParseError) -> Self {
         Error::Parse(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_organization_names_a_working_url_and_command() {
+        let text = Error::NoOrganization {
+            base: "https://dev.azure.com".into(),
+        }
+        .to_string();
+        assert!(
+            text.contains(
+                "`git config --global credential.https://dev.azure.com.useHttpPath true`"
+            ) && text.ends_with(" https://ORG@dev.azure.com/ORG/PROJECT/_git/REPO")
+                && !text.contains("configure`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_identity_never_contradicts_itself() {
+        for known in [vec![], vec!["ci".to_string()]] {
+            let text = Error::UnknownIdentity {
+                name: AUTO.into(),
+                file: "f".into(),
+                known: known.clone(),
+            }
+            .to_string();
+            assert!(!text.contains("built"), "{text}");
+            let text = Error::UnknownIdentity {
+                name: "ghost".into(),
+                file: "f".into(),
+                known,
+            }
+            .to_string();
+            assert!(text.contains("'ghost'") && text.contains("built"), "{text}");
+        }
     }
 }

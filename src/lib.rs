@@ -21,6 +21,7 @@ mod identity;
 mod keyring;
 mod lock;
 mod secrets;
+mod terminal;
 mod timefmt;
 mod tokens;
 mod trace;

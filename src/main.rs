@@ -4,6 +4,8 @@
 //! turns its result into an exit code; everything else lives in modules that
 //! tests can drive from byte buffers.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use git_credential_entra::{app, cli, env};
 
@@ -15,6 +17,7 @@ fn main() -> std::process::ExitCode {
         cli,
         &env,
         &mut std::io::stdin().lock(),
+        std::io::stdin().is_terminal(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr(),
     );

@@ -6,6 +6,10 @@
 //! ignored. On top of git's rules we enforce the contract's limits (a line of
 //! at most 65535 bytes, 1 MiB in all, no NUL) and reject a line without `=`
 //! instead of half-using it. Values are never echoed in errors: they can be secrets.
+//!
+//! Git never sends `url=` to helpers, but scripts that call a helper directly
+//! do; it is split exactly as git's `credential_from_url` splits it, so the
+//! host we match is always the host git would have sent.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -44,6 +48,22 @@ impl Request {
         self.capabilities.iter().any(|c| c == "authtype")
     }
 
+    /// The attributes that locate the request, for the trace: each present one
+    /// as `key="value"` (quoted and escaped, so control characters cannot
+    /// reach a terminal). Never a password or credential.
+    pub fn locator(&self) -> String {
+        [
+            ("protocol", &self.protocol),
+            ("host", &self.host),
+            ("path", &self.path),
+            ("username", &self.username),
+        ]
+        .iter()
+        .filter_map(|(key, value)| Some(format!("{key}={:?}", value.as_deref()?)))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
     /// The secret git sent back on `erase`: `credential` first, else `password`.
     pub fn rejected_secret(&self) -> Option<&Secret<String>> {
         self.credential.as_ref().or(self.password.as_ref())
@@ -63,6 +83,8 @@ pub enum ParseError {
     NoEquals { line: usize },
     /// A line that is not UTF-8.
     NotUtf8 { line: usize },
+    /// A `url=` that git could not parse either; `problem` never quotes it.
+    BadUrl { line: usize, problem: String },
     /// Reading stdin failed.
     Io(io::Error),
 }
@@ -79,6 +101,7 @@ impl fmt::Display for ParseError {
                 write!(f, "line {line} is not of the form key=value")
             }
             ParseError::NotUtf8 { line } => write!(f, "line {line} is not valid UTF-8"),
+            ParseError::BadUrl { line, problem } => write!(f, "the url= on line {line} {problem}"),
             ParseError::Io(e) => write!(f, "reading standard input failed: {e}"),
         }
     }
@@ -119,13 +142,13 @@ pub fn read_request(input: impl Read) -> Result<Request, ParseError> {
         let (key, value) = line
             .split_once('=')
             .ok_or(ParseError::NoEquals { line: line_no })?;
-        request.set(key, value);
+        request.set(key, value, line_no)?;
     }
     Ok(request)
 }
 
 impl Request {
-    fn set(&mut self, key: &str, value: &str) {
+    fn set(&mut self, key: &str, value: &str, line: usize) -> Result<(), ParseError> {
         let value = value.to_string();
         match key {
             "protocol" => self.protocol = Some(value),
@@ -136,27 +159,100 @@ impl Request {
             "credential" => self.credential = Some(Secret::new(value)),
             "capability[]" => self.capabilities.push(value),
             "wwwauth[]" => self.wwwauth.push(value),
-            "url" => self.set_url(&value),
+            "url" => {
+                *self = Request::from_url(&value)
+                    .map_err(|problem| ParseError::BadUrl { line, problem })?;
+            }
             _ => {} // unknown keys are ignored, as git does
         }
+        Ok(())
     }
 
-    // git's `credential_from_url`: `url=` replaces the URL parts.
-    fn set_url(&mut self, url: &str) {
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return;
+    /// git's `credential_from_url`. Like git's `credential_clear`, `url=`
+    /// starts a new request: everything read before it, `capability[]` and
+    /// `wwwauth[]` included, is forgotten; lines after it still apply.
+    /// The host ends at the first `/`, `?` or `#`, and only an `@` before
+    /// that end separates a user name, so `https://evil.example?@dev.azure.com/`
+    /// is a request for `evil.example`, as it is for git.
+    fn from_url(url: &str) -> Result<Request, String> {
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme, rest)) if !scheme.is_empty() => (scheme, rest),
+            _ => return Err("has no scheme (expected scheme://host/path)".into()),
         };
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (user, host) = match authority.rsplit_once('@') {
-            Some((user, host)) => (Some(user), host),
-            None => (None, authority),
+        let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let mut request = Request {
+            protocol: Some(scheme.to_string()),
+            ..Request::default()
         };
-        self.protocol = Some(scheme.to_string());
-        self.host = Some(host.to_string());
-        self.username = user.map(|u| u.split(':').next().unwrap_or(u).to_string());
-        let path = path.trim_end_matches('/');
-        self.path = (!path.is_empty()).then(|| path.to_string());
+        let host = match rest.find('@').filter(|&at| at < host_end) {
+            None => &rest[..host_end],
+            Some(at) => {
+                // git looks for the password's ':' in the whole rest of the URL.
+                let (user, password) = match rest.find(':').filter(|&colon| colon < at) {
+                    Some(colon) => (&rest[..colon], Some(&rest[colon + 1..at])),
+                    None => (&rest[..at], None),
+                };
+                request.username = Some(url_decode(user, "user name")?);
+                request.password = password
+                    .map(|p| url_decode(p, "password").map(Secret::new))
+                    .transpose()?;
+                &rest[at + 1..host_end]
+            }
+        };
+        request.host = Some(url_decode(host, "host")?);
+        // Leading slashes are trimmed before decoding, trailing ones after,
+        // and a path that decodes to just "/" keeps it: all as git does.
+        let path = rest[host_end..].trim_start_matches('/');
+        if !path.is_empty() {
+            let mut path = url_decode(path, "path")?;
+            while path.len() > 1 && path.ends_with('/') {
+                path.pop();
+            }
+            request.path = Some(path);
+        }
+        Ok(request)
     }
+}
+
+/// git's `url_decode_mem`: `%XX` becomes the byte XX (except `%00`), other
+/// bytes stay, and text before a first `:` that is not at the very start is
+/// kept undecoded (git skips what it takes for a scheme). A decoded newline
+/// is refused, as git refuses it, and so is a result that is not UTF-8 (git
+/// would pass such bytes on, and we refuse them in any request).
+fn url_decode(text: &str, component: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let raw = match text.find(':') {
+        Some(colon) if colon > 0 => colon,
+        _ => 0,
+    };
+    let mut out = bytes[..raw].to_vec();
+    let mut i = raw;
+    while i < bytes.len() {
+        let escaped = if bytes[i] == b'%' && i + 2 < bytes.len() {
+            hex_byte(bytes[i + 1], bytes[i + 2]).filter(|&b| b != 0)
+        } else {
+            None
+        };
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    if out.contains(&b'\n') {
+        return Err(format!("has a newline in its {component}"));
+    }
+    String::from_utf8(out).map_err(|_| format!("has a {component} that is not UTF-8 once decoded"))
+}
+
+fn hex_byte(high: u8, low: u8) -> Option<u8> {
+    let digit = |c: u8| (c as char).to_digit(16);
+    Some((digit(high)? * 16 + digit(low)?) as u8)
 }
 
 /// The answer to `get`.

@@ -88,6 +88,49 @@ fn longest_route_wins_on_segment_boundaries() {
 }
 
 #[test]
+fn org_routes_are_found_on_a_slash_boundary() {
+    let c = parse(
+        r#"{"hosts":["https://ado.example.com","https://ado.example.community"],"routes":[
+        {"url":"https://ado.example.community/org","identity":"auto"},
+        {"url":"https://ado.example.com","identity":"auto"}]}"#,
+    )
+    .expect("valid");
+    assert!(c.has_org_routes("https://ado.example.community"));
+    assert!(!c.has_org_routes("https://ado.example.com"));
+    assert!(!c.has_org_routes("https://dev.azure.com"));
+}
+
+#[test]
+fn visualstudio_routes_keep_collections_that_only_start_like_default() {
+    let c = parse(
+        r#"{"routes":[
+        {"url":"https://contoso.visualstudio.com/DefaultCollectionX/p","identity":"auto"},
+        {"url":"https://contoso.visualstudio.com/DEFAULTCOLLECTION/p/","identity":"auto"}]}"#,
+    )
+    .expect("valid");
+    assert_eq!(
+        c.routes[0].url,
+        "https://dev.azure.com/contoso/defaultcollectionx/p"
+    );
+    assert_eq!(c.routes[1].url, "https://dev.azure.com/contoso/p");
+}
+
+#[test]
+fn routes_with_dot_segments_are_refused() {
+    for url in [
+        "https://dev.azure.com/contoso/../fabrikam",
+        "https://dev.azure.com/./contoso",
+        "https://dev.azure.com/contoso/%2e%2E/x",
+    ] {
+        let e = error(&format!(
+            r#"{{"routes":[{{"url":"{url}","identity":"auto"}}]}}"#
+        ));
+        assert_eq!(e.path, "routes[0].url", "{url}");
+        assert!(e.problem.contains("'..' segment"), "{url}: {}", e.problem);
+    }
+}
+
+#[test]
 fn errors_name_file_and_json_path() {
     let e = error(&format!(
         r#"{{"identities":{{{CI}}},"routes":[{{"url":"https://dev.azure.com/x","identity":"nope"}}]}}"#

@@ -103,6 +103,134 @@ fn url_attribute_sets_parts() {
     assert_eq!(r.path.as_deref(), Some("contoso/p/_git/r"));
 }
 
+/// (url, protocol, host, path, username, password) as git's
+/// `credential_from_url` yields them; checked against git 2.47.
+#[test]
+fn url_attribute_splits_like_git() {
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let rows: &[Row] = &[
+        (
+            "https://evil.example?@dev.azure.com/contoso",
+            "https",
+            "evil.example",
+            Some("?@dev.azure.com/contoso"),
+            None,
+            None,
+        ),
+        (
+            "https://evil.example#@dev.azure.com/x",
+            "https",
+            "evil.example",
+            Some("#@dev.azure.com/x"),
+            None,
+            None,
+        ),
+        (
+            "https://a@b@dev.azure.com/c",
+            "https",
+            "b@dev.azure.com",
+            Some("c"),
+            Some("a"),
+            None,
+        ),
+        (
+            "https://dev.azure.com%2f@evil/",
+            "https",
+            "evil",
+            None,
+            Some("dev.azure.com/"),
+            None,
+        ),
+        (
+            "https://%63ontoso@dev%2eazure.com/%63ontoso/p",
+            "https",
+            "dev.azure.com",
+            Some("contoso/p"),
+            Some("contoso"),
+            None,
+        ),
+        // Before a first ':' git does not decode (it takes that for a scheme).
+        (
+            "https://u:p%41:x%42@h%2eh:44%33/p%2fa:b%2fc//",
+            "https",
+            "h%2eh:443",
+            Some("p%2fa:b/c"),
+            Some("u"),
+            Some("p%41:xB"),
+        ),
+        ("https://h//%2f", "https", "h", Some("/"), None, None),
+        ("https://h/a%00%4", "https", "h", Some("a%00%4"), None, None),
+        ("https://@h/", "https", "h", None, Some(""), None),
+        ("https://h?x=1", "https", "h", Some("?x=1"), None, None),
+        ("HTTPS://", "HTTPS", "", None, None, None),
+    ];
+    for &(url, protocol, host, path, username, password) in rows {
+        let r = parse(format!("url={url}\n").as_bytes()).expect(url);
+        assert_eq!(r.protocol.as_deref(), Some(protocol), "{url}");
+        assert_eq!(r.host.as_deref(), Some(host), "{url}");
+        assert_eq!(r.path.as_deref(), path, "{url}");
+        assert_eq!(r.username.as_deref(), username, "{url}");
+        assert_eq!(
+            r.password.as_ref().map(|p| p.expose().as_str()),
+            password,
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn url_attribute_starts_a_new_request() {
+    let r = parse(
+        b"capability[]=authtype\nwwwauth[]=Bearer x\nusername=ann\npath=old\n\
+          url=https://dev.azure.com/contoso\nusername=bob\n",
+    )
+    .expect("ok");
+    assert!(
+        !r.offers_authtype(),
+        "git's credential_clear drops capabilities"
+    );
+    assert!(r.wwwauth.is_empty());
+    assert_eq!(r.path.as_deref(), Some("contoso"));
+    assert_eq!(
+        r.username.as_deref(),
+        Some("bob"),
+        "later lines still apply"
+    );
+}
+
+#[test]
+fn url_attribute_that_git_cannot_parse_is_refused_without_echo() {
+    for (input, problem) in [
+        ("url=dev.azure.com/contoso\n", "has no scheme"),
+        ("url=://s3cr3t@dev.azure.com/\n", "has no scheme"),
+        ("url=https://u:s3cr3t@h/a%0ab\n", "newline in its path"),
+        ("url=https://u:s3cr3t%0a@h/\n", "newline in its password"),
+        ("url=https://s3cr3t@h/%ff\n", "path that is not UTF-8"),
+    ] {
+        let err = parse(format!("protocol=https\n{input}").as_bytes()).expect_err(input);
+        assert!(matches!(err, ParseError::BadUrl { line: 2, .. }), "{input}");
+        let text = err.to_string();
+        assert!(text.contains(problem), "{input}: {text}");
+        assert!(!text.contains("s3cr3t"), "{input}: {text}");
+    }
+}
+
+#[test]
+fn locator_quotes_values_and_never_shows_secrets() {
+    let r = parse(b"url=https://ann:s3cr3t@dev.azure.com/a\x1b]b\ncredential=t0k3n\n").expect("ok");
+    assert_eq!(
+        r.locator(),
+        r#"protocol="https" host="dev.azure.com" path="a\u{1b}]b" username="ann""#
+    );
+}
+
 #[test]
 fn errors_never_contain_values() {
     let err = parse(b"password=s3cr3t\0\n").expect_err("NUL");

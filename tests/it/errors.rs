@@ -266,7 +266,13 @@ fn missing_organization_with_org_routes_says_to_configure() {
     let out = w.helper(&["get"], &format!("protocol=http\nhost={}\n", w.ado.host()));
     assert_eq!(out.stdout, "quit=1\n");
     assert!(
-        out.stderr.contains("configure") && out.stderr.contains("useHttpPath"),
+        out.stderr.contains(&format!(
+            "`git config --global credential.{}.useHttpPath true`",
+            w.ado.base_url()
+        )) && out.stderr.contains(&format!(
+            "http://ORG@{}/ORG/PROJECT/_git/REPO",
+            w.ado.host()
+        )) && !out.stderr.contains("git-credential-entra configure"),
         "{}",
         out.stderr
     );

@@ -1,7 +1,7 @@
 //! git-credential-entra as a library: the binary's modules, with the parsers
 //! public so fuzz targets and benches can drive them without a process.
 //!
-//! The binary (`main.rs`) only parses the command line and calls [`app::run`].
+//! The binary (`main.rs`) only parses the command line and calls [`run`].
 
 pub mod app;
 pub mod azure_devops;
@@ -13,15 +13,19 @@ pub mod jwt;
 pub mod protocol;
 pub mod secret;
 
-mod admin;
 mod cache;
+mod commands;
 mod error;
 mod http;
 mod identity;
 mod keyring;
 mod lock;
+mod run;
 mod secrets;
+mod session;
 mod terminal;
 mod timefmt;
 mod tokens;
 mod trace;
+
+pub use run::run;

@@ -7,13 +7,13 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use git_credential_entra::{app, cli, env};
+use git_credential_entra::{cli, env, run};
 
 fn main() -> std::process::ExitCode {
     disable_core_dumps();
     let cli = cli::Cli::parse();
     let env = env::Env::from_process();
-    let code = app::run(
+    let code = run(
         cli,
         &env,
         &mut std::io::stdin().lock(),

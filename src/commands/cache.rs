@@ -1,21 +1,21 @@
-//! The human subcommands that manage state: `cache list|clear`, `secret set|delete`.
+//! `cache list` and `cache clear`: what is cached for which identity, never
+//! printing a token.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 
-use crate::app::App;
 use crate::cache::{CachedToken, Fingerprint, Freshness};
-use crate::cli::{CacheCommand, SecretCommand};
-use crate::config::{AUTO, IdentityKind, SecretSource};
+use crate::cli::CacheCommand;
+use crate::config::AUTO;
 use crate::error::Error;
-use crate::identity::{self, configured_app};
-use crate::secret::Secret;
+use crate::identity;
+use crate::session::Session;
 use crate::timefmt::{now, rfc3339};
 
 /// `cache list` / `cache clear [--identity NAME]`.
-pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result<(), Error> {
-    let config = app.config()?;
-    let store = app.store(&config)?;
+pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> Result<(), Error> {
+    let config = session.config()?;
+    let store = session.store(&config)?;
     // Fingerprint → (identity names, type). Every configured identity plus `auto`.
     let mut known: BTreeMap<Fingerprint, (Vec<String>, &'static str)> = BTreeMap::new();
     let mut unresolved = Vec::new();
@@ -26,10 +26,10 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
         .cloned()
         .chain((!config.identities.contains_key(AUTO)).then(|| AUTO.to_string()));
     for name in names {
-        if app.identity_flag.as_ref().is_some_and(|f| *f != name) {
+        if session.identity_flag.as_ref().is_some_and(|f| *f != name) {
             continue;
         }
-        match identity::resolve(&name, &config, app.env) {
+        match identity::resolve(&name, &config, session.env) {
             Ok(id) => known
                 .entry(id.fingerprint())
                 .or_insert_with(|| (Vec::new(), id.kind()))
@@ -40,7 +40,7 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
             Err(e) => auto_error = Some(e),
         }
     }
-    if let Some(flag) = &app.identity_flag
+    if let Some(flag) = &session.identity_flag
         && known.is_empty()
     {
         return Err(unresolved
@@ -54,7 +54,7 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
                 known: config.identities.keys().cloned().collect(),
             }));
     }
-    if app.identity_flag.is_none() {
+    if session.identity_flag.is_none() {
         for fp in store.list().unwrap_or_default() {
             known
                 .entry(fp)
@@ -137,90 +137,6 @@ pub fn cache(app: &App, command: CacheCommand, stdout: &mut dyn Write) -> Result
                 store.name()
             )
             .map_err(io)?;
-        }
-    }
-    Ok(())
-}
-
-/// `secret set|delete --identity NAME`.
-pub fn secret(
-    app: &App,
-    command: SecretCommand,
-    stdin: &mut dyn Read,
-    stderr: &mut dyn Write,
-) -> Result<(), Error> {
-    let config = app.config()?;
-    let Some(name) = app.identity_flag.clone() else {
-        return Err(Error::Command(
-            "secret needs --identity NAME (the service principal whose secret this is)".into(),
-        ));
-    };
-    let sp = match config.identities.get(&name) {
-        Some(IdentityKind::ServicePrincipal(sp)) if matches!(sp.secret, SecretSource::Keyring) => {
-            sp
-        }
-        None | Some(IdentityKind::Auto { .. }) if name == AUTO => {
-            return Err(Error::Command(format!(
-                "'auto' is the built-in identity; it finds its credentials itself and keeps no secret in the keyring. Fix: define a service-principal identity with \"client_secret_keyring\": true in {} and pass its name to --identity",
-                config.describe_file()
-            )));
-        }
-        Some(_) => {
-            return Err(Error::Command(format!(
-                "identity '{name}' does not read its secret from the keyring. Fix: set \"client_secret_keyring\": true on it (instead of its other secret source)"
-            )));
-        }
-        None => {
-            return Err(Error::UnknownIdentity {
-                name,
-                file: config.describe_file(),
-                known: config.identities.keys().cloned().collect(),
-            });
-        }
-    };
-    let sp = configured_app(sp, &config, app.env)?;
-    let secrets = crate::secrets::Secrets::new(app.env);
-    let keyring = secrets
-        .keyring()
-        .map_err(|e| Error::Command(format!("no OS keyring is available: {e}. Fix: use client_secret_file (mode 600) or client_secret_env instead")))?;
-    let account = sp.keyring_account();
-    let keyring_err = |e| Error::Command(format!("the {} keyring failed: {e}", keyring.name_str()));
-    match command {
-        SecretCommand::Set => {
-            let secret = if app.stdin_is_terminal {
-                // A person pastes it: one line, never shown on the screen.
-                crate::terminal::read_hidden_line(stdin, 0, stderr).map_err(|e| {
-                    Error::Command(format!("cannot read the secret from the terminal: {e}. Fix: pipe it in: git-credential-entra secret set --identity {name} < file-with-the-secret"))
-                })?
-            } else {
-                let mut text = String::new();
-                stdin
-                    .take(64 * 1024)
-                    .read_to_string(&mut text)
-                    .map_err(|e| {
-                        Error::Command(format!("cannot read the secret from stdin: {e}"))
-                    })?;
-                Secret::from_text(text)
-            };
-            if secret.expose().is_empty() {
-                return Err(Error::Command("no secret on stdin. Fix: git-credential-entra secret set --identity NAME < file-with-the-secret".into()));
-            }
-            keyring
-                .set(&account, secret.expose())
-                .map_err(keyring_err)?;
-            let _ = writeln!(
-                stderr,
-                "stored the secret of identity '{name}' in the {} keyring",
-                keyring.name_str()
-            );
-        }
-        SecretCommand::Delete => {
-            keyring.remove(&account).map_err(keyring_err)?;
-            let _ = writeln!(
-                stderr,
-                "removed the secret of identity '{name}' from the {} keyring",
-                keyring.name_str()
-            );
         }
     }
     Ok(())

@@ -1,0 +1,149 @@
+//! One invocation from start to exit code: git's verbs go to `app`, human
+//! commands to `commands/`; a failure is printed once, here.
+
+use std::io::{Read, Write};
+
+use crate::app::{self, Failure};
+use crate::cli::{Cli, Command};
+use crate::commands;
+use crate::env::{Dirs, Env};
+use crate::protocol::{self, Response};
+use crate::session::Session;
+use crate::trace::Trace;
+
+/// Runs one command; returns the process exit code. `stdin_is_terminal`
+/// says whether a person types on `stdin` (main asks the real stdin).
+pub fn run(
+    cli: Cli,
+    env: &Env,
+    stdin: &mut dyn Read,
+    stdin_is_terminal: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> u8 {
+    if let Command::Other(words) = &cli.command {
+        if !typed_by_a_person(words, stdin_is_terminal) {
+            // git's protocol: an operation this helper does not know is ignored.
+            return 0;
+        }
+        let word = words.first().map_or("", String::as_str);
+        let _ = writeln!(
+            stderr,
+            "git-credential-entra: '{}' is not a command of git-credential-entra; see --help",
+            word.escape_debug()
+        );
+        return 2;
+    }
+    let session = Session {
+        env,
+        trace: Trace::new(cli.verbose, env),
+        dirs: Dirs::new(env, cli.config.clone()),
+        identity_flag: cli
+            .identity
+            .clone()
+            .or_else(|| env.get("GIT_CREDENTIAL_ENTRA_IDENTITY").map(str::to_string)),
+        stdin_is_terminal,
+    };
+    let result = match cli.command {
+        Command::Get => app::get(&session, stdin, stdout, stderr),
+        Command::Store => app::store(stdin),
+        Command::Erase => app::erase(&session, stdin, stderr),
+        Command::Capability => app::capability(stdout),
+        Command::Cache(c) => commands::cache::run(&session, c, stdout).map_err(Failure::plain),
+        Command::Secret(c) => {
+            commands::secret::run(&session, c, stdin, stderr).map_err(Failure::plain)
+        }
+        Command::Other(_) => Ok(()), // answered above
+    };
+    match result {
+        Ok(()) => 0,
+        Err(Failure { error, quit }) => {
+            if quit {
+                let _ = protocol::write_response(stdout, &Response::Quit);
+            }
+            let _ = writeln!(stderr, "git-credential-entra: {error}");
+            1
+        }
+    }
+}
+
+/// Whether an unknown word came from a person rather than from a newer git:
+/// git passes one operation word and writes the request into a pipe.
+fn typed_by_a_person(words: &[String], stdin_is_terminal: bool) -> bool {
+    words.len() > 1 || stdin_is_terminal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Runs argv in-process with `stdin`; returns (exit code, stdout, stderr).
+    fn run_with(argv: &[&str], stdin: &str, terminal: bool) -> (u8, String, String) {
+        let home = tempfile::tempdir().expect("temp home");
+        let home = home.path().to_str().expect("UTF-8 temp path");
+        let env = Env::from_pairs([
+            ("HOME", home),
+            ("XDG_CONFIG_HOME", home),
+            ("XDG_CACHE_HOME", home),
+        ]);
+        let cli = Cli::try_parse_from(
+            std::iter::once("git-credential-entra").chain(argv.iter().copied()),
+        )
+        .expect("parses");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(
+            cli,
+            &env,
+            &mut stdin.as_bytes(),
+            terminal,
+            &mut out,
+            &mut err,
+        );
+        (
+            code,
+            String::from_utf8(out).expect("utf8"),
+            String::from_utf8(err).expect("utf8"),
+        )
+    }
+
+    #[test]
+    fn unknown_words_from_git_are_ignored_and_from_people_refused() {
+        for (argv, terminal, expected) in [
+            (&["frobnicate"][..], false, 0),
+            (&["frobnicate"], true, 2),
+            (&["secrets", "set"], false, 2),
+            (&["configure", "--global"], false, 2),
+            (&["bogus", "x"], true, 2),
+        ] {
+            let (code, out, err) = run_with(argv, "protocol=https\nhost=dev.azure.com\n", terminal);
+            assert_eq!(code, expected, "{argv:?} terminal={terminal}: {err}");
+            assert_eq!(out, "", "{argv:?}");
+            if expected == 0 {
+                assert_eq!(err, "", "{argv:?}");
+            } else {
+                assert_eq!(
+                    err,
+                    format!(
+                        "git-credential-entra: '{}' is not a command of git-credential-entra; see --help\n",
+                        argv[0]
+                    )
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn get_at_a_terminal_says_what_it_reads() {
+        let request = "protocol=https\nhost=github.com\n\n";
+        let (code, out, err) = run_with(&["get"], request, true);
+        assert_eq!((code, out.as_str()), (0, ""), "{err}");
+        assert!(
+            err.contains("reading a git credential request: key=value lines")
+                && err.contains("end with an empty line"),
+            "{err}"
+        );
+        let (_, _, err) = run_with(&["get"], request, false);
+        assert_eq!(err, "", "git's pipe gets no chatter");
+    }
+}

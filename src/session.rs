@@ -1,0 +1,108 @@
+//! One invocation's shared state, used by git's verbs (`app.rs`) and by the
+//! human commands (`commands/`): the environment, the trace, where files
+//! live, the config, the token store, and which identity serves a target.
+
+use std::path::Path;
+
+use crate::azure_devops::Target;
+use crate::cache::{self, TokenStore};
+use crate::config::{AUTO, Config};
+use crate::env::{Dirs, Env};
+use crate::error::Error;
+use crate::identity::{self, Resolved};
+use crate::tokens;
+use crate::trace::Trace;
+
+/// What every command of one invocation shares: environment, trace, file
+/// locations and the identity chosen on the command line.
+pub struct Session<'a> {
+    /// Environment snapshot.
+    pub env: &'a Env,
+    /// Trace sink.
+    pub trace: Trace,
+    /// File locations.
+    pub dirs: Dirs,
+    /// `--identity` or `GIT_CREDENTIAL_ENTRA_IDENTITY`.
+    pub identity_flag: Option<String>,
+    /// Whether a person types on stdin (a terminal) rather than git writing to a pipe.
+    pub stdin_is_terminal: bool,
+}
+
+impl Session<'_> {
+    /// Loads the config file.
+    pub fn config(&self) -> Result<Config, Error> {
+        let file = self.dirs.config_file.as_ref().map_err(|e| e.clone())?;
+        Ok(Config::load(
+            file,
+            self.dirs.config_explicit,
+            self.env.home().as_deref(),
+        )?)
+    }
+
+    /// The cache directory, which must have an absolute base.
+    pub fn cache_dir(&self) -> Result<&Path, Error> {
+        Ok(self.dirs.cache.as_deref().map_err(|e| e.clone())?)
+    }
+
+    /// The lock directory, which must have an absolute base.
+    pub fn lock_dir(&self) -> Result<&Path, Error> {
+        Ok(self.dirs.locks.as_deref().map_err(|e| e.clone())?)
+    }
+
+    /// Opens the token store chosen by env or config.
+    pub fn store(&self, config: &Config) -> Result<Box<dyn TokenStore>, Error> {
+        Ok(cache::open(
+            self.env,
+            config.cache,
+            self.cache_dir()?,
+            self.lock_dir()?,
+            &self.trace,
+        ))
+    }
+
+    /// What the cache → lock → acquire sequence needs.
+    pub fn token_ctx<'s>(
+        &'s self,
+        store: &'s dyn TokenStore,
+        config: &Config,
+    ) -> Result<tokens::Ctx<'s>, Error> {
+        Ok(tokens::Ctx {
+            env: self.env,
+            trace: &self.trace,
+            store,
+            lock_dir: self.lock_dir()?,
+            margin: config.refresh_margin_seconds,
+        })
+    }
+
+    /// The identity serving `target`: `--identity`, else the longest route, else `auto`.
+    pub fn identity_for(&self, target: &Target, config: &Config) -> Result<Resolved, Error> {
+        let name = match &self.identity_flag {
+            Some(name) => name.clone(),
+            None => {
+                if target.dot_segments && config.has_org_routes(&target.base) {
+                    return Err(Error::DotSegments {
+                        base: target.base.clone(),
+                    });
+                }
+                if target.org.is_none() && config.has_org_routes(&target.base) {
+                    return Err(Error::NoOrganization {
+                        base: target.base.clone(),
+                    });
+                }
+                let route = config.route(&target.url);
+                self.trace.decision(format_args!(
+                    "{} -> identity '{}' ({})",
+                    target.url,
+                    route.map_or(AUTO, |r| r.identity.as_str()),
+                    route.map_or_else(
+                        || "no route matched".to_string(),
+                        |r| format!("route {}", r.url)
+                    )
+                ));
+                route.map_or(AUTO, |r| r.identity.as_str()).to_string()
+            }
+        };
+        identity::resolve(&name, config, self.env)
+    }
+}

@@ -5,6 +5,7 @@
 //! the request is ours at all (a token is never written for another host) and
 //! build the canonical organization URL that routes match against.
 
+use crate::net;
 use crate::protocol::Request;
 
 /// Azure DevOps's Entra application id: the resource every token is for.
@@ -35,6 +36,19 @@ pub struct Target {
     /// resolve them but the HTTP client and server do, so neither the path
     /// nor the username may pick an organization: `org` is `None`.
     pub dot_segments: bool,
+}
+
+impl Target {
+    /// The target a URL typed by a person names (`token URL`, `doctor URL`),
+    /// split exactly as git splits a remote URL, so the answer is the one git
+    /// would get. `Ok(None)`: not an Azure DevOps URL.
+    pub fn from_url(url: &str, hosts: &[HostEntry]) -> Result<Option<Target>, String> {
+        let mut request = Request::from_url(url)?;
+        // git drops the path unless credential.useHttpPath is set; a person
+        // naming a URL means all of it.
+        request.path = request.path.filter(|p| !p.is_empty());
+        Ok(recognise(&request, hosts))
+    }
 }
 
 /// Decides whether git's request is ours. `None` means: print nothing.
@@ -155,11 +169,8 @@ pub fn route_url(raw: &str) -> Result<String, String> {
         return Err(EXPECTED.into());
     }
     let scheme = url.scheme();
-    let authority = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
-    };
-    if scheme != "https" && !(scheme == "http" && is_loopback_host(&authority)) {
+    let authority = net::authority(&url);
+    if !net::https_or_loopback(&url) {
         return Err("must be an https:// URL (http:// only for a loopback test server)".into());
     }
     let path = url.path().to_ascii_lowercase();
@@ -180,28 +191,6 @@ fn is_org_name(s: &str) -> bool {
         && s.len() <= 100
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// Whether `host` (no port, or with one) names a loopback address.
-pub fn is_loopback_host(host: &str) -> bool {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return ip.is_loopback();
-    }
-    let name = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        }),
-    };
-    if name.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    name.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -371,19 +360,19 @@ mod tests {
     }
 
     #[test]
-    fn loopback_detection() {
-        for h in [
-            "127.0.0.1",
-            "127.1.2.3:80",
-            "localhost",
-            "LOCALHOST:9",
-            "[::1]:8080",
-            "::1",
-        ] {
-            assert!(is_loopback_host(h), "{h}");
-        }
-        for h in ["10.0.0.1", "example.com", "localhost.example.com", "[::2]"] {
-            assert!(!is_loopback_host(h), "{h}");
-        }
+    fn from_url_follows_the_request_rules() {
+        let t = Target::from_url("https://dev.azure.com/Contoso/p/_git/r", &[])
+            .expect("parses")
+            .expect("ours");
+        assert_eq!(t.url, "https://dev.azure.com/contoso/p/_git/r");
+        let t = Target::from_url("https://fabrikam.visualstudio.com/DefaultCollection/p", &[])
+            .expect("parses")
+            .expect("ours");
+        assert_eq!(t.org.as_deref(), Some("fabrikam"));
+        assert_eq!(
+            Target::from_url("https://evil.example?@dev.azure.com/contoso", &[]).expect("parses"),
+            None
+        );
+        assert!(Target::from_url("dev.azure.com/contoso", &[]).is_err());
     }
 }

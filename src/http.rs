@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::blocking::Client;
 
-use crate::azure_devops::is_loopback_host;
+use crate::net;
 
 /// Connect timeout for every request.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,14 +19,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn client_for(url: &str) -> Result<Client, String> {
     // Several installs in one process are harmless: only the first wins.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let host = url::Url::parse(url).ok().and_then(|u| {
-        let h = u.host_str()?.to_string();
-        Some(match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h,
-        })
-    });
-    let loopback = host.as_deref().is_some_and(is_loopback_host);
+    let loopback = url::Url::parse(url).is_ok_and(|u| net::is_loopback_host(&net::authority(&u)));
     let mut builder = Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)

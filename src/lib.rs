@@ -20,6 +20,7 @@ mod http;
 mod identity;
 mod keyring;
 mod lock;
+mod net;
 mod run;
 mod secrets;
 mod session;

@@ -174,7 +174,7 @@ impl Request {
     /// The host ends at the first `/`, `?` or `#`, and only an `@` before
     /// that end separates a user name, so `https://evil.example?@dev.azure.com/`
     /// is a request for `evil.example`, as it is for git.
-    fn from_url(url: &str) -> Result<Request, String> {
+    pub fn from_url(url: &str) -> Result<Request, String> {
         let (scheme, rest) = match url.split_once("://") {
             Some((scheme, rest)) if !scheme.is_empty() => (scheme, rest),
             _ => return Err("has no scheme (expected scheme://host/path)".into()),

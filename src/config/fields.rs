@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::ConfigError;
-use crate::azure_devops::{HostEntry, is_loopback_host};
+use crate::azure_devops::HostEntry;
+use crate::net;
 
 /// Validation context: the file (for errors) and HOME (for `~/` paths).
 pub(crate) struct Cx<'a> {
@@ -60,33 +61,25 @@ impl<'a> Cx<'a> {
         };
         let raw = v.as_str().ok_or_else(|| bad("not a string"))?;
         let url = url::Url::parse(raw).map_err(|_| bad("not a URL"))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| bad("no host"))?
-            .to_ascii_lowercase();
+        if url.host_str().is_none() {
+            return Err(bad("no host"));
+        }
         if !url.path().trim_matches('/').is_empty()
             || url.query().is_some()
             || !url.username().is_empty()
         {
             return Err(bad("a host entry has no path"));
         }
-        let host = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host,
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if is_loopback_host(&host) => {}
-            "http" => {
-                return Err(bad(
-                    "plain http is only accepted for a loopback host (127.0.0.0/8, ::1, localhost)",
-                ));
-            }
-            _ => return Err(bad("the scheme must be https")),
+        if !net::https_or_loopback(&url) {
+            return Err(bad(if url.scheme() == "http" {
+                "plain http is only accepted for a loopback host (127.0.0.0/8, ::1, localhost)"
+            } else {
+                "the scheme must be https"
+            }));
         }
         Ok(HostEntry {
             scheme: url.scheme().to_string(),
-            host,
+            host: net::authority(&url),
         })
     }
 
@@ -211,16 +204,7 @@ pub fn check_authority_host(raw: &str) -> Result<String, String> {
     let url = url::Url::parse(raw)
         .map_err(|e| format!("not a URL ({e}); expected e.g. https://login.microsoftonline.com"))?;
     let host = url.host_str().unwrap_or("");
-    let authority = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    let ok = match url.scheme() {
-        "https" => !host.is_empty(),
-        "http" => is_loopback_host(&authority),
-        _ => false,
-    };
-    if !ok {
+    if !net::https_or_loopback(&url) {
         return Err("must be an https:// URL (http:// only on a loopback address)".into());
     }
     // `https://login.microsoftonline.com@evil.example` reads like Microsoft's

@@ -19,6 +19,7 @@ mod jwt;
 mod lock;
 mod protocol;
 mod secret;
+mod text;
 mod timefmt;
 mod tokens;
 mod trace;

@@ -4,5 +4,6 @@ mod errors;
 mod git_flow;
 mod harness;
 mod leaks;
+mod robustness;
 mod support;
 mod world;

@@ -13,6 +13,7 @@ mod config;
 mod entra;
 mod env;
 mod error;
+mod failure;
 mod http;
 mod identity;
 mod jwt;

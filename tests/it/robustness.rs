@@ -170,7 +170,8 @@ fn a_success_ends_the_shared_outage() {
 fn a_hanging_answer_after_retry_after_stays_within_the_budget() {
     let w = World::with_cache("none");
     let mut throttled = Scripted::status(429);
-    throttled.retry_after = Some("10".into());
+    // Without one budget for everything: 15 s of waiting plus a full 30 s request.
+    throttled.retry_after = Some("15".into());
     w.entra.push_response(throttled);
     w.entra.push_response(Scripted {
         delivery: Delivery::Silent(Duration::from_secs(120)),
@@ -181,7 +182,7 @@ fn a_hanging_answer_after_retry_after_stays_within_the_budget() {
     let took = started.elapsed();
     assert_eq!(out.stdout, "quit=1\n", "{}", out.stderr);
     assert!(
-        took <= BUDGET + Duration::from_secs(4),
+        took <= BUDGET + Duration::from_secs(8),
         "the budget bounds the request too: {took:?}"
     );
     assert!(
@@ -200,7 +201,7 @@ fn an_answer_that_stops_midway_is_a_timeout_not_a_bad_answer() {
     });
     let started = Instant::now();
     let out = w.helper(&["get"], &w.request());
-    assert!(started.elapsed() <= BUDGET + Duration::from_secs(4));
+    assert!(started.elapsed() <= BUDGET + SLACK);
     assert_eq!(out.stdout, "quit=1\n", "{}", out.stderr);
     assert!(
         out.stderr.contains("stopped arriving") && out.stderr.contains("timed out"),

@@ -1,22 +1,40 @@
 //! Entra ID's v2 token endpoint: the request, the response (numbers may be
 //! strings), retries on throttling and outages, and AADSTS codes turned into
 //! what the user should do.
+//!
+//! Everything an answer can make us do is bounded: one budget covers the
+//! whole operation (requests and waits), answers are read up to a size
+//! limit, lifetimes are clamped, and what the server wrote is sanitized
+//! (and cleaned of anything we sent) before it is shown.
 
+use std::error::Error as StdError;
 use std::fmt;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cache::CachedToken;
+use crate::http::REQUEST_TIMEOUT;
 use crate::secret::Secret;
+use crate::text::sanitize;
 use crate::timefmt::now;
 use crate::trace::Trace;
 
-/// Total time retries may take for one token request.
+/// Total time one token request may take: every attempt and every wait.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
-const MAX_ATTEMPTS: u32 = 6;
+/// Attempts within the budget.
+pub const MAX_ATTEMPTS: u32 = 6;
+/// An attempt with less time than this left would only time out.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(2);
+/// Largest answer read: a token response is a few KiB, and a server that
+/// streams without end must not fill the memory.
+pub const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+/// Longest token lifetime believed (a day, Entra's configurable maximum), so
+/// that expiry arithmetic stays far from overflow whatever a server says.
+pub const MAX_LIFETIME_SECS: i64 = 24 * 60 * 60;
 
 /// Why no token came back.
 #[derive(Debug)]
@@ -35,11 +53,30 @@ pub enum EntraError {
         attempts: u32,
         waited: Duration,
     },
-    /// No HTTP answer at all.
-    Transport { detail: String },
+    /// No complete HTTP answer.
+    Transport { detail: String, cause: Cause },
     /// An answer we cannot use.
     BadResponse { status: u16, detail: String },
+    /// An answer over [`MAX_RESPONSE_BYTES`].
+    TooLarge { status: u16 },
 }
+
+/// Why an HTTP answer did not arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Refused, reset, name resolution, proxy…
+    Network,
+    /// Nothing (or not all of the answer) arrived in time.
+    Timeout {
+        reading_body: bool,
+        waited: Duration,
+    },
+    /// The server's TLS certificate is not trusted here.
+    Certificate,
+}
+
+const NETWORK_FIX: &str =
+    "check network access to the authority host (proxy settings: HTTPS_PROXY, NO_PROXY)";
 
 impl fmt::Display for EntraError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,24 +88,36 @@ impl fmt::Display for EntraError {
                 summary,
                 correlation_id,
             } => {
-                match codes.first() {
+                let fix = match codes.first() {
                     Some(code) => {
                         let (meaning, fix) = aadsts(*code);
                         write!(
                             f,
-                            "Entra refused the token request with AADSTS{code} ({meaning}). Fix: {fix}"
+                            "Entra refused the token request with AADSTS{code} ({meaning})"
                         )?;
+                        fix
                     }
-                    None => write!(
-                        f,
-                        "Entra refused the token request (HTTP {status}, {error})"
-                    )?,
-                }
-                if let Some(s) = summary {
-                    write!(f, "\n  Entra said: {s}")?;
+                    None => {
+                        write!(
+                            f,
+                            "Entra refused the token request (HTTP {status}, {error})"
+                        )?;
+                        "check the identity's tenant and client_id, and that authority_host is Entra's"
+                    }
+                };
+                match summary {
+                    Some(s) if !s.is_empty() => {
+                        let stop = if s.ends_with(['.', '!', '?']) {
+                            ""
+                        } else {
+                            "."
+                        };
+                        write!(f, ": {s}{stop} Fix: {fix}")?;
+                    }
+                    _ => write!(f, ". Fix: {fix}")?,
                 }
                 if let Some(c) = correlation_id {
-                    write!(f, "\n  correlation id: {c}")?;
+                    write!(f, " (correlation id {c})")?;
                 }
                 Ok(())
             }
@@ -78,21 +127,45 @@ impl fmt::Display for EntraError {
                 waited,
             } => write!(
                 f,
-                "Entra answered HTTP {status}{} {attempts} time(s) over {:.0} s. Fix: wait a minute and retry; if it persists, check https://status.azure.com and that nothing is requesting tokens in a loop",
-                if *status == 429 {
-                    " (throttled)"
-                } else {
-                    " (service unavailable)"
+                "Entra answered HTTP {status} ({}) {attempts} time(s) over {:.0} s. Fix: wait a minute and retry; if it persists, check https://status.azure.com and that nothing is requesting tokens in a loop",
+                match status {
+                    429 => "throttled",
+                    503 => "service unavailable",
+                    _ => "server error",
                 },
                 waited.as_secs_f64()
             ),
-            EntraError::Transport { detail } => write!(
-                f,
-                "could not reach Entra: {detail}. Fix: check network access to the authority host (proxy settings: HTTPS_PROXY, NO_PROXY)"
-            ),
+            EntraError::Transport { detail, cause } => match cause {
+                Cause::Network => write!(f, "could not reach Entra: {detail}. Fix: {NETWORK_FIX}"),
+                Cause::Timeout {
+                    reading_body: false,
+                    waited,
+                } => write!(
+                    f,
+                    "Entra did not answer within {:.0} s ({detail}). Fix: {NETWORK_FIX}, then retry",
+                    waited.as_secs_f64()
+                ),
+                Cause::Timeout {
+                    reading_body: true,
+                    waited,
+                } => write!(
+                    f,
+                    "Entra's answer stopped arriving: reading it timed out after {:.0} s in all ({detail}). Fix: retry; if it persists, {NETWORK_FIX}",
+                    waited.as_secs_f64()
+                ),
+                Cause::Certificate => write!(
+                    f,
+                    "the authority host's TLS certificate was not trusted ({detail}). Fix: check that authority_host is Entra's (https://login.microsoftonline.com for the public cloud); behind a TLS-inspecting proxy, add the proxy's CA certificate to the system's trusted certificates (or point SSL_CERT_FILE at a bundle that holds it)"
+                ),
+            },
             EntraError::BadResponse { status, detail } => write!(
                 f,
-                "Entra's answer (HTTP {status}) is not a token response: {detail}"
+                "Entra's answer (HTTP {status}) is not a token response: {detail}. Fix: check that authority_host is Entra's, or that a proxy in between passes its answers unchanged"
+            ),
+            EntraError::TooLarge { status } => write!(
+                f,
+                "Entra's answer is larger than {} MiB (HTTP {status}), so it is not a token response. Fix: check that authority_host is Entra's, or that a proxy in between passes its answers unchanged",
+                MAX_RESPONSE_BYTES / (1024 * 1024)
             ),
         }
     }
@@ -201,29 +274,42 @@ pub fn parse_token(status: u16, body: &str, received: i64) -> Result<CachedToken
     let b: TokenBody = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
     let token = b.access_token.ok_or_else(|| bad("no access_token"))?;
     CachedToken::check_token(&token).map_err(bad)?;
-    let expires_on = match (b.expires_in, b.expires_on) {
-        (Some(secs), _) if secs > 0 => received + secs,
-        (_, Some(on)) if on > received => on,
+    let lifetime = match (b.expires_in, b.expires_on) {
+        (Some(secs), _) if secs > 0 => secs,
+        (Some(_), _) => return Err(bad("expires_in is not a positive number of seconds")),
+        (None, Some(on)) if on > received => on.saturating_sub(received),
         _ => return Err(bad("no usable expires_in or expires_on")),
     };
+    let lifetime = lifetime.min(MAX_LIFETIME_SECS);
     Ok(CachedToken {
         token: Secret::new(token),
-        expires_on,
+        expires_on: received.saturating_add(lifetime),
         obtained: received,
-        refresh_on: b.refresh_in.filter(|r| *r > 0).map(|r| received + r),
+        refresh_on: b
+            .refresh_in
+            .filter(|r| *r > 0)
+            .map(|r| received.saturating_add(r.min(lifetime))),
     })
 }
 
-fn parse_error(status: u16, body: &str) -> EntraError {
+/// An OAuth error answer. `sent` is our request form: a server that echoes a
+/// field back (a secret, an assertion) must not get it printed.
+fn parse_error(status: u16, body: &str, sent: &[(&str, &str)]) -> EntraError {
     let Ok(v) = serde_json::from_str::<Value>(body) else {
         return EntraError::BadResponse {
             status,
             detail: "an error without a JSON body".into(),
         };
     };
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let summary =
-        text("error_description").map(|d| d.lines().next().unwrap_or("").trim().to_string());
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(|t| scrub(&sanitize(&scrub(t, sent)), sent))
+    };
+    let summary = v
+        .get("error_description")
+        .and_then(Value::as_str)
+        .map(|d| scrub(&sanitize(first_sentence(&scrub(d, sent))), sent));
     EntraError::Rejected {
         status,
         error: text("error").unwrap_or_else(|| "unknown_error".into()),
@@ -233,12 +319,48 @@ fn parse_error(status: u16, body: &str) -> EntraError {
             .map(|a| a.iter().filter_map(Value::as_u64).collect())
             .unwrap_or_default(),
         summary,
-        correlation_id: text("correlation_id"),
+        correlation_id: text("correlation_id").filter(|c| !c.is_empty()),
     }
 }
 
-/// POSTs a token request form, retrying 429/5xx (honouring `Retry-After`) and
-/// transport failures with backoff, within [`RETRY_BUDGET`].
+/// The part of an `error_description` worth showing: its first line, without
+/// the `AADSTS…:` prefix (the code is shown already) and without the trace
+/// id, correlation id and timestamp Entra appends (the correlation id is
+/// shown once, from its own field).
+fn first_sentence(description: &str) -> &str {
+    let line = description.lines().next().unwrap_or("");
+    let end = ["Trace ID:", "Correlation ID:", "Timestamp:"]
+        .iter()
+        .filter_map(|m| line.find(m))
+        .min()
+        .unwrap_or(line.len());
+    let line = line[..end].trim();
+    match line.strip_prefix("AADSTS") {
+        Some(rest) => {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            match rest[digits..].strip_prefix(':') {
+                Some(after) if digits > 0 => after.trim(),
+                _ => line,
+            }
+        }
+        None => line,
+    }
+}
+
+/// `text` with every value we sent replaced by the name of its field.
+fn scrub(text: &str, sent: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (name, value) in sent {
+        if !value.is_empty() && out.contains(value) {
+            out = out.replace(value, &format!("<{name}>"));
+        }
+    }
+    out
+}
+
+/// POSTs a token request form, retrying 429/5xx (honouring `Retry-After`),
+/// timeouts and dropped connections with backoff. [`RETRY_BUDGET`] bounds the
+/// whole operation: each attempt may use only what is left of it.
 pub fn request_token(
     http: &Client,
     endpoint: &str,
@@ -253,66 +375,191 @@ pub fn request_token(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        let limit = REQUEST_TIMEOUT.min(RETRY_BUDGET.saturating_sub(start.elapsed()));
         let sent = Instant::now();
+        let backoff = Duration::from_secs(1 << (attempt - 1).min(4));
         let result = http
             .post(endpoint)
             .header("Accept", "application/json")
+            .timeout(limit)
             .form(&form)
             .send();
-        let backoff = Duration::from_secs(1 << (attempt - 1).min(4));
-        let (status, wait) = match result {
+        let (failure, wait) = match result {
             Err(e) => {
-                let detail = error_chain(&e);
+                let (failure, retry) = transport(&e, false, start);
                 trace.detail(format_args!(
-                    "entra: POST {endpoint} failed after {} ms: {detail}",
+                    "entra: POST {endpoint} failed after {} ms: {failure}",
                     sent.elapsed().as_millis()
                 ));
-                if e.is_connect() && !e.is_timeout() || !fits(start, backoff, attempt) {
-                    return Err(EntraError::Transport { detail });
+                if !retry {
+                    return Err(failure);
                 }
-                std::thread::sleep(backoff);
-                continue;
+                (failure, backoff)
             }
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let body = resp.text().unwrap_or_default();
                 trace.detail(format_args!(
                     "entra: POST {endpoint} -> {status} in {} ms",
                     sent.elapsed().as_millis()
                 ));
-                match status {
-                    200 => return parse_token(status, &body, now()),
-                    429 | 500..=599 => (status, retry_after.unwrap_or(backoff)),
-                    _ => return Err(parse_error(status, &body)),
+                if status == 429 || (500..=599).contains(&status) {
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let failure = EntraError::Unavailable {
+                        status,
+                        attempts: attempt,
+                        waited: Duration::ZERO,
+                    };
+                    (failure, retry_after.unwrap_or(backoff))
+                } else {
+                    match read_body(resp, status, start) {
+                        Ok(body) if status == 200 => return parse_token(status, &body, now()),
+                        Ok(body) => return Err(parse_error(status, &body, &form)),
+                        Err((failure, true)) => {
+                            trace.detail(format_args!("entra: {failure}"));
+                            (failure, backoff)
+                        }
+                        Err((failure, false)) => return Err(failure),
+                    }
                 }
             }
         };
         if !fits(start, wait, attempt) {
-            return Err(EntraError::Unavailable {
-                status,
-                attempts: attempt,
-                waited: start.elapsed(),
-            });
+            return Err(totals(failure, attempt, start.elapsed()));
         }
         trace.detail(format_args!(
-            "entra: HTTP {status}, retrying in {} s",
+            "entra: attempt {attempt} failed, retrying in {} s",
             wait.as_secs()
         ));
         std::thread::sleep(wait);
     }
 }
 
-fn fits(start: Instant, wait: Duration, attempt: u32) -> bool {
-    attempt < MAX_ATTEMPTS && start.elapsed() + wait <= RETRY_BUDGET
+/// Reads an answer up to [`MAX_RESPONSE_BYTES`]; the flag says whether
+/// trying again may help.
+fn read_body(resp: Response, status: u16, start: Instant) -> Result<String, (EntraError, bool)> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES)
+    {
+        return Err((EntraError::TooLarge { status }, false));
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = resp.take(MAX_RESPONSE_BYTES + 1).read_to_end(&mut bytes) {
+        return Err(transport(&e, true, start));
+    }
+    if bytes.len() as u64 > MAX_RESPONSE_BYTES {
+        return Err((EntraError::TooLarge { status }, false));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        let detail = "not UTF-8 text".to_string();
+        (EntraError::BadResponse { status, detail }, false)
+    })
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// A failed exchange as an error, and whether trying again may help: a
+/// refused connection or an untrusted certificate will not change in seconds.
+fn transport(
+    e: &(dyn StdError + 'static),
+    reading_body: bool,
+    start: Instant,
+) -> (EntraError, bool) {
+    let detail = sanitize(&error_chain(e));
+    let (cause, retry) = if in_chain(e, &is_certificate_error) {
+        (Cause::Certificate, false)
+    } else if in_chain(e, &is_timeout) {
+        let waited = start.elapsed();
+        (
+            Cause::Timeout {
+                reading_body,
+                waited,
+            },
+            true,
+        )
+    } else {
+        let refused = e
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_connect);
+        (Cause::Network, !refused)
+    };
+    (EntraError::Transport { detail, cause }, retry)
+}
+
+/// The final error, carrying how many attempts over how long.
+fn totals(failure: EntraError, attempts: u32, waited: Duration) -> EntraError {
+    match failure {
+        EntraError::Unavailable { status, .. } => EntraError::Unavailable {
+            status,
+            attempts,
+            waited,
+        },
+        EntraError::Transport {
+            detail,
+            cause: Cause::Timeout { reading_body, .. },
+        } => EntraError::Transport {
+            detail,
+            cause: Cause::Timeout {
+                reading_body,
+                waited,
+            },
+        },
+        other => other,
+    }
+}
+
+/// Whether another attempt after waiting `wait` (a server's `Retry-After`
+/// may say anything) still leaves it time within the budget.
+fn fits(start: Instant, wait: Duration, attempt: u32) -> bool {
+    attempt < MAX_ATTEMPTS
+        && start
+            .elapsed()
+            .saturating_add(wait)
+            .saturating_add(MIN_ATTEMPT_TIME)
+            <= RETRY_BUDGET
+}
+
+/// Whether `e` or anything it wraps satisfies `test`. `io::Error` hides the
+/// error it wraps from `source()`, so that one is looked into explicitly.
+fn in_chain(
+    e: &(dyn StdError + 'static),
+    test: &dyn Fn(&(dyn StdError + 'static)) -> bool,
+) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if test(err) {
+            return true;
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && in_chain(inner, test)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+fn is_timeout(e: &(dyn StdError + 'static)) -> bool {
+    e.downcast_ref::<reqwest::Error>()
+        .is_some_and(reqwest::Error::is_timeout)
+        || e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+}
+
+fn is_certificate_error(e: &(dyn StdError + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<rustls::Error>(),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    )
+}
+
+fn error_chain(e: &dyn StdError) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -352,22 +599,258 @@ mod tests {
     }
 
     #[test]
-    fn maps_aadsts_errors() {
-        let body = r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x\r\nCorrelation ID: c1","error_codes":[7000215],"correlation_id":"c1"}"#;
-        let e = parse_error(401, body);
-        let text = e.to_string();
+    fn lifetimes_are_clamped_and_must_be_positive() {
+        let day = MAX_LIFETIME_SECS;
+        let parse = |body: &str, received: i64| parse_token(200, body, received);
+        for (body, received) in [
+            (
+                r#"{"access_token":"a","expires_in":9223372036854775807}"#,
+                1000,
+            ),
+            (
+                r#"{"access_token":"a","expires_in":"9223372036854775807"}"#,
+                1000,
+            ),
+            (
+                r#"{"access_token":"a","expires_on":9223372036854775807}"#,
+                1000,
+            ),
+            (
+                r#"{"access_token":"a","expires_in":9223372036854775807,"refresh_in":9223372036854775807}"#,
+                1000,
+            ),
+        ] {
+            let t = parse(body, received).expect(body);
+            assert_eq!(t.expires_on, received + day, "{body}");
+            assert!(t.refresh_on.is_none_or(|r| r <= t.expires_on), "{body}");
+            assert!(t.git_expiry(300, received) > received, "{body}");
+        }
+        let t =
+            parse(r#"{"access_token":"a","expires_in":3600}"#, i64::MAX - 10).expect("late clock");
+        assert_eq!(t.expires_on, i64::MAX);
+        let t = parse(
+            r#"{"access_token":"a","expires_on":10}"#,
+            -9223372036854775000,
+        )
+        .expect("early clock");
+        assert_eq!(t.expires_on, -9223372036854775000 + day);
+        for body in [
+            r#"{"access_token":"a","expires_in":0}"#,
+            r#"{"access_token":"a","expires_in":-5}"#,
+            r#"{"access_token":"a","expires_in":-9223372036854775808}"#,
+            r#"{"access_token":"a","expires_in":-1,"expires_on":99999}"#,
+            r#"{"access_token":"a","expires_on":1000}"#,
+            r#"{"access_token":"a","expires_on":-9223372036854775808}"#,
+        ] {
+            assert!(parse(body, 1000).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn aadsts_errors_fit_on_one_line_with_the_correlation_id_once() {
+        let body = r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x\r\nCorrelation ID: c1\r\nTimestamp: 2026-01-01 00:00:00Z","error_codes":[7000215],"correlation_id":"c1"}"#;
+        let text = parse_error(401, body, &[]).to_string();
+        assert_eq!(
+            text,
+            format!(
+                "Entra refused the token request with AADSTS7000215 (invalid client secret): Invalid client secret provided. Fix: {} (correlation id c1)",
+                aadsts(7000215).1
+            )
+        );
+        // Some proxies and older endpoints put the ids on the same line.
+        let body = r#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found Trace ID: t Correlation ID: c2 Timestamp: now","error_codes":[90002],"correlation_id":"c2"}"#;
+        let text = parse_error(400, body, &[]).to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert_eq!(text.matches("c2").count(), 1, "{text}");
         assert!(
-            text.contains("AADSTS7000215 (invalid client secret)"),
+            text.contains("(tenant not found): Tenant 'x' not found. Fix: check the tenant"),
             "{text}"
         );
-        assert!(text.contains("Secret ID"), "{text}");
-        assert!(text.contains("correlation id: c1"), "{text}");
         assert!(
-            !text.contains("Trace ID"),
-            "only the first line of the description: {text}"
+            !text.contains("Trace ID") && !text.contains("Timestamp"),
+            "{text}"
         );
+        let text = parse_error(400, r#"{"error":"invalid_request"}"#, &[]).to_string();
+        assert!(text.contains("(HTTP 400, invalid_request). Fix:"), "{text}");
         for code in [7000215, 7000222, 700016, 90002, 70011, 500011, 50196, 53003] {
             assert!(!aadsts(code).0.starts_with("see "), "{code} has a meaning");
         }
+    }
+
+    #[test]
+    fn server_text_loses_control_characters_and_our_form_values() {
+        let secret = "s3cr3t-value~with.chars";
+        let sent = [("client_id", "app-id-1234"), ("client_secret", secret)];
+        let body = serde_json::json!({
+            "error": "bad\u{1b}[2J",
+            "error_description": format!("AADSTS7000215: got \u{1b}]0;x\u{7}{secret} for app-id-1234\u{1b}[31m"),
+            "error_codes": [7000215],
+            "correlation_id": "c1\u{7}\u{1b}[1A",
+        })
+        .to_string();
+        let text = parse_error(401, &body, &sent).to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(!text.contains(secret) && !text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains("app-id-1234"), "{text}");
+        assert!(
+            text.contains("got ]0;x <client_secret> for <client_id> [31m"),
+            "{text}"
+        );
+        assert!(text.contains("(correlation id c1 [1A)"), "{text}");
+        // A secret split by control characters is not reassembled.
+        let body = serde_json::json!({"error": format!("x{}\u{7}{}", &secret[..4], &secret[4..])})
+            .to_string();
+        let text = parse_error(400, &body, &sent).to_string();
+        assert!(!text.contains(secret), "{text}");
+    }
+
+    #[test]
+    fn outages_are_labelled_by_status() {
+        let text = |status| {
+            EntraError::Unavailable {
+                status,
+                attempts: 3,
+                waited: Duration::from_secs(7),
+            }
+            .to_string()
+        };
+        assert!(text(429).contains("HTTP 429 (throttled) 3 time(s) over 7 s"));
+        assert!(text(503).contains("HTTP 503 (service unavailable)"));
+        for status in [500, 502, 504] {
+            assert!(
+                text(status).contains(&format!("HTTP {status} (server error)")),
+                "{}",
+                text(status)
+            );
+        }
+    }
+
+    // A self-signed certificate no system trusts (EC P-256, for 127.0.0.1).
+    const UNTRUSTED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBxTCCAWugAwIBAgITCn7SnWeCd4elKuBbo8iJqQvwujAKBggqhkjOPQQDAjAZ
+MRcwFQYDVQQDDA51bnRydXN0ZWQudGVzdDAgFw0yNjExMzAxNDQzNDNaGA8yMTI2
+MTEwNjE0NDM0M1owGTEXMBUGA1UEAwwOdW50cnVzdGVkLnRlc3QwWTATBgcqhkjO
+PQIBBggqhkjOPQMBBwNCAASvFPsxHK3lDrrr3EvPERkxbxhwHJq8boViHGh1H7dv
+50ybT1OwsD8o1S7wYzoZup/sxhN8aSvzdnual/4PVZ1to4GPMIGMMB0GA1UdDgQW
+BBRMU/Au9eRN4lmcbPyii4tGDdF5fTAfBgNVHSMEGDAWgBRMU/Au9eRN4lmcbPyi
+i4tGDdF5fTAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwDAYDVR0TAQH/BAIw
+ADALBgNVHQ8EBAMCB4AwEwYDVR0lBAwwCgYIKwYBBQUHAwEwCgYIKoZIzj0EAwID
+SAAwRQIhAM7QC6D15MV4Pe9+fp1SdIJM7aH81/RBt6aM8ncx8tulAiA7klBZj2Ux
+k3x/eOyQV1s4XZn9Nn5UIcKSask+1sqMKw==
+-----END CERTIFICATE-----
+";
+    const UNTRUSTED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwK2A7PNVndlb7FIm
+ZvCzAVfJRPifJ5tut6WBHmsH1+KhRANCAASvFPsxHK3lDrrr3EvPERkxbxhwHJq8
+boViHGh1H7dv50ybT1OwsD8o1S7wYzoZup/sxhN8aSvzdnual/4PVZ1t
+-----END PRIVATE KEY-----
+";
+
+    /// Serves TLS with [`UNTRUSTED_CERT`] to one client on 127.0.0.1.
+    fn untrusted_tls_server() -> (u16, std::thread::JoinHandle<()>) {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert = CertificateDer::from_pem_slice(UNTRUSTED_CERT.as_bytes()).expect("cert");
+        let key = PrivateKeyDer::from_pem_slice(UNTRUSTED_KEY.as_bytes()).expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().expect("accept");
+            let mut tls =
+                rustls::ServerConnection::new(std::sync::Arc::new(config)).expect("session");
+            // Runs until the client rejects the certificate and hangs up.
+            while tls.complete_io(&mut tcp).is_ok() && tls.is_handshaking() {}
+        });
+        (port, server)
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_named_not_blamed_on_the_proxy() {
+        let (port, server) = untrusted_tls_server();
+        let endpoint = format!("https://127.0.0.1:{port}/t/oauth2/v2.0/token");
+        let http = crate::http::client_for(&endpoint).expect("client");
+        let secret = Secret::new("not-sent-anywhere".to_string());
+        let started = Instant::now();
+        let e = request_token(
+            &http,
+            &endpoint,
+            &[("client_secret", &secret)],
+            &Trace::off(),
+        )
+        .expect_err("the certificate is not trusted");
+        server.join().expect("server thread");
+        assert!(
+            matches!(
+                e,
+                EntraError::Transport {
+                    cause: Cause::Certificate,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.contains("TLS certificate was not trusted"), "{text}");
+        assert!(
+            text.contains("authority_host") && text.contains("CA certificate"),
+            "{text}"
+        );
+        assert!(!text.contains("HTTPS_PROXY"), "{text}");
+        assert!(started.elapsed() < Duration::from_secs(10), "not retried");
+    }
+
+    #[test]
+    fn no_wait_takes_us_past_the_budget() {
+        let now = Instant::now();
+        assert!(fits(now, Duration::from_secs(1), 1));
+        assert!(
+            !fits(now, Duration::MAX, 1),
+            "Retry-After: 18446744073709551615"
+        );
+        assert!(!fits(now, RETRY_BUDGET, 1));
+        assert!(!fits(now, RETRY_BUDGET - MIN_ATTEMPT_TIME / 2, 1));
+        assert!(!fits(now, Duration::ZERO, MAX_ATTEMPTS));
+    }
+
+    #[test]
+    fn timeouts_are_found_inside_io_errors() {
+        let inner = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+        let wrapped = std::io::Error::other(inner);
+        let (e, retry) = transport(&wrapped, true, Instant::now());
+        assert!(retry);
+        assert!(
+            matches!(
+                e,
+                EntraError::Transport {
+                    cause: Cause::Timeout {
+                        reading_body: true,
+                        ..
+                    },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("stopped arriving"), "{e}");
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let (e, retry) = transport(&refused, false, Instant::now());
+        assert!(
+            retry
+                && matches!(
+                    e,
+                    EntraError::Transport {
+                        cause: Cause::Network,
+                        ..
+                    }
+                )
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
 use crate::env::NoHome;
+use crate::failure::{FAILURE_TTL_SECS, Failure};
 use crate::lock::LockTimeout;
 use crate::protocol::ParseError;
 
@@ -48,6 +49,13 @@ pub enum Error {
         identity: String,
         step: &'static str,
         source: Box<EntraError>,
+    },
+    /// Another process's token request for the same principal just failed;
+    /// its failure is reported instead of asking again.
+    RecentFailure {
+        identity: String,
+        failure: Failure,
+        now: i64,
     },
     /// Another process held the identity's lock too long.
     Lock {
@@ -102,19 +110,56 @@ impl fmt::Display for Error {
                 identity,
                 step,
                 source,
-            } => write!(
-                f,
-                "identity '{identity}': {step} token request failed: {source}"
-            ),
+            } => write!(f, "identity '{identity}': {}", token_failure(step, source)),
+            Error::RecentFailure {
+                identity,
+                failure,
+                now,
+            } => {
+                let age = now.saturating_sub(failure.at).clamp(0, FAILURE_TTL_SECS);
+                write!(
+                    f,
+                    "identity '{identity}': {} [another git-credential-entra process failed this way {age} s ago, so this one did not ask again; a new request is possible in {} s]",
+                    failure.message,
+                    (FAILURE_TTL_SECS - age).max(1)
+                )
+            }
             Error::Lock { identity, timeout } => write!(
                 f,
-                "identity '{identity}': gave up after waiting 120 s for the lock {} held by another git-credential-entra process. Fix: find that process (a hung sign-in?) and end it",
+                "identity '{identity}': gave up after waiting {} s for the lock {} held by another git-credential-entra process. Fix: find that process (a hung sign-in?) and end it",
+                crate::lock::GIVE_UP_AFTER.as_secs(),
                 timeout.path.display()
             ),
             Error::Command(s) => f.write_str(s),
             Error::Io(e) => write!(f, "writing the answer to git failed: {e}"),
         }
     }
+}
+
+impl Error {
+    /// For a failure of the token service itself, rather than of this
+    /// process's settings: its kind and its message without the identity's
+    /// name, which other processes waiting for the same principal may report
+    /// as theirs.
+    pub fn shareable(&self) -> Option<(&'static str, String)> {
+        match self {
+            Error::Entra { step, source, .. } => {
+                let kind = match **source {
+                    EntraError::Unavailable { .. } => "unavailable",
+                    EntraError::Transport { .. } => "transport",
+                    EntraError::BadResponse { .. } | EntraError::TooLarge { .. } => "bad-response",
+                    // A refusal is about this request's credentials and fast.
+                    EntraError::Rejected { .. } => return None,
+                };
+                Some((kind, token_failure(step, source)))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn token_failure(step: &str, source: &EntraError) -> String {
+    format!("{step} token request failed: {source}")
 }
 
 impl From<ConfigError> for Error {

@@ -16,8 +16,13 @@ use crate::trace::Trace;
 
 /// How long to wait before telling the user why we wait.
 pub const NOTICE_AFTER: Duration = Duration::from_secs(2);
-/// How long to wait in all before giving up.
-pub const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
+/// Time a holder may need beyond its token request: reading a secret,
+/// building the HTTP client, saving the token.
+const HOLDER_OVERHEAD: Duration = Duration::from_secs(15);
+/// How long to wait in all before giving up: the holder's retry budget bounds
+/// its whole token request, so waiting longer only hides what went wrong.
+pub const GIVE_UP_AFTER: Duration =
+    Duration::from_secs(crate::entra::RETRY_BUDGET.as_secs() + HOLDER_OVERHEAD.as_secs());
 
 /// Held while this process acquires a token; dropping it unlocks.
 #[derive(Debug)]
@@ -148,6 +153,20 @@ mod tests {
 
     fn fp() -> Fingerprint {
         Fingerprint::of("app", "https://login.microsoftonline.com", "t", "c", "r")
+    }
+
+    #[test]
+    fn waiting_is_bounded_by_the_holders_budget() {
+        assert!(GIVE_UP_AFTER > crate::entra::RETRY_BUDGET);
+        assert!(GIVE_UP_AFTER <= crate::entra::RETRY_BUDGET + Duration::from_secs(30));
+        let e = crate::error::Error::Lock {
+            identity: "ci".into(),
+            timeout: LockTimeout {
+                path: PathBuf::from("x.lock"),
+            },
+        };
+        let said = format!("waiting {} s for the lock", GIVE_UP_AFTER.as_secs());
+        assert!(e.to_string().contains(&said), "{e}");
     }
 
     #[test]

@@ -4,10 +4,14 @@
 //! the identity's lock, look again (another process may have just filled it),
 //! and only then ask the source. If the source fails while the cached token
 //! is still valid, serve that instead: an Entra outage must not break git.
+//! When the source fails for reasons of the service (an outage, not a bad
+//! secret), the failure is left beside the lock so that the processes queued
+//! behind this one report it at once instead of each retrying in turn.
 
 use crate::cache::{CachedToken, Fingerprint, Freshness, TokenStore};
 use crate::env::Env;
 use crate::error::Error;
+use crate::failure::{self, Failure};
 use crate::identity::Resolved;
 use crate::lock;
 use crate::timefmt::now;
@@ -61,11 +65,23 @@ pub fn get(
         ));
         return Ok(t.clone());
     }
-    cx.trace.decision(format_args!(
-        "cache miss for {}: requesting a token",
-        identity.name
-    ));
-    match identity.acquire(cx.env, cx.trace) {
+    let acquired = match recent_failure(&fp, cx) {
+        Some(failure) => Err(Error::RecentFailure {
+            identity: identity.name.clone(),
+            failure,
+            now: now(),
+        }),
+        None => {
+            cx.trace.decision(format_args!(
+                "cache miss for {}: requesting a token",
+                identity.name
+            ));
+            let acquired = identity.acquire(cx.env, cx.trace);
+            remember(&fp, cx, &acquired);
+            acquired
+        }
+    };
+    match acquired {
         Ok(token) => {
             if let Err(e) = cx.store.save(&fp, &token.to_json()) {
                 cx.trace.decision(format_args!(
@@ -85,6 +101,53 @@ pub fn get(
             }
             _ => Err(e),
         },
+    }
+}
+
+/// A failure another process had for `fp` moments ago, to be reported
+/// instead of running a retry cycle of our own against a failing service.
+fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
+    match failure::recent(cx.lock_dir, fp, now()) {
+        Ok(Some(f)) => {
+            cx.trace.decision(format_args!(
+                "not requesting a token: another process's request failed ({}) {} s ago",
+                f.kind,
+                now().saturating_sub(f.at)
+            ));
+            Some(f)
+        }
+        Ok(None) => None,
+        Err(why) => {
+            cx.trace
+                .detail(format_args!("failure record ignored: {why}"));
+            None
+        }
+    }
+}
+
+/// Leaves a failure of the service for the processes queued behind us, or
+/// removes an old one once the service works again.
+fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<CachedToken, Error>) {
+    let done = match acquired {
+        Ok(_) => failure::clear(cx.lock_dir, fp),
+        Err(e) => match e.shareable() {
+            Some((kind, message)) => failure::record(
+                cx.lock_dir,
+                fp,
+                &Failure {
+                    kind: kind.to_string(),
+                    message,
+                    at: now(),
+                },
+            ),
+            None => Ok(()),
+        },
+    };
+    if let Err(e) = done {
+        cx.trace.detail(format_args!(
+            "failure record in {}: {e}",
+            cx.lock_dir.display()
+        ));
     }
 }
 

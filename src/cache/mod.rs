@@ -178,15 +178,19 @@ impl CachedToken {
 
     /// The effective margin: min(configured margin, lifetime / 2), so a
     /// short-lived token is still used for half its life.
+    /// Saturating: entries come from stores other processes wrote, so the
+    /// times may be anything.
     pub fn margin(&self, margin: i64) -> i64 {
-        margin.min((self.expires_on - self.obtained).max(0) / 2)
+        margin
+            .max(0)
+            .min(self.expires_on.saturating_sub(self.obtained).max(0) / 2)
     }
 
     /// The rule of contract §7.
     pub fn freshness(&self, now: i64, margin: i64) -> Freshness {
         if now >= self.expires_on {
             Freshness::Expired
-        } else if now >= self.expires_on - self.margin(margin)
+        } else if now >= self.expires_on.saturating_sub(self.margin(margin))
             || self.refresh_on.is_some_and(|r| now >= r)
         {
             Freshness::RefreshDue
@@ -199,7 +203,7 @@ impl CachedToken {
     /// unless that is already past (a still-valid token served during an
     /// outage), when git would drop it as expired: then the real expiry.
     pub fn git_expiry(&self, margin: i64, now: i64) -> i64 {
-        let early = self.expires_on - self.margin(margin);
+        let early = self.expires_on.saturating_sub(self.margin(margin));
         if early > now { early } else { self.expires_on }
     }
 

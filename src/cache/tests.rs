@@ -107,6 +107,26 @@ fn refresh_in_makes_a_token_due_early() {
 }
 
 #[test]
+fn margin_arithmetic_survives_extreme_times() {
+    let far = token(i64::MAX, i64::MIN, None);
+    assert_eq!(far.margin(300), 300);
+    assert_eq!(far.freshness(0, 300), Freshness::Fresh);
+    assert_eq!(far.git_expiry(300, 0), i64::MAX - 300);
+    let backwards = token(i64::MIN, i64::MAX, None);
+    assert_eq!(backwards.margin(300), 0);
+    assert_eq!(backwards.freshness(0, 300), Freshness::Expired);
+    let early = token(i64::MIN + 10, i64::MIN, None);
+    assert_eq!(early.margin(300), 5);
+    assert_eq!(early.git_expiry(300, i64::MIN), i64::MIN + 5);
+    assert_eq!(early.freshness(i64::MIN, 300), Freshness::Fresh);
+    assert_eq!(
+        token(1000, 0, None).margin(-50),
+        0,
+        "a negative margin never extends a token"
+    );
+}
+
+#[test]
 fn entries_round_trip_and_corrupt_ones_are_misses() {
     let t = token(5000, 1000, Some(3000));
     let json = t.to_json();

@@ -7,7 +7,9 @@ use super::{
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
+use std::io::{Read, Write as _};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// A canned HTTP response, served instead of normal processing.
 #[derive(Clone, Debug)]
@@ -18,6 +20,25 @@ pub struct Scripted {
     pub retry_after: Option<String>,
     /// Response body, sent as JSON.
     pub body: String,
+    /// How the response reaches the client.
+    pub delivery: Delivery,
+}
+
+/// How a response is sent: at once, or in one of the ways a broken server or
+/// network misbehaves (each on its own thread, so other requests are served).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// In full, at once.
+    #[default]
+    Normal,
+    /// Nothing at all for this long; then the connection is dropped.
+    Silent(Duration),
+    /// The status line, headers (with the full `Content-Length`) and half of
+    /// the body, then nothing for this long; then the connection is dropped.
+    StallMidBody(Duration),
+    /// The body, then `'a'` repeated without end (chunked, no length) until
+    /// this many bytes in all or the client hangs up.
+    Endless(u64),
 }
 
 impl Scripted {
@@ -40,6 +61,7 @@ impl Scripted {
             status,
             retry_after: None,
             body: body.to_string(),
+            delivery: Delivery::Normal,
         }
     }
 
@@ -51,6 +73,17 @@ impl Scripted {
             status,
             retry_after: None,
             body: body.to_string(),
+            delivery: Delivery::Normal,
+        }
+    }
+
+    /// A success whose body starts like a token response: `{"access_token":"`.
+    pub fn token_prefix(delivery: Delivery) -> Scripted {
+        Scripted {
+            status: 200,
+            retry_after: None,
+            body: r#"{"access_token":""#.to_owned(),
+            delivery,
         }
     }
 }
@@ -192,6 +225,10 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         handle(&mut st, &method, rq.url(), &body)
     };
+    if reply.delivery != Delivery::Normal {
+        std::thread::spawn(move || misbehave(rq, reply));
+        return;
+    }
     let mut resp = tiny_http::Response::from_string(reply.body)
         .with_status_code(reply.status)
         .with_header(header("Content-Type", "application/json; charset=utf-8"));
@@ -200,6 +237,44 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
     }
     // The client may have given up already; nothing useful to do about it here.
     let _ = rq.respond(resp);
+}
+
+/// Sends `reply` the broken way its [`Delivery`] says. Write errors mean the
+/// client hung up, which is what these tests expect it to do.
+fn misbehave(rq: tiny_http::Request, reply: Scripted) {
+    match reply.delivery {
+        Delivery::Normal => {}
+        Delivery::Silent(d) => {
+            std::thread::sleep(d);
+            drop(rq.into_writer());
+        }
+        Delivery::StallMidBody(d) => {
+            let mut w = rq.into_writer();
+            let half = &reply.body.as_bytes()[..reply.body.len() / 2];
+            let head = format!(
+                "HTTP/1.1 {} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                reply.status,
+                reply.body.len()
+            );
+            let _ = w.write_all(head.as_bytes());
+            let _ = w.write_all(half);
+            let _ = w.flush();
+            std::thread::sleep(d);
+        }
+        Delivery::Endless(limit) => {
+            let endless = std::io::Cursor::new(reply.body.into_bytes())
+                .chain(std::io::repeat(b'a'))
+                .take(limit);
+            let resp = tiny_http::Response::new(
+                tiny_http::StatusCode(reply.status),
+                vec![header("Content-Type", "application/json")],
+                endless,
+                None,
+                None,
+            );
+            let _ = rq.respond(resp);
+        }
+    }
 }
 
 /// Builds a header from known-valid ASCII.
@@ -244,6 +319,7 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
             status: 404,
             retry_after: None,
             body: json!({"error": "not_found"}).to_string(),
+            delivery: Delivery::Normal,
         };
     }
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
@@ -331,5 +407,6 @@ fn issue(st: &mut State, tenant: &str, client_id: &str) -> Scripted {
         status: 200,
         retry_after: None,
         body: body.to_string(),
+        delivery: Delivery::Normal,
     }
 }

@@ -9,7 +9,7 @@ pub mod env;
 pub mod jwt;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
-pub use entra::{FakeEntra, Scripted, TokenRequest};
+pub use entra::{Delivery, FakeEntra, Scripted, TokenRequest};
 pub use env::{RunOutput, TestEnv};
 
 use ring::rand::{SecureRandom as _, SystemRandom};

@@ -1,0 +1,245 @@
+//! A principal's last failed token request, kept beside its lock file for a
+//! short time.
+//!
+//! During an outage every git process queued on the lock would otherwise run
+//! its own full retry cycle, one after another, and most would end by giving
+//! up on the lock instead of naming the outage. The holder that failed
+//! leaves what went wrong here; whoever takes the lock next within
+//! [`FAILURE_TTL_SECS`] reports the same failure at once, and a success
+//! removes it. Only our own private regular file is believed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::Fingerprint;
+use crate::text::sanitize;
+
+/// How long a failure is reported instead of asking again.
+pub const FAILURE_TTL_SECS: i64 = 30;
+/// Records are a few hundred bytes; anything bigger is not ours.
+const MAX_RECORD_BYTES: u64 = 16 * 1024;
+const FORMAT_VERSION: u32 = 1;
+
+/// A failure another process (or this one) just had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What failed, for traces (`unavailable`, `transport`, …).
+    pub kind: String,
+    /// The user-facing message, without the identity's name: the same
+    /// principal can be configured under several names.
+    pub message: String,
+    /// When it happened, seconds since the epoch.
+    pub at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    v: u32,
+    kind: String,
+    message: String,
+    at: i64,
+}
+
+fn path(dir: &Path, fp: &Fingerprint) -> PathBuf {
+    dir.join(format!("{fp}.failed"))
+}
+
+/// Leaves `failure` for `fp` in `dir`, replacing any older one at once
+/// (temporary file + rename), so a reader never sees half a record.
+pub fn record(dir: &Path, fp: &Fingerprint, failure: &Failure) -> io::Result<()> {
+    let text = serde_json::to_string(&Stored {
+        v: FORMAT_VERSION,
+        kind: failure.kind.clone(),
+        message: failure.message.clone(),
+        at: failure.at,
+    })
+    .map_err(io::Error::other)?;
+    let tmp = dir.join(format!("{fp}.failed.{}.tmp", std::process::id()));
+    // Left over from a process that died here with our pid.
+    let _ = fs::remove_file(&tmp);
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let written = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|()| fs::rename(&tmp, path(dir, fp)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// The failure recorded for `fp` when it is younger than
+/// [`FAILURE_TTL_SECS`] at `now`. `Err` says why a file that is there was
+/// not believed (for the trace); it is then ignored.
+pub fn recent(dir: &Path, fp: &Fingerprint, now: i64) -> Result<Option<Failure>, String> {
+    let path = path(dir, fp);
+    let file = match open_private(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut text = String::new();
+    file.take(MAX_RECORD_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if text.len() as u64 > MAX_RECORD_BYTES {
+        return Err(format!("{} is too large to be a record", path.display()));
+    }
+    let stored: Stored = serde_json::from_str(&text)
+        .ok()
+        .filter(|s: &Stored| s.v == FORMAT_VERSION)
+        .ok_or_else(|| format!("{} is not a failure record", path.display()))?;
+    let age = now.saturating_sub(stored.at);
+    Ok((0..FAILURE_TTL_SECS).contains(&age).then(|| Failure {
+        kind: sanitize(&stored.kind),
+        message: sanitize(&stored.message),
+        at: stored.at,
+    }))
+}
+
+/// Removes the record for `fp`; absent is fine.
+pub fn clear(dir: &Path, fp: &Fingerprint) -> io::Result<()> {
+    match fs::remove_file(path(dir, fp)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` only if it is a regular file, not a symlink, owned by us and
+/// writable by nobody else. Non-blocking, so a FIFO planted there cannot
+/// make us wait.
+fn open_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        if meta.uid() != uid {
+            return Err(io::Error::other("owned by another user"));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(io::Error::other("writable by group or others"));
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp() -> Fingerprint {
+        Fingerprint::of("app", "https://login.microsoftonline.com", "t", "c", "r")
+    }
+
+    fn failure(at: i64) -> Failure {
+        Failure {
+            kind: "unavailable".into(),
+            message: "Entra answered HTTP 503 (service unavailable) 6 time(s) over 5 s".into(),
+            at,
+        }
+    }
+
+    #[test]
+    fn a_record_is_reported_while_fresh_and_removed_by_clear() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(recent(dir.path(), &fp(), 1000), Ok(None));
+        record(dir.path(), &fp(), &failure(1000)).expect("record");
+        assert_eq!(recent(dir.path(), &fp(), 1000), Ok(Some(failure(1000))));
+        assert_eq!(
+            recent(dir.path(), &fp(), 1000 + FAILURE_TTL_SECS - 1),
+            Ok(Some(failure(1000)))
+        );
+        assert_eq!(recent(dir.path(), &fp(), 1000 + FAILURE_TTL_SECS), Ok(None));
+        assert_eq!(recent(dir.path(), &fp(), 990), Ok(None), "from the future");
+        assert_eq!(recent(dir.path(), &fp(), i64::MIN), Ok(None));
+        let other = Fingerprint::of("app", "https://login.microsoftonline.com", "t", "d", "r");
+        assert_eq!(recent(dir.path(), &other, 1000), Ok(None), "per principal");
+        record(dir.path(), &fp(), &failure(1010)).expect("replace");
+        assert_eq!(recent(dir.path(), &fp(), 1010), Ok(Some(failure(1010))));
+        clear(dir.path(), &fp()).expect("clear");
+        assert_eq!(recent(dir.path(), &fp(), 1010), Ok(None));
+        clear(dir.path(), &fp()).expect("clearing nothing is fine");
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("list").flatten().collect();
+        assert!(names.is_empty(), "no temporary files left: {names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn records_are_private_and_only_private_ones_are_believed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = path(dir.path(), &fp());
+        record(dir.path(), &fp(), &failure(1000)).expect("record");
+        let mode = fs::metadata(&file).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o622)).expect("chmod");
+        let why = recent(dir.path(), &fp(), 1000).expect_err("group-writable");
+        assert!(why.contains("writable by group or others"), "{why}");
+
+        fs::remove_file(&file).expect("rm");
+        let elsewhere = dir.path().join("elsewhere");
+        record(
+            dir.path(),
+            &Fingerprint::of("x", "y", "z", "w", "v"),
+            &failure(1000),
+        )
+        .expect("record");
+        let planted = path(dir.path(), &Fingerprint::of("x", "y", "z", "w", "v"));
+        fs::rename(&planted, &elsewhere).expect("move");
+        std::os::unix::fs::symlink(&elsewhere, &file).expect("symlink");
+        assert!(
+            recent(dir.path(), &fp(), 1000).is_err(),
+            "symlinks are not followed"
+        );
+        fs::remove_file(&file).expect("rm");
+
+        let fifo = std::ffi::CString::new(file.to_str().expect("utf8")).expect("c string");
+        // SAFETY: a valid NUL-terminated path and a mode.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let why = recent(dir.path(), &fp(), 1000).expect_err("a FIFO, without waiting");
+        assert!(why.contains("not a regular file"), "{why}");
+        fs::remove_file(&file).expect("rm");
+
+        fs::write(&file, vec![b' '; MAX_RECORD_BYTES as usize + 10]).expect("write");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(recent(dir.path(), &fp(), 1000).is_err(), "too large");
+        fs::write(&file, "not json").expect("write");
+        assert!(recent(dir.path(), &fp(), 1000).is_err(), "garbage");
+    }
+
+    #[test]
+    fn what_a_record_says_is_sanitized() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut hostile = failure(1000);
+        hostile.message = "HTTP 503\x1b[2J\nfake line\x07".into();
+        record(dir.path(), &fp(), &hostile).expect("record");
+        let got = recent(dir.path(), &fp(), 1000)
+            .expect("read")
+            .expect("fresh");
+        assert_eq!(got.message, "HTTP 503 [2J fake line");
+    }
+}

@@ -11,11 +11,13 @@ use std::io::{Read, Write};
 use crate::azure_devops::{Target, recognise};
 use crate::config::Config;
 use crate::error::Error;
+use crate::identity::Prompt;
 use crate::jwt::Claims;
 use crate::protocol::{self, Response};
+use crate::secrets::Secrets;
 use crate::session::Session;
 use crate::timefmt::now;
-use crate::tokens;
+use crate::tokens::{self, Erased};
 
 /// An error, and whether git must be told to stop (`quit=1`).
 pub struct Failure {
@@ -128,18 +130,13 @@ pub fn get(
     let identity = s.identity_for(&target, &config).map_err(Failure::quit)?;
     s.trace.decision(format_args!("identity {identity}"));
     let store = s.store(&config).map_err(Failure::quit)?;
+    let secrets = Secrets::new(s.env);
+    let prompt = Prompt::new(stderr);
+    let source = s.acquire_cx(&identity, &secrets, &prompt, Some(&request));
     let cx = s
-        .token_ctx(store.as_ref(), &config)
+        .token_ctx(store.as_ref(), &config, &source)
         .map_err(Failure::quit)?;
-    let mut notice = |path: &std::path::Path| {
-        let _ = writeln!(
-            stderr,
-            "git-credential-entra: waiting for another git process that is getting a token for identity '{}' (lock {})",
-            identity.name,
-            path.display()
-        );
-    };
-    let token = tokens::get(&identity, &cx, &mut notice).map_err(Failure::quit)?;
+    let token = tokens::get(&identity, &cx).map_err(Failure::quit)?;
     let expiry = token.git_expiry(config.refresh_margin_seconds, now());
     let username;
     let response = if request.offers_authtype() {
@@ -176,40 +173,22 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
         }
     };
     let store = s.store(&config)?;
-    let fp = identity.fingerprint();
-    let mut notice = |_: &std::path::Path| {};
-    // Under the lock, so a token another process stores meanwhile is not dropped.
-    let _guard =
-        crate::lock::acquire(s.lock_dir()?, &fp, &s.trace, &mut notice).map_err(|timeout| {
-            Error::Lock {
-                identity: identity.name.clone(),
-                timeout,
+    let secrets = Secrets::new(s.env);
+    let prompt = Prompt::new(stderr);
+    let source = s.acquire_cx(&identity, &secrets, &prompt, Some(&request));
+    let cx = s.token_ctx(store.as_ref(), &config, &source)?;
+    match tokens::erase(&identity, rejected, &cx) {
+        Ok(outcome) => s.trace.decision(format_args!(
+            "erase for '{}': {}",
+            identity.name,
+            match outcome {
+                Erased::Dropped => "dropped the rejected token",
+                Erased::Kept => "the cached token is not the rejected one; kept",
+                Erased::NotCached => "no cached token",
             }
-        })?;
-    let cx = s.token_ctx(store.as_ref(), &config)?;
-    match tokens::lookup(&fp, &cx) {
-        Some(cached) if cached.token == *rejected => match store.delete(&fp) {
-            Ok(()) => s.trace.decision(format_args!(
-                "erase: dropped the rejected token of '{}'",
-                identity.name
-            )),
-            Err(e) => {
-                let _ = writeln!(
-                    stderr,
-                    "git-credential-entra: could not drop the rejected token of identity '{}' from the {} cache: {e}",
-                    identity.name,
-                    store.name()
-                );
-            }
-        },
-        Some(_) => s.trace.decision(format_args!(
-            "erase: the cached token of '{}' is not the rejected one; kept",
-            identity.name
         )),
-        None => s.trace.decision(format_args!(
-            "erase: no cached token for '{}'",
-            identity.name
-        )),
+        // git ignores what erase says; the person reading stderr should know.
+        Err(e) => prompt.say(format_args!("{e}")),
     }
     Ok(())
 }

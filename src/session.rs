@@ -2,14 +2,17 @@
 //! human commands (`commands/`): the environment, the trace, where files
 //! live, the config, the token store, and which identity serves a target.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::azure_devops::Target;
+use crate::azure_devops::{RESOURCE, Target};
 use crate::cache::{self, TokenStore};
 use crate::config::{AUTO, Config};
 use crate::env::{Dirs, Env};
 use crate::error::Error;
-use crate::identity::{self, Resolved};
+use crate::identity::{self, AcquireCx, Http, Interactivity, Prompt, Resolved};
+use crate::protocol::Request;
+use crate::secrets::Secrets;
 use crate::tokens;
 use crate::trace::Trace;
 
@@ -65,14 +68,37 @@ impl Session<'_> {
         &'s self,
         store: &'s dyn TokenStore,
         config: &Config,
+        source: &'s AcquireCx<'s>,
     ) -> Result<tokens::Ctx<'s>, Error> {
         Ok(tokens::Ctx {
-            env: self.env,
+            source,
             trace: &self.trace,
             store,
             lock_dir: self.lock_dir()?,
             margin: config.refresh_margin_seconds,
         })
+    }
+
+    /// What a source may use if it must acquire a token for `identity`.
+    /// Opens nothing: the keyring and HTTP are opened by a source that needs them.
+    pub fn acquire_cx<'s>(
+        &'s self,
+        identity: &'s Resolved,
+        secrets: &'s Secrets<'s>,
+        prompt: &'s Prompt<'s>,
+        request: Option<&'s Request>,
+    ) -> AcquireCx<'s> {
+        AcquireCx {
+            identity: &identity.name,
+            env: self.env,
+            trace: &self.trace,
+            http: Http,
+            secrets,
+            interactivity: Interactivity::from_env(self.env, std::io::stderr().is_terminal()),
+            prompt,
+            resource: RESOURCE,
+            request,
+        }
     }
 
     /// The identity serving `target`: `--identity`, else the longest route, else `auto`.

@@ -9,18 +9,18 @@
 //! behind this one report it at once instead of each retrying in turn.
 
 use crate::cache::{CachedToken, Fingerprint, Freshness, TokenStore};
-use crate::env::Env;
 use crate::error::Error;
 use crate::failure::{self, Failure};
-use crate::identity::Resolved;
+use crate::identity::{AcquireCx, Resolved};
 use crate::lock;
+use crate::secret::Secret;
 use crate::timefmt::now;
 use crate::trace::Trace;
 
 /// Everything a token request needs besides the identity.
 pub struct Ctx<'a> {
-    /// Environment snapshot.
-    pub env: &'a Env,
+    /// What the source may use if it has to acquire.
+    pub source: &'a AcquireCx<'a>,
     /// Trace sink.
     pub trace: &'a Trace,
     /// The token store.
@@ -32,11 +32,14 @@ pub struct Ctx<'a> {
 }
 
 /// A fresh-enough token for `identity`.
-pub fn get(
-    identity: &Resolved,
-    cx: &Ctx,
-    notice: &mut dyn FnMut(&std::path::Path),
-) -> Result<CachedToken, Error> {
+pub fn get(identity: &Resolved, cx: &Ctx) -> Result<CachedToken, Error> {
+    if !identity.cacheable() {
+        cx.trace.decision(format_args!(
+            "{}: tokens of this type are not cached; requesting one",
+            identity.name
+        ));
+        return identity.acquire(cx.source);
+    }
     let fp = identity.fingerprint();
     let cached = lookup(&fp, cx);
     if let Some(t) = &cached
@@ -50,11 +53,7 @@ pub fn get(
         ));
         return Ok(t.clone());
     }
-    let _guard =
-        lock::acquire(cx.lock_dir, &fp, cx.trace, notice).map_err(|timeout| Error::Lock {
-            identity: identity.name.clone(),
-            timeout,
-        })?;
+    let _guard = lock_for(identity, &fp, cx)?;
     let cached = lookup(&fp, cx).or(cached);
     if let Some(t) = &cached
         && t.freshness(now(), cx.margin) == Freshness::Fresh
@@ -76,7 +75,8 @@ pub fn get(
                 "cache miss for {}: requesting a token",
                 identity.name
             ));
-            let acquired = identity.acquire(cx.env, cx.trace);
+            cx.trace.detail(format_args!("{}", cx.source.interactivity));
+            let acquired = identity.acquire(cx.source);
             remember(&fp, cx, &acquired);
             acquired
         }
@@ -101,6 +101,53 @@ pub fn get(
             }
             _ => Err(e),
         },
+    }
+}
+
+/// The identity's lock; a wait is announced to the person at the terminal.
+fn lock_for(identity: &Resolved, fp: &Fingerprint, cx: &Ctx) -> Result<lock::Guard, Error> {
+    let mut notice = |path: &std::path::Path| {
+        cx.source.prompt.say(format_args!(
+            "waiting for another git process that is getting a token for identity '{}' (lock {})",
+            identity.name,
+            path.display()
+        ));
+    };
+    lock::acquire(cx.lock_dir, fp, cx.trace, &mut notice).map_err(|timeout| Error::Lock {
+        identity: identity.name.clone(),
+        timeout,
+    })
+}
+
+/// What `erase` did with a token git reports as rejected.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Erased {
+    /// It was the cached token, and is gone.
+    Dropped,
+    /// The cached token is another (newer) one: kept.
+    Kept,
+    /// Nothing is cached for the identity.
+    NotCached,
+}
+
+/// Drops the cached token of `identity` if it is the `rejected` one. Done
+/// under the lock, so a token another process stores meanwhile is not dropped.
+pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result<Erased, Error> {
+    let fp = identity.fingerprint();
+    let _guard = lock_for(identity, &fp, cx)?;
+    match lookup(&fp, cx) {
+        Some(cached) if cached.token == *rejected => {
+            cx.store.delete(&fp).map_err(|e| {
+                Error::Command(format!(
+                    "could not drop the rejected token of identity '{}' from the {} cache: {e}",
+                    identity.name,
+                    cx.store.name()
+                ))
+            })?;
+            Ok(Erased::Dropped)
+        }
+        Some(_) => Ok(Erased::Kept),
+        None => Ok(Erased::NotCached),
     }
 }
 
@@ -171,5 +218,114 @@ pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<CachedToken> {
             ));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::cache::FileStore;
+    use crate::env::Env;
+    use crate::identity::{Http, Interactivity, Prompt, TokenSource};
+    use crate::secrets::Secrets;
+
+    /// A source that counts its requests and hands out numbered tokens.
+    struct Counting {
+        cacheable: bool,
+        calls: std::rc::Rc<Cell<u32>>,
+    }
+
+    impl TokenSource for Counting {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn describe(&self) -> String {
+            "a counting test source".into()
+        }
+        fn fingerprint(&self) -> Fingerprint {
+            Fingerprint::of("test", "a", "t", "c", "r")
+        }
+        fn cacheable(&self) -> bool {
+            self.cacheable
+        }
+        fn acquire(&self, _: &AcquireCx) -> Result<CachedToken, Error> {
+            self.calls.set(self.calls.get() + 1);
+            Ok(CachedToken {
+                token: Secret::new(format!("token-{}", self.calls.get())),
+                expires_on: now() + 3600,
+                obtained: now(),
+                refresh_on: None,
+            })
+        }
+    }
+
+    /// Runs `f` with a file store and lock directory in a temporary folder.
+    fn with_cx(cacheable: bool, f: impl FnOnce(&Resolved, &Ctx, &Cell<u32>)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = Env::from_pairs([]);
+        let trace = Trace::off();
+        let secrets = Secrets::new(&env);
+        let mut err = Vec::new();
+        let prompt = Prompt::new(&mut err);
+        let calls = std::rc::Rc::new(Cell::new(0));
+        let identity = Resolved::new(
+            "t",
+            Box::new(Counting {
+                cacheable,
+                calls: calls.clone(),
+            }),
+        );
+        let source = AcquireCx {
+            identity: "t",
+            env: &env,
+            trace: &trace,
+            http: Http,
+            secrets: &secrets,
+            interactivity: Interactivity::Forbidden("test"),
+            prompt: &prompt,
+            resource: "r",
+            request: None,
+        };
+        let store = FileStore::new(dir.path().join("tokens"));
+        let locks = dir.path().join("locks");
+        let cx = Ctx {
+            source: &source,
+            trace: &trace,
+            store: &store,
+            lock_dir: &locks,
+            margin: 300,
+        };
+        f(&identity, &cx, &calls);
+    }
+
+    #[test]
+    fn cacheable_tokens_are_served_from_the_cache_and_erased_only_when_rejected() {
+        with_cx(true, |id, cx, calls| {
+            let first = get(id, cx).expect("acquired");
+            assert_eq!(get(id, cx).expect("cached"), first);
+            assert_eq!(calls.get(), 1);
+            let other = Secret::new("token-other".to_string());
+            assert_eq!(erase(id, &other, cx).expect("erase"), Erased::Kept);
+            assert_eq!(erase(id, &first.token, cx).expect("erase"), Erased::Dropped);
+            assert_eq!(
+                erase(id, &first.token, cx).expect("erase"),
+                Erased::NotCached
+            );
+            get(id, cx).expect("acquired again");
+            assert_eq!(calls.get(), 2);
+        });
+    }
+
+    #[test]
+    fn sources_that_may_not_be_cached_are_asked_every_time() {
+        with_cx(false, |id, cx, calls| {
+            let a = get(id, cx).expect("acquired");
+            let b = get(id, cx).expect("acquired");
+            assert_ne!(a, b);
+            assert_eq!(calls.get(), 2);
+            assert!(cx.store.load(&id.fingerprint()).expect("load").is_none());
+        });
     }
 }

@@ -1,80 +1,97 @@
 //! From an identity name to something that can get a token.
 //!
-//! Resolution happens before the cache is consulted, so a type that cannot
-//! work yet (or an `auto` that finds nothing) fails clearly instead of
-//! silently serving or missing. Each resolved identity knows its cache
-//! fingerprint and how to acquire a fresh token.
+//! Every kind of identity is a [`TokenSource`]. Resolution is cheap and does
+//! no I/O: it yields the source's description and cache fingerprint, so a
+//! cache hit never touches the network, a keyring or a child process; only
+//! [`TokenSource::acquire`] does. A type that cannot work yet (or an `auto`
+//! that finds nothing) fails at resolution, clearly, before the cache.
+//!
+//! Adding a source: a file here implementing [`TokenSource`], its config
+//! parse function (`config/identity/`), and one line in [`resolve`].
 
+mod context;
 mod service_principal;
 
 use std::fmt;
 
 use crate::cache::{CachedToken, Fingerprint};
 use crate::config::{
-    AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, SecretSource,
-    ServicePrincipalConfig, check_authority_host,
+    AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, ServicePrincipalConfig,
+    check_authority_host,
 };
 use crate::env::Env;
 use crate::error::Error;
-use crate::trace::Trace;
 
+pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use service_principal::ServicePrincipal;
 
 /// Entra's public-cloud authority.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
+/// A kind of identity that can produce access tokens.
+pub trait TokenSource {
+    /// The type name shown to users (`service-principal`, `environment`, …).
+    fn kind(&self) -> &'static str;
+    /// Tenant, client and where the credential comes from — never a secret.
+    fn describe(&self) -> String;
+    /// The cache key of the principal (shared by every config name for it).
+    fn fingerprint(&self) -> Fingerprint;
+    /// Whether its tokens may be cached (the pipeline job token may not).
+    fn cacheable(&self) -> bool {
+        true
+    }
+    /// A fresh token, no cache involved.
+    fn acquire(&self, cx: &AcquireCx) -> Result<CachedToken, Error>;
+}
+
 /// An identity ready to produce tokens.
-#[derive(Debug)]
 pub struct Resolved {
     /// The config name (`auto` for the built-in).
     pub name: String,
-    /// What produces its tokens.
-    pub source: Source,
-}
-
-/// Token sources available in this version.
-#[derive(Debug)]
-pub enum Source {
-    /// Client credentials for an application (configured or from `AZURE_*`).
-    App(ServicePrincipal),
+    source: Box<dyn TokenSource>,
+    fingerprint: Fingerprint,
 }
 
 impl Resolved {
+    /// Wraps a source under its config name, computing its fingerprint once.
+    pub fn new(name: &str, source: Box<dyn TokenSource>) -> Resolved {
+        Resolved {
+            name: name.to_string(),
+            fingerprint: source.fingerprint(),
+            source,
+        }
+    }
+
     /// The cache key of the principal behind this identity.
     pub fn fingerprint(&self) -> Fingerprint {
-        match &self.source {
-            Source::App(sp) => sp.fingerprint(),
-        }
+        self.fingerprint.clone()
     }
 
     /// The type name shown to users.
     pub fn kind(&self) -> &'static str {
-        match &self.source {
-            Source::App(sp) => sp.origin,
-        }
+        self.source.kind()
+    }
+
+    /// Whether its tokens may be cached.
+    pub fn cacheable(&self) -> bool {
+        self.source.cacheable()
     }
 
     /// Gets a new token from the source (no cache involved).
-    pub fn acquire(&self, env: &Env, trace: &Trace) -> Result<CachedToken, Error> {
-        match &self.source {
-            Source::App(sp) => sp.acquire(&self.name, env, trace),
-        }
+    pub fn acquire(&self, cx: &AcquireCx) -> Result<CachedToken, Error> {
+        self.source.acquire(cx)
     }
 }
 
 impl fmt::Display for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Source::App(sp) => write!(
-                f,
-                "'{}' ({}, tenant {}, client {}, {})",
-                self.name,
-                sp.origin,
-                sp.tenant,
-                sp.client_id,
-                sp.secret.describe()
-            ),
-        }
+        write!(f, "'{}' ({})", self.name, self.source.describe())
+    }
+}
+
+impl fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -96,21 +113,16 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
         identity: name.to_string(),
         kind,
     };
-    let source = match kind {
-        IdentityKind::ServicePrincipal(sp) => {
-            if matches!(sp.secret, SecretSource::Certificate { .. }) {
-                return Err(not_yet("service-principal with a certificate"));
-            }
-            Source::App(ServicePrincipal::configured(
-                sp,
-                authority(sp.authority_host.as_deref(), config, env)?,
-            ))
+    let source: Box<dyn TokenSource> = match kind {
+        IdentityKind::ServicePrincipal(sp) if sp.secret.is_certificate() => {
+            return Err(not_yet("service-principal with a certificate"));
         }
+        IdentityKind::ServicePrincipal(sp) => Box::new(configured_app(sp, config, env)?),
         IdentityKind::Environment(EnvironmentConfig { authority_host })
         | IdentityKind::Auto(AutoConfig { authority_host }) => {
             let authority = authority(authority_host.as_deref(), config, env)?;
             match ServicePrincipal::from_environment(env, authority)? {
-                EnvCredential::Secret(sp) => Source::App(sp),
+                EnvCredential::Secret(sp) => Box::new(sp),
                 EnvCredential::Unsupported(what) => return Err(not_yet(what)),
                 EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto(_)) => {
                     return Err(Error::NoAutoSource {
@@ -134,10 +146,7 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
         IdentityKind::User(_) => return Err(not_yet("user")),
         IdentityKind::PipelineToken(_) => return Err(not_yet("pipeline-token")),
     };
-    Ok(Resolved {
-        name: name.to_string(),
-        source,
-    })
+    Ok(Resolved::new(name, source))
 }
 
 /// What the `AZURE_*` variables describe.
@@ -164,7 +173,7 @@ fn authority(identity: Option<&str>, config: &Config, env: &Env) -> Result<Strin
     }
 }
 
-/// Builds the service principal of a config entry (for `secret set`).
+/// Builds the service principal of a config entry (also for `secret set`).
 pub fn configured_app(
     sp: &ServicePrincipalConfig,
     config: &Config,

@@ -3,16 +3,15 @@
 
 use std::path::Path;
 
-use crate::azure_devops::{RESOURCE, SCOPE};
+use crate::azure_devops::RESOURCE;
 use crate::cache::{CachedToken, Fingerprint};
 use crate::config::{SecretSource, check_client_id, check_tenant};
 use crate::env::Env;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::secrets::Secrets;
-use crate::trace::Trace;
 
-use super::EnvCredential;
+use super::{AcquireCx, EnvCredential, TokenSource};
 
 /// An application that authenticates with a client secret.
 #[derive(Debug, Clone)]
@@ -30,6 +29,11 @@ pub struct ServicePrincipal {
 }
 
 impl SecretSource {
+    /// Whether this is a certificate (signing an assertion) rather than a secret.
+    pub fn is_certificate(&self) -> bool {
+        matches!(self, SecretSource::Certificate { .. })
+    }
+
     /// Where the secret comes from, for messages.
     pub fn describe(&self) -> String {
         match self {
@@ -98,25 +102,13 @@ impl ServicePrincipal {
         Ok(EnvCredential::Missing(missing.join(", ")))
     }
 
-    /// The cache key of this application's tokens (shared by every config
-    /// name for the same principal).
-    pub fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of(
-            "app",
-            &self.authority,
-            &self.tenant,
-            &self.client_id,
-            RESOURCE,
-        )
-    }
-
     /// The keyring account holding this principal's secret.
     pub fn keyring_account(&self) -> String {
         format!("secret:{}", self.fingerprint())
     }
 
     /// Reads the secret, with an actionable error naming its source.
-    fn secret(&self, name: &str, env: &Env) -> Result<Secret<String>, Error> {
+    fn secret(&self, name: &str, env: &Env, secrets: &Secrets) -> Result<Secret<String>, Error> {
         let fail = |problem: String| Error::Secret {
             identity: name.to_string(),
             problem,
@@ -127,7 +119,6 @@ impl ServicePrincipal {
             }),
             SecretSource::File(path) => read_secret_file(path).map_err(fail),
             SecretSource::Keyring => {
-                let secrets = Secrets::new(env);
                 let found = secrets.keyring()
                     .map_err(|e| fail(format!("no OS keyring is available ({e}) for client_secret_keyring. Fix: use client_secret_file or client_secret_env")))?
                     .get(&self.keyring_account())
@@ -139,25 +130,56 @@ impl ServicePrincipal {
             SecretSource::Certificate { .. } => Err(Error::NotAvailable { identity: name.to_string(), kind: "service-principal with a certificate" }),
         }
     }
+}
+
+impl TokenSource for ServicePrincipal {
+    fn kind(&self) -> &'static str {
+        self.origin
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}, tenant {}, client {}, {}",
+            self.origin,
+            self.tenant,
+            self.client_id,
+            self.secret.describe()
+        )
+    }
+
+    /// The cache key of this application's tokens (shared by every config
+    /// name for the same principal).
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(
+            "app",
+            &self.authority,
+            &self.tenant,
+            &self.client_id,
+            RESOURCE,
+        )
+    }
 
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
-    pub fn acquire(&self, name: &str, env: &Env, trace: &Trace) -> Result<CachedToken, Error> {
-        let secret = self.secret(name, env)?;
+    fn acquire(&self, cx: &AcquireCx) -> Result<CachedToken, Error> {
+        let name = cx.identity;
+        let secret = self.secret(name, cx.env, cx.secrets)?;
         let endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
-        let http = crate::http::client_for(&endpoint).map_err(|problem| Error::Http {
+        let http = cx.http.entra(&endpoint).map_err(|problem| Error::Http {
             identity: name.to_string(),
             problem,
         })?;
         let form = [
             ("grant_type", &Secret::new("client_credentials".to_string())),
             ("client_id", &Secret::new(self.client_id.clone())),
-            ("scope", &Secret::new(SCOPE.to_string())),
+            ("scope", &Secret::new(cx.scope())),
             ("client_secret", &secret),
         ];
-        crate::entra::request_token(&http, &endpoint, &form, trace).map_err(|source| Error::Entra {
-            identity: name.to_string(),
-            step: "client credentials",
-            source: Box::new(source),
+        crate::entra::request_token(&http, &endpoint, &form, cx.trace).map_err(|source| {
+            Error::Entra {
+                identity: name.to_string(),
+                step: "client credentials",
+                source: Box::new(source),
+            }
         })
     }
 }
@@ -202,12 +224,13 @@ mod tests {
     use crate::config::Config;
     use crate::env::Env;
     use crate::error::Error;
-    use crate::identity::{Source, resolve};
+    use crate::identity::resolve;
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
 
-    fn resolve_env(pairs: &[(&str, &str)]) -> Result<super::ServicePrincipal, Error> {
+    /// The resolved identity as shown to users (tenant and client id included).
+    fn resolve_env(pairs: &[(&str, &str)]) -> Result<String, Error> {
         let mut all = vec![("AZURE_CLIENT_SECRET", "a-secret-value")];
         all.extend_from_slice(pairs);
         let env = Env::from_pairs(all);
@@ -223,9 +246,7 @@ mod tests {
             resolve("auto", &config, &env).err().map(|e| e.to_string()),
             result.as_ref().err().map(ToString::to_string)
         );
-        result.map(|r| match r.source {
-            Source::App(sp) => sp,
-        })
+        result.map(|r| r.to_string())
     }
 
     fn refused_var(pairs: &[(&str, &str)]) -> &'static str {
@@ -237,14 +258,14 @@ mod tests {
 
     #[test]
     fn azure_variables_are_validated_like_the_config() {
-        let sp = resolve_env(&[
+        let shown = resolve_env(&[
             ("AZURE_TENANT_ID", "Contoso.onmicrosoft.com"),
             ("AZURE_CLIENT_ID", &CLIENT.to_ascii_uppercase()),
         ])
         .expect("valid");
-        assert_eq!(
-            (sp.tenant.as_str(), sp.client_id.as_str()),
-            ("contoso.onmicrosoft.com", CLIENT)
+        assert!(
+            shown.contains(&format!("tenant contoso.onmicrosoft.com, client {CLIENT},")),
+            "{shown}"
         );
         for tenant in [
             "contoso/../../evil",

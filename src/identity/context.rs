@@ -1,0 +1,173 @@
+//! What a token source may use while it acquires a token: the environment,
+//! the trace, HTTP, the secret store, the interactivity policy, a place for
+//! prompts (never stdout, which belongs to git), the resource, and git's
+//! request (its `wwwauth[]` names the tenant).
+//!
+//! Built before the cache is consulted but does no I/O itself: the keyring
+//! and HTTP clients open on first use, so a cache hit costs nothing here.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::Write;
+
+use reqwest::blocking::Client;
+
+use crate::env::Env;
+use crate::protocol::Request;
+use crate::secrets::Secrets;
+use crate::trace::Trace;
+
+/// Everything a source may use to acquire a token.
+pub struct AcquireCx<'a> {
+    /// The identity's config name, for messages.
+    pub identity: &'a str,
+    /// Environment snapshot.
+    pub env: &'a Env,
+    /// Trace sink.
+    pub trace: &'a Trace,
+    /// Builds HTTP clients on demand.
+    pub http: Http,
+    /// Secrets kept in the OS keyring, opened on first use.
+    pub secrets: &'a Secrets<'a>,
+    /// Whether a person may be asked anything.
+    pub interactivity: Interactivity,
+    /// Where prompts and progress for a person go.
+    pub prompt: &'a Prompt<'a>,
+    /// The Entra resource (application id URI) tokens are for.
+    pub resource: &'a str,
+    /// What git sent, when a git request started this.
+    pub request: Option<&'a Request>,
+}
+
+impl AcquireCx<'_> {
+    /// The v2 scope for the resource.
+    pub fn scope(&self) -> String {
+        format!("{}/.default", self.resource)
+    }
+}
+
+/// The one way sources get HTTP clients: built only when a source asks,
+/// with the rules of `http.rs` (timeouts, proxies, no redirects).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Http;
+
+impl Http {
+    /// A client for Entra's token endpoint at `url`.
+    pub fn entra(&self, url: &str) -> Result<Client, String> {
+        crate::http::client_for(url)
+    }
+}
+
+/// Whether sign-in may prompt a person (contract §7 "Interactivity").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interactivity {
+    /// Prompts are allowed.
+    Allowed,
+    /// `GIT_CREDENTIAL_ENTRA_INTERACTIVE=always`: device code even with no
+    /// terminal (approved from a CI log).
+    Always,
+    /// No prompt may start; the reason names the setting that forbids it.
+    Forbidden(&'static str),
+}
+
+impl Interactivity {
+    /// From the environment and whether stderr is a terminal.
+    pub fn from_env(env: &Env, stderr_is_terminal: bool) -> Interactivity {
+        match env
+            .get("GIT_CREDENTIAL_ENTRA_INTERACTIVE")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("never") => {
+                return Interactivity::Forbidden("GIT_CREDENTIAL_ENTRA_INTERACTIVE is never");
+            }
+            Some("always") => return Interactivity::Always,
+            _ => {}
+        }
+        if env.get("GIT_TERMINAL_PROMPT") == Some("0") {
+            Interactivity::Forbidden("GIT_TERMINAL_PROMPT is 0")
+        } else if ["CI", "TF_BUILD", "GITHUB_ACTIONS"]
+            .iter()
+            .any(|v| env.get(v).is_some())
+        {
+            Interactivity::Forbidden("a CI variable (CI, TF_BUILD or GITHUB_ACTIONS) is set")
+        } else if !stderr_is_terminal {
+            Interactivity::Forbidden("stderr is not a terminal")
+        } else {
+            Interactivity::Allowed
+        }
+    }
+}
+
+impl fmt::Display for Interactivity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Interactivity::Allowed => f.write_str("prompts allowed"),
+            Interactivity::Always => f.write_str("prompts allowed (always)"),
+            Interactivity::Forbidden(why) => write!(f, "no prompts ({why})"),
+        }
+    }
+}
+
+/// Messages for the person at the terminal (stderr): never git's stdout.
+pub struct Prompt<'a> {
+    out: RefCell<&'a mut dyn Write>,
+}
+
+impl<'a> Prompt<'a> {
+    /// Prompts written to `out` (stderr in the binary, a buffer in tests).
+    pub fn new(out: &'a mut dyn Write) -> Prompt<'a> {
+        Prompt {
+            out: RefCell::new(out),
+        }
+    }
+
+    /// One line, prefixed with the program's name.
+    pub fn say(&self, args: fmt::Arguments) {
+        // A prompt that cannot be shown must not fail the request.
+        let _ = writeln!(self.out.borrow_mut(), "git-credential-entra: {args}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interactivity_rules() {
+        let on = |pairs: &[(&str, &str)], tty| {
+            Interactivity::from_env(&Env::from_pairs(pairs.iter().copied()), tty)
+        };
+        assert_eq!(on(&[], true), Interactivity::Allowed);
+        assert!(matches!(on(&[], false), Interactivity::Forbidden(_)));
+        assert!(matches!(
+            on(&[("GIT_TERMINAL_PROMPT", "0")], true),
+            Interactivity::Forbidden(_)
+        ));
+        assert!(matches!(
+            on(&[("TF_BUILD", "True")], true),
+            Interactivity::Forbidden(_)
+        ));
+        assert!(matches!(
+            on(&[("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "Never")], true),
+            Interactivity::Forbidden(_)
+        ));
+        assert_eq!(
+            on(
+                &[("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "always"), ("CI", "1")],
+                false
+            ),
+            Interactivity::Always
+        );
+    }
+
+    #[test]
+    fn prompts_go_to_their_writer() {
+        let mut buf = Vec::new();
+        Prompt::new(&mut buf).say(format_args!("waiting"));
+        assert_eq!(
+            String::from_utf8(buf).expect("utf8"),
+            "git-credential-entra: waiting\n"
+        );
+    }
+}

@@ -2,7 +2,9 @@
 //! step, what went wrong, and what to do.
 
 use std::fmt;
+use std::path::PathBuf;
 
+use crate::cache::StoreError;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
 use crate::env::NoHome;
@@ -37,7 +39,10 @@ pub enum Error {
     /// `auto` found no usable source.
     NoAutoSource { identity: String, file: String },
     /// A secret could not be read.
-    Secret { identity: String, problem: String },
+    Secret {
+        identity: String,
+        cause: SecretError,
+    },
     /// A default location has no absolute base directory.
     NoHome(NoHome),
     /// An environment variable of ours or Azure's is malformed.
@@ -62,7 +67,9 @@ pub enum Error {
         identity: String,
         timeout: LockTimeout,
     },
-    /// A subcommand's own failure (keyring, stdin…).
+    /// A token or secret store failed while a command used it.
+    Store { context: String, cause: StoreError },
+    /// A subcommand was used wrongly, or its input could not be read.
     Command(String),
     /// Writing to git failed.
     Io(std::io::Error),
@@ -102,7 +109,7 @@ impl fmt::Display for Error {
                 f,
                 "identity '{identity}': found no credentials to use (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set; managed identity, Azure CLI and interactive sign-in detection are not available in this version). Fix: set those variables, or configure an identity and a route in {file}"
             ),
-            Error::Secret { identity, problem } => write!(f, "identity '{identity}': {problem}"),
+            Error::Secret { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::NoHome(e) => write!(f, "{e}"),
             Error::Environment { var, problem } => write!(f, "{var} {problem}"),
             Error::Http { identity, problem } => write!(f, "identity '{identity}': {problem}"),
@@ -130,8 +137,98 @@ impl fmt::Display for Error {
                 crate::lock::GIVE_UP_AFTER.as_secs(),
                 timeout.path.display()
             ),
+            Error::Store { context, cause } => write!(f, "{context}: {cause}"),
             Error::Command(s) => f.write_str(s),
             Error::Io(e) => write!(f, "writing the answer to git failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Parse(e) => Some(e),
+            Error::Config(e) => Some(e.as_ref()),
+            Error::Secret { cause, .. } => Some(cause),
+            Error::NoHome(e) => Some(e),
+            Error::Entra { source, .. } => Some(source.as_ref()),
+            Error::Lock { timeout, .. } => Some(timeout),
+            Error::Store { cause, .. } => Some(cause),
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+// The module errors a request can end in are causes of [`Error`]; their
+// Display is their message, and they have no deeper cause of their own.
+impl std::error::Error for ParseError {}
+impl std::error::Error for ConfigError {}
+impl std::error::Error for NoHome {}
+impl std::error::Error for EntraError {}
+impl std::error::Error for StoreError {}
+impl std::error::Error for LockTimeout {}
+
+impl fmt::Display for LockTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the lock {} stayed held by another process",
+            self.path.display()
+        )
+    }
+}
+
+/// Why a service principal's secret could not be read: typed, so callers
+/// (and `doctor`) can tell a missing variable from a broken keyring.
+#[derive(Debug)]
+pub enum SecretError {
+    /// `client_secret_env` names a variable that is not set.
+    EnvUnset { var: String },
+    /// `client_secret_file` is missing, unsafe or empty.
+    File { path: PathBuf, problem: String },
+    /// No OS keyring could be opened for `client_secret_keyring`.
+    NoKeyring(StoreError),
+    /// The keyring failed while reading the secret.
+    Keyring(StoreError),
+    /// The keyring holds no secret for the identity.
+    NotStored { identity: String },
+    /// The `environment` identity lacks some `AZURE_*` variables.
+    EnvironmentIncomplete { missing: String },
+}
+
+impl fmt::Display for SecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretError::EnvUnset { var } => write!(
+                f,
+                "the environment variable {var} (client_secret_env) is not set. Fix: export {var} with the client secret's value in the environment git runs in"
+            ),
+            SecretError::File { problem, .. } => f.write_str(problem),
+            SecretError::NoKeyring(e) => write!(
+                f,
+                "no OS keyring is available ({e}) for client_secret_keyring. Fix: use client_secret_file or client_secret_env"
+            ),
+            SecretError::Keyring(e) => {
+                write!(f, "reading the secret from the OS keyring failed: {e}")
+            }
+            SecretError::NotStored { identity } => write!(
+                f,
+                "no secret is stored in the OS keyring for this identity. Fix: git-credential-entra secret set --identity {identity} < file-with-the-secret"
+            ),
+            SecretError::EnvironmentIncomplete { missing } => write!(
+                f,
+                "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the environment git runs in"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SecretError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SecretError::NoKeyring(e) | SecretError::Keyring(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -183,6 +280,26 @@ impl From<ParseError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_are_reachable_through_source() {
+        use std::error::Error as _;
+        let e = Error::Secret {
+            identity: "ci".into(),
+            cause: SecretError::Keyring(StoreError("the daemon did not answer".into())),
+        };
+        let cause = e.source().expect("the secret error");
+        assert!(cause.to_string().contains("OS keyring failed"), "{cause}");
+        let root = cause.source().expect("the store error");
+        assert_eq!(root.to_string(), "the daemon did not answer");
+        assert!(matches!(
+            e,
+            Error::Secret {
+                cause: SecretError::Keyring(_),
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn no_organization_names_a_working_url_and_command() {

@@ -137,12 +137,13 @@ pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result
     let _guard = lock_for(identity, &fp, cx)?;
     match lookup(&fp, cx) {
         Some(cached) if cached.token == *rejected => {
-            cx.store.delete(&fp).map_err(|e| {
-                Error::Command(format!(
-                    "could not drop the rejected token of identity '{}' from the {} cache: {e}",
+            cx.store.delete(&fp).map_err(|cause| Error::Store {
+                context: format!(
+                    "could not drop the rejected token of identity '{}' from the {} cache",
                     identity.name,
                     cx.store.name()
-                ))
+                ),
+                cause,
             })?;
             Ok(Erased::Dropped)
         }

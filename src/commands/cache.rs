@@ -125,8 +125,9 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
             let mut removed = 0;
             for fp in known.keys() {
                 if matches!(store.load(fp), Ok(Some(_))) {
-                    store.delete(fp).map_err(|e| {
-                        Error::Command(format!("cannot clear the {} cache: {e}", store.name()))
+                    store.delete(fp).map_err(|e| Error::Store {
+                        context: format!("cannot clear the {} cache", store.name()),
+                        cause: e,
                     })?;
                     removed += 1;
                 }

@@ -50,9 +50,15 @@ pub fn run(
     let secrets = crate::secrets::Secrets::new(session.env);
     let keyring = secrets
         .keyring()
-        .map_err(|e| Error::Command(format!("no OS keyring is available: {e}. Fix: use client_secret_file (mode 600) or client_secret_env instead")))?;
+        .map_err(|cause| Error::Store {
+            context: "no OS keyring is available (Fix: use client_secret_file (mode 600) or client_secret_env instead)".into(),
+            cause,
+        })?;
     let account = sp.keyring_account();
-    let keyring_err = |e| Error::Command(format!("the {} keyring failed: {e}", keyring.name_str()));
+    let keyring_err = |cause| Error::Store {
+        context: format!("the {} keyring failed", keyring.name_str()),
+        cause,
+    };
     match command {
         SecretCommand::Set => {
             let secret = if session.stdin_is_terminal {

@@ -20,7 +20,7 @@ use crate::config::{
     check_authority_host,
 };
 use crate::env::Env;
-use crate::error::Error;
+use crate::error::{Error, SecretError};
 
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use service_principal::ServicePrincipal;
@@ -133,9 +133,7 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
                 EnvCredential::Missing(missing) => {
                     return Err(Error::Secret {
                         identity: name.to_string(),
-                        problem: format!(
-                            "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the environment git runs in"
-                        ),
+                        cause: SecretError::EnvironmentIncomplete { missing },
                     });
                 }
             }

@@ -7,7 +7,7 @@ use crate::azure_devops::RESOURCE;
 use crate::cache::{CachedToken, Fingerprint};
 use crate::config::{SecretSource, check_client_id, check_tenant};
 use crate::env::Env;
-use crate::error::Error;
+use crate::error::{Error, SecretError};
 use crate::secret::Secret;
 use crate::secrets::Secrets;
 
@@ -109,25 +109,37 @@ impl ServicePrincipal {
 
     /// Reads the secret, with an actionable error naming its source.
     fn secret(&self, name: &str, env: &Env, secrets: &Secrets) -> Result<Secret<String>, Error> {
-        let fail = |problem: String| Error::Secret {
+        let fail = |cause: SecretError| Error::Secret {
             identity: name.to_string(),
-            problem,
+            cause,
         };
         match &self.secret {
-            SecretSource::Env(var) => env.get(var).map(|v| Secret::new(v.to_string())).ok_or_else(|| {
-                fail(format!("the environment variable {var} (client_secret_env) is not set. Fix: export {var} with the client secret's value in the environment git runs in"))
+            SecretSource::Env(var) => env
+                .get(var)
+                .map(|v| Secret::new(v.to_string()))
+                .ok_or_else(|| fail(SecretError::EnvUnset { var: var.clone() })),
+            SecretSource::File(path) => read_secret_file(path).map_err(|problem| {
+                fail(SecretError::File {
+                    path: path.clone(),
+                    problem,
+                })
             }),
-            SecretSource::File(path) => read_secret_file(path).map_err(fail),
             SecretSource::Keyring => {
-                let found = secrets.keyring()
-                    .map_err(|e| fail(format!("no OS keyring is available ({e}) for client_secret_keyring. Fix: use client_secret_file or client_secret_env")))?
+                let found = secrets
+                    .keyring()
+                    .map_err(|e| fail(SecretError::NoKeyring(e)))?
                     .get(&self.keyring_account())
-                    .map_err(|e| fail(format!("reading the secret from the OS keyring failed: {e}")))?;
+                    .map_err(|e| fail(SecretError::Keyring(e)))?;
                 found.ok_or_else(|| {
-                    fail(format!("no secret is stored in the OS keyring for this identity. Fix: git-credential-entra secret set --identity {name} < file-with-the-secret"))
+                    fail(SecretError::NotStored {
+                        identity: name.to_string(),
+                    })
                 })
             }
-            SecretSource::Certificate { .. } => Err(Error::NotAvailable { identity: name.to_string(), kind: "service-principal with a certificate" }),
+            SecretSource::Certificate { .. } => Err(Error::NotAvailable {
+                identity: name.to_string(),
+                kind: "service-principal with a certificate",
+            }),
         }
     }
 }

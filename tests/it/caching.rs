@@ -107,9 +107,12 @@ fn expiry_uses_the_effective_margin() {
 #[test]
 fn short_lived_token_is_replaced_after_half_its_life() {
     let w = World::new();
-    w.entra.set_lifetime(4);
+    w.entra.set_lifetime(400);
     let first = token_of(&w.helper(&["get"], &w.request()).stdout);
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    w.age_cache(150);
+    let kept = token_of(&w.helper(&["get"], &w.request()).stdout);
+    assert_eq!(first, kept, "before half its life (margin min(300, 200))");
+    w.age_cache(60);
     let second = token_of(&w.helper(&["get"], &w.request()).stdout);
     assert_ne!(first, second);
     assert_eq!(w.token_requests(), 2);
@@ -119,10 +122,12 @@ fn short_lived_token_is_replaced_after_half_its_life() {
 fn refresh_in_is_honoured_and_strings_are_numbers() {
     let w = World::new();
     w.entra.set_numbers_as_strings(true);
-    w.entra.set_refresh_in(Some(1));
+    w.entra.set_refresh_in(Some(600));
     let first = w.helper(&["get"], &w.request());
     assert!(first.status.success(), "{}", first.stderr);
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    w.helper(&["get"], &w.request());
+    assert_eq!(w.token_requests(), 1, "refresh_in not yet elapsed");
+    w.age_cache(601);
     w.helper(&["get"], &w.request());
     assert_eq!(w.token_requests(), 2, "refresh_in elapsed: a new token");
 }
@@ -130,9 +135,9 @@ fn refresh_in_is_honoured_and_strings_are_numbers() {
 #[test]
 fn outage_serves_the_still_valid_cached_token() {
     let w = World::new();
-    w.entra.set_refresh_in(Some(1));
+    w.entra.set_refresh_in(Some(600));
     let first = w.helper(&["get"], &w.request());
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    w.age_cache(601);
     let mut down = Scripted::status(503);
     down.retry_after = Some("0".into());
     w.entra.set_outage(Some(down));

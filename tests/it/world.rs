@@ -75,6 +75,26 @@ impl World {
         world
     }
 
+    /// Makes every file-cache entry `secs` seconds older (its times moved
+    /// back), as if that much time had passed, so tests need not sleep.
+    pub fn age_cache(&self, secs: i64) {
+        let dir = self.env.path().join("cache/git-credential-entra/tokens");
+        let entries = std::fs::read_dir(&dir).expect("the file cache has entries");
+        for entry in entries.map(|e| e.expect("a directory entry").path()) {
+            if entry.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&entry).expect("read a cache entry");
+            let mut v: serde_json::Value = serde_json::from_str(&text).expect("entries are JSON");
+            for key in ["expires_on", "obtained", "refresh_on"] {
+                if let Some(t) = v.get(key).and_then(serde_json::Value::as_i64) {
+                    v[key] = (t - secs).into();
+                }
+            }
+            std::fs::write(&entry, v.to_string()).expect("write the aged entry back");
+        }
+    }
+
     /// Writes the standard config; `extra_identities` is spliced into
     /// `identities` (e.g. `, "x": {…}`).
     pub fn write_config(&self, extra_identities: &str) {

@@ -16,11 +16,11 @@ use reqwest::blocking::{Client, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cache::CachedToken;
 use crate::http::REQUEST_TIMEOUT;
 use crate::secret::Secret;
 use crate::text::sanitize;
 use crate::timefmt::now;
+use crate::token::{AccessToken, TokenResponse};
 use crate::trace::Trace;
 
 /// Total time one token request may take: every attempt and every wait.
@@ -254,6 +254,7 @@ struct TokenBody {
     expires_on: Option<i64>,
     #[serde(default, deserialize_with = "number_or_string")]
     refresh_in: Option<i64>,
+    refresh_token: Option<String>,
 }
 
 /// IMDS, App Service and v1 endpoints send numbers as strings.
@@ -266,14 +267,14 @@ pub fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
 }
 
 /// Parses a successful token response received at `received`.
-pub fn parse_token(status: u16, body: &str, received: i64) -> Result<CachedToken, EntraError> {
+pub fn parse_token(status: u16, body: &str, received: i64) -> Result<TokenResponse, EntraError> {
     let bad = |detail: &str| EntraError::BadResponse {
         status,
         detail: detail.to_string(),
     };
     let b: TokenBody = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
     let token = b.access_token.ok_or_else(|| bad("no access_token"))?;
-    CachedToken::check_token(&token).map_err(bad)?;
+    AccessToken::check_token(&token).map_err(bad)?;
     let lifetime = match (b.expires_in, b.expires_on) {
         (Some(secs), _) if secs > 0 => secs,
         (Some(_), _) => return Err(bad("expires_in is not a positive number of seconds")),
@@ -281,14 +282,12 @@ pub fn parse_token(status: u16, body: &str, received: i64) -> Result<CachedToken
         _ => return Err(bad("no usable expires_in or expires_on")),
     };
     let lifetime = lifetime.min(MAX_LIFETIME_SECS);
-    Ok(CachedToken {
-        token: Secret::new(token),
+    Ok(TokenResponse {
+        access_token: Secret::new(token),
         expires_on: received.saturating_add(lifetime),
         obtained: received,
-        refresh_on: b
-            .refresh_in
-            .filter(|r| *r > 0)
-            .map(|r| received.saturating_add(r.min(lifetime))),
+        refresh_in: b.refresh_in.filter(|r| *r > 0).map(|r| r.min(lifetime)),
+        refresh_token: b.refresh_token.filter(|r| !r.is_empty()).map(Secret::new),
     })
 }
 
@@ -366,7 +365,7 @@ pub fn request_token(
     endpoint: &str,
     form: &[(&str, &Secret<String>)],
     trace: &Trace,
-) -> Result<CachedToken, EntraError> {
+) -> Result<AccessToken, EntraError> {
     let start = Instant::now();
     let form: Vec<(&str, &str)> = form
         .iter()
@@ -417,7 +416,10 @@ pub fn request_token(
                     (failure, retry_after.unwrap_or(backoff))
                 } else {
                     match read_body(resp, status, start) {
-                        Ok(body) if status == 200 => return parse_token(status, &body, now()),
+                        Ok(body) if status == 200 => {
+                            return parse_token(status, &body, now())
+                                .map(TokenResponse::into_access_token);
+                        }
                         Ok(body) => return Err(parse_error(status, &body, &form)),
                         Err((failure, true)) => {
                             trace.detail(format_args!("entra: {failure}"));
@@ -581,7 +583,8 @@ mod tests {
             r#"{"access_token":"a","expires_in":"3599","refresh_in":1800}"#,
             1000,
         )
-        .expect("ok");
+        .expect("ok")
+        .into_access_token();
         assert_eq!(
             (t.expires_on, t.obtained, t.refresh_on),
             (4599, 1000, Some(2800))
@@ -596,6 +599,29 @@ mod tests {
         assert!(parse_token(200, r#"{"access_token":"a"}"#, 1000).is_err());
         assert!(parse_token(200, r#"{"expires_in":5}"#, 1000).is_err());
         assert!(parse_token(200, "<html>", 1000).is_err());
+    }
+
+    #[test]
+    fn a_refresh_token_is_kept_in_the_answer_only() {
+        let r = parse_token(
+            200,
+            r#"{"access_token":"a","expires_in":3600,"refresh_token":"rt-1"}"#,
+            1000,
+        )
+        .expect("ok");
+        assert_eq!(
+            r.refresh_token.as_ref().map(Secret::expose),
+            Some(&"rt-1".to_string())
+        );
+        let cached = r.into_access_token().to_json();
+        assert!(!cached.expose().contains("rt-1"), "never cached");
+        let r = parse_token(
+            200,
+            r#"{"access_token":"a","expires_in":3600,"refresh_token":""}"#,
+            1000,
+        )
+        .expect("ok");
+        assert_eq!(r.refresh_token, None);
     }
 
     #[test]
@@ -620,7 +646,7 @@ mod tests {
                 1000,
             ),
         ] {
-            let t = parse(body, received).expect(body);
+            let t = parse(body, received).expect(body).into_access_token();
             assert_eq!(t.expires_on, received + day, "{body}");
             assert!(t.refresh_on.is_none_or(|r| r <= t.expires_on), "{body}");
             assert!(t.git_expiry(300, received) > received, "{body}");

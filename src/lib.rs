@@ -28,6 +28,7 @@ mod session;
 mod terminal;
 mod text;
 mod timefmt;
+mod token;
 mod tokens;
 mod trace;
 

@@ -8,13 +8,14 @@
 //! secret), the failure is left beside the lock so that the processes queued
 //! behind this one report it at once instead of each retrying in turn.
 
-use crate::cache::{CachedToken, Fingerprint, Freshness, TokenStore};
+use crate::cache::{Fingerprint, TokenStore};
 use crate::env::Env;
 use crate::error::Error;
 use crate::failure::{self, Failure};
 use crate::identity::Resolved;
 use crate::lock;
 use crate::timefmt::now;
+use crate::token::{AccessToken, Freshness};
 use crate::trace::Trace;
 
 /// Everything a token request needs besides the identity.
@@ -36,7 +37,7 @@ pub fn get(
     identity: &Resolved,
     cx: &Ctx,
     notice: &mut dyn FnMut(&std::path::Path),
-) -> Result<CachedToken, Error> {
+) -> Result<AccessToken, Error> {
     let fp = identity.fingerprint();
     let cached = lookup(&fp, cx);
     if let Some(t) = &cached
@@ -127,7 +128,7 @@ fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
 
 /// Leaves a failure of the service for the processes queued behind us, or
 /// removes an old one once the service works again.
-fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<CachedToken, Error>) {
+fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<AccessToken, Error>) {
     let done = match acquired {
         Ok(_) => failure::clear(cx.lock_dir, fp),
         Err(e) => match e.shareable() {
@@ -152,10 +153,10 @@ fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<CachedToken, Error>) {
 }
 
 /// The cached entry for `fp`; unreadable or corrupt entries are misses.
-pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<CachedToken> {
+pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<AccessToken> {
     match cx.store.load(fp) {
         Ok(Some(text)) => {
-            let t = CachedToken::from_json(text.expose());
+            let t = AccessToken::from_json(text.expose());
             if t.is_none() {
                 cx.trace.decision(format_args!(
                     "cache: the entry {fp} is unreadable; it will be replaced"

@@ -9,13 +9,14 @@ mod service_principal;
 
 use std::fmt;
 
-use crate::cache::{CachedToken, Fingerprint};
+use crate::cache::Fingerprint;
 use crate::config::{
     AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, SecretSource,
     ServicePrincipalConfig, check_authority_host,
 };
 use crate::env::Env;
 use crate::error::Error;
+use crate::token::AccessToken;
 use crate::trace::Trace;
 
 pub use service_principal::ServicePrincipal;
@@ -55,7 +56,7 @@ impl Resolved {
     }
 
     /// Gets a new token from the source (no cache involved).
-    pub fn acquire(&self, env: &Env, trace: &Trace) -> Result<CachedToken, Error> {
+    pub fn acquire(&self, env: &Env, trace: &Trace) -> Result<AccessToken, Error> {
         match &self.source {
             Source::App(sp) => sp.acquire(&self.name, env, trace),
         }

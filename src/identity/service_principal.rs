@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use crate::azure_devops::{RESOURCE, SCOPE};
-use crate::cache::{CachedToken, Fingerprint};
+use crate::cache::Fingerprint;
 use crate::config::{SecretSource, check_client_id, check_tenant};
 use crate::env::Env;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::secrets::Secrets;
+use crate::token::AccessToken;
 use crate::trace::Trace;
 
 use super::EnvCredential;
@@ -141,7 +142,7 @@ impl ServicePrincipal {
     }
 
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
-    pub fn acquire(&self, name: &str, env: &Env, trace: &Trace) -> Result<CachedToken, Error> {
+    pub fn acquire(&self, name: &str, env: &Env, trace: &Trace) -> Result<AccessToken, Error> {
         let secret = self.secret(name, env)?;
         let endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
         let http = crate::http::client_for(&endpoint).map_err(|problem| Error::Http {

@@ -6,11 +6,12 @@ use std::path::Path;
 use crate::azure_devops::{RESOURCE, SCOPE};
 use crate::cache::Fingerprint;
 use crate::config::{SecretSource, check_client_id, check_tenant};
+use crate::entra::ClientAuth;
 use crate::env::Env;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::secrets::Secrets;
-use crate::token::AccessToken;
+use crate::token::{AccessToken, TokenResponse};
 use crate::trace::Trace;
 
 use super::EnvCredential;
@@ -143,19 +144,22 @@ impl ServicePrincipal {
 
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
     pub fn acquire(&self, name: &str, env: &Env, trace: &Trace) -> Result<AccessToken, Error> {
-        let secret = self.secret(name, env)?;
-        let endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
-        let http = crate::http::client_for(&endpoint).map_err(|problem| Error::Http {
+        let auth = ClientAuth::Secret(self.secret(name, env)?);
+        let http = crate::http::entra_client(&self.authority).map_err(|problem| Error::Http {
             identity: name.to_string(),
             problem,
         })?;
-        let form = [
-            ("grant_type", &Secret::new("client_credentials".to_string())),
-            ("client_id", &Secret::new(self.client_id.clone())),
-            ("scope", &Secret::new(SCOPE.to_string())),
-            ("client_secret", &secret),
-        ];
-        crate::entra::request_token(&http, &endpoint, &form, trace).map_err(|source| Error::Entra {
+        crate::entra::client_credentials(
+            &http,
+            &self.authority,
+            &self.tenant,
+            &self.client_id,
+            SCOPE,
+            &auth,
+            trace,
+        )
+        .map(TokenResponse::into_access_token)
+        .map_err(|source| Error::Entra {
             identity: name.to_string(),
             step: "client credentials",
             source: Box::new(source),

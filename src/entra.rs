@@ -1,11 +1,12 @@
-//! Entra ID's v2 token endpoint: the request, the response (numbers may be
-//! strings), retries on throttling and outages, and AADSTS codes turned into
-//! what the user should do.
+//! Entra ID's v2 token endpoint as a small OAuth client: how a client
+//! authenticates ([`ClientAuth`]), the grants, the response (numbers may be
+//! strings), the retry policy for throttling and outages, and AADSTS codes
+//! turned into what the user should do.
 //!
 //! Everything an answer can make us do is bounded: one budget covers the
-//! whole operation (requests and waits), answers are read up to a size
-//! limit, lifetimes are clamped, and what the server wrote is sanitized
-//! (and cleaned of anything we sent) before it is shown.
+//! whole operation (requests and waits, see `retry.rs`), answers are read up
+//! to a size limit, lifetimes are clamped, and what the server wrote is
+//! sanitized (and cleaned of anything we sent) before it is shown.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -16,11 +17,12 @@ use reqwest::blocking::{Client, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cache::CachedToken;
 use crate::http::REQUEST_TIMEOUT;
+use crate::retry::{Policy, Step};
 use crate::secret::Secret;
 use crate::text::sanitize;
 use crate::timefmt::now;
+use crate::token::{AccessToken, TokenResponse};
 use crate::trace::Trace;
 
 /// Total time one token request may take: every attempt and every wait.
@@ -254,6 +256,7 @@ struct TokenBody {
     expires_on: Option<i64>,
     #[serde(default, deserialize_with = "number_or_string")]
     refresh_in: Option<i64>,
+    refresh_token: Option<String>,
 }
 
 /// IMDS, App Service and v1 endpoints send numbers as strings.
@@ -266,14 +269,14 @@ pub fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
 }
 
 /// Parses a successful token response received at `received`.
-pub fn parse_token(status: u16, body: &str, received: i64) -> Result<CachedToken, EntraError> {
+pub fn parse_token(status: u16, body: &str, received: i64) -> Result<TokenResponse, EntraError> {
     let bad = |detail: &str| EntraError::BadResponse {
         status,
         detail: detail.to_string(),
     };
     let b: TokenBody = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
     let token = b.access_token.ok_or_else(|| bad("no access_token"))?;
-    CachedToken::check_token(&token).map_err(bad)?;
+    AccessToken::check_token(&token).map_err(bad)?;
     let lifetime = match (b.expires_in, b.expires_on) {
         (Some(secs), _) if secs > 0 => secs,
         (Some(_), _) => return Err(bad("expires_in is not a positive number of seconds")),
@@ -281,14 +284,12 @@ pub fn parse_token(status: u16, body: &str, received: i64) -> Result<CachedToken
         _ => return Err(bad("no usable expires_in or expires_on")),
     };
     let lifetime = lifetime.min(MAX_LIFETIME_SECS);
-    Ok(CachedToken {
-        token: Secret::new(token),
+    Ok(TokenResponse {
+        access_token: Secret::new(token),
         expires_on: received.saturating_add(lifetime),
         obtained: received,
-        refresh_on: b
-            .refresh_in
-            .filter(|r| *r > 0)
-            .map(|r| received.saturating_add(r.min(lifetime))),
+        refresh_in: b.refresh_in.filter(|r| *r > 0).map(|r| r.min(lifetime)),
+        refresh_token: b.refresh_token.filter(|r| !r.is_empty()).map(Secret::new),
     })
 }
 
@@ -358,85 +359,142 @@ fn scrub(text: &str, sent: &[(&str, &str)]) -> String {
     out
 }
 
-/// POSTs a token request form, retrying 429/5xx (honouring `Retry-After`),
-/// timeouts and dropped connections with backoff. [`RETRY_BUDGET`] bounds the
-/// whole operation: each attempt may use only what is left of it.
-pub fn request_token(
+/// How a confidential client proves who it is.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    /// A client secret (`client_secret`).
+    Secret(Secret<String>),
+    /// A signed JWT (`client_assertion`): from a certificate, or a federated
+    /// token fetched from elsewhere.
+    Assertion(Secret<String>),
+}
+
+/// `client_assertion_type` for a JWT assertion (RFC 7523).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Retries for Entra's token endpoint: throttling and outages (honouring
+/// `Retry-After`), timeouts and dropped connections, with backoff.
+pub const POLICY: Policy = Policy {
+    name: "entra",
+    statuses: &[(429, 429), (500, 599)],
+    budget: RETRY_BUDGET,
+    max_attempts: MAX_ATTEMPTS,
+    attempt_timeout: REQUEST_TIMEOUT,
+    min_attempt: MIN_ATTEMPT_TIME,
+    first_backoff: Duration::from_secs(1),
+    max_backoff: Duration::from_secs(16),
+    honour_retry_after: true,
+    retry_transport: true,
+};
+
+/// The client-credentials grant: a token for `scope` as the application
+/// itself, from `{authority}/{tenant}/oauth2/v2.0/token`.
+pub fn client_credentials(
+    http: &Client,
+    authority: &str,
+    tenant: &str,
+    client_id: &str,
+    scope: &str,
+    auth: &ClientAuth,
+    trace: &Trace,
+) -> Result<TokenResponse, EntraError> {
+    let endpoint = format!("{authority}/{tenant}/oauth2/v2.0/token");
+    post_form(
+        http,
+        &endpoint,
+        &client_credentials_form(client_id, scope, auth),
+        trace,
+    )
+}
+
+/// The request form; the one place a client secret or assertion is exposed.
+fn client_credentials_form<'a>(
+    client_id: &'a str,
+    scope: &'a str,
+    auth: &'a ClientAuth,
+) -> Vec<(&'static str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("scope", scope),
+    ];
+    match auth {
+        ClientAuth::Secret(secret) => form.push(("client_secret", secret.expose().as_str())),
+        ClientAuth::Assertion(jwt) => {
+            form.push(("client_assertion_type", JWT_BEARER));
+            form.push(("client_assertion", jwt.expose().as_str()));
+        }
+    }
+    form
+}
+
+/// POSTs a token request form under [`POLICY`]. The form's values are also
+/// what an error answer is cleaned of before it is shown.
+fn post_form(
     http: &Client,
     endpoint: &str,
-    form: &[(&str, &Secret<String>)],
+    form: &[(&str, &str)],
     trace: &Trace,
-) -> Result<CachedToken, EntraError> {
-    let start = Instant::now();
-    let form: Vec<(&str, &str)> = form
-        .iter()
-        .map(|(k, v)| (*k, v.expose().as_str()))
-        .collect();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let limit = REQUEST_TIMEOUT.min(RETRY_BUDGET.saturating_sub(start.elapsed()));
-        let sent = Instant::now();
-        let backoff = Duration::from_secs(1 << (attempt - 1).min(4));
-        let result = http
-            .post(endpoint)
-            .header("Accept", "application/json")
-            .timeout(limit)
-            .form(&form)
-            .send();
-        let (failure, wait) = match result {
-            Err(e) => {
-                let (failure, retry) = transport(&e, false, start);
-                trace.detail(format_args!(
-                    "entra: POST {endpoint} failed after {} ms: {failure}",
-                    sent.elapsed().as_millis()
-                ));
-                if !retry {
-                    return Err(failure);
-                }
-                (failure, backoff)
-            }
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                trace.detail(format_args!(
-                    "entra: POST {endpoint} -> {status} in {} ms",
-                    sent.elapsed().as_millis()
-                ));
-                if status == 429 || (500..=599).contains(&status) {
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let failure = EntraError::Unavailable {
-                        status,
-                        attempts: attempt,
-                        waited: Duration::ZERO,
+) -> Result<TokenResponse, EntraError> {
+    POLICY.run(
+        trace,
+        |attempt| {
+            let sent = Instant::now();
+            let result = http
+                .post(endpoint)
+                .header("Accept", "application/json")
+                .timeout(attempt.timeout)
+                .form(form)
+                .send();
+            let resp = match result {
+                Ok(resp) => resp,
+                Err(e) => {
+                    let (failure, retry) = transport(&e, false, attempt.started);
+                    trace.detail(format_args!(
+                        "entra: POST {endpoint} failed after {} ms: {failure}",
+                        sent.elapsed().as_millis()
+                    ));
+                    return if retry {
+                        Step::Transport { failure }
+                    } else {
+                        Step::Done(Err(failure))
                     };
-                    (failure, retry_after.unwrap_or(backoff))
-                } else {
-                    match read_body(resp, status, start) {
-                        Ok(body) if status == 200 => return parse_token(status, &body, now()),
-                        Ok(body) => return Err(parse_error(status, &body, &form)),
-                        Err((failure, true)) => {
-                            trace.detail(format_args!("entra: {failure}"));
-                            (failure, backoff)
-                        }
-                        Err((failure, false)) => return Err(failure),
-                    }
                 }
+            };
+            let status = resp.status().as_u16();
+            trace.detail(format_args!(
+                "entra: POST {endpoint} -> {status} in {} ms",
+                sent.elapsed().as_millis()
+            ));
+            if POLICY.retries(status) {
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let failure = EntraError::Unavailable {
+                    status,
+                    attempts: attempt.number,
+                    waited: Duration::ZERO,
+                };
+                return Step::Status {
+                    failure,
+                    retry_after,
+                };
             }
-        };
-        if !fits(start, wait, attempt) {
-            return Err(totals(failure, attempt, start.elapsed()));
-        }
-        trace.detail(format_args!(
-            "entra: attempt {attempt} failed, retrying in {} s",
-            wait.as_secs()
-        ));
-        std::thread::sleep(wait);
-    }
+            match read_body(resp, status, attempt.started) {
+                Ok(body) if status == 200 => Step::Done(parse_token(status, &body, now())),
+                Ok(body) => Step::Done(Err(parse_error(status, &body, form))),
+                Err((failure, true)) => {
+                    trace.detail(format_args!("entra: {failure}"));
+                    Step::Transport { failure }
+                }
+                Err((failure, false)) => Step::Done(Err(failure)),
+            }
+        },
+        totals,
+    )
 }
 
 /// Reads an answer up to [`MAX_RESPONSE_BYTES`]; the flag says whether
@@ -511,17 +569,6 @@ fn totals(failure: EntraError, attempts: u32, waited: Duration) -> EntraError {
     }
 }
 
-/// Whether another attempt after waiting `wait` (a server's `Retry-After`
-/// may say anything) still leaves it time within the budget.
-fn fits(start: Instant, wait: Duration, attempt: u32) -> bool {
-    attempt < MAX_ATTEMPTS
-        && start
-            .elapsed()
-            .saturating_add(wait)
-            .saturating_add(MIN_ATTEMPT_TIME)
-            <= RETRY_BUDGET
-}
-
 /// Whether `e` or anything it wraps satisfies `test`. `io::Error` hides the
 /// error it wraps from `source()`, so that one is looked into explicitly.
 fn in_chain(
@@ -581,7 +628,8 @@ mod tests {
             r#"{"access_token":"a","expires_in":"3599","refresh_in":1800}"#,
             1000,
         )
-        .expect("ok");
+        .expect("ok")
+        .into_access_token();
         assert_eq!(
             (t.expires_on, t.obtained, t.refresh_on),
             (4599, 1000, Some(2800))
@@ -596,6 +644,29 @@ mod tests {
         assert!(parse_token(200, r#"{"access_token":"a"}"#, 1000).is_err());
         assert!(parse_token(200, r#"{"expires_in":5}"#, 1000).is_err());
         assert!(parse_token(200, "<html>", 1000).is_err());
+    }
+
+    #[test]
+    fn a_refresh_token_is_kept_in_the_answer_only() {
+        let r = parse_token(
+            200,
+            r#"{"access_token":"a","expires_in":3600,"refresh_token":"rt-1"}"#,
+            1000,
+        )
+        .expect("ok");
+        assert_eq!(
+            r.refresh_token.as_ref().map(Secret::expose),
+            Some(&"rt-1".to_string())
+        );
+        let cached = r.into_access_token().to_json();
+        assert!(!cached.expose().contains("rt-1"), "never cached");
+        let r = parse_token(
+            200,
+            r#"{"access_token":"a","expires_in":3600,"refresh_token":""}"#,
+            1000,
+        )
+        .expect("ok");
+        assert_eq!(r.refresh_token, None);
     }
 
     #[test]
@@ -620,7 +691,7 @@ mod tests {
                 1000,
             ),
         ] {
-            let t = parse(body, received).expect(body);
+            let t = parse(body, received).expect(body).into_access_token();
             assert_eq!(t.expires_on, received + day, "{body}");
             assert!(t.refresh_on.is_none_or(|r| r <= t.expires_on), "{body}");
             assert!(t.git_expiry(300, received) > received, "{body}");
@@ -775,14 +846,17 @@ boViHGh1H7dv50ybT1OwsD8o1S7wYzoZup/sxhN8aSvzdnual/4PVZ1t
     #[test]
     fn an_untrusted_certificate_is_named_not_blamed_on_the_proxy() {
         let (port, server) = untrusted_tls_server();
-        let endpoint = format!("https://127.0.0.1:{port}/t/oauth2/v2.0/token");
-        let http = crate::http::client_for(&endpoint).expect("client");
+        let authority = format!("https://127.0.0.1:{port}");
+        let http = crate::http::entra_client(&authority).expect("client");
         let secret = Secret::new("not-sent-anywhere".to_string());
         let started = Instant::now();
-        let e = request_token(
+        let e = client_credentials(
             &http,
-            &endpoint,
-            &[("client_secret", &secret)],
+            &authority,
+            "t",
+            "c",
+            "s",
+            &ClientAuth::Secret(secret),
             &Trace::off(),
         )
         .expect_err("the certificate is not trusted");
@@ -808,16 +882,51 @@ boViHGh1H7dv50ybT1OwsD8o1S7wYzoZup/sxhN8aSvzdnual/4PVZ1t
     }
 
     #[test]
-    fn no_wait_takes_us_past_the_budget() {
-        let now = Instant::now();
-        assert!(fits(now, Duration::from_secs(1), 1));
-        assert!(
-            !fits(now, Duration::MAX, 1),
-            "Retry-After: 18446744073709551615"
+    fn a_secret_and_an_assertion_make_different_forms() {
+        let secret = ClientAuth::Secret(Secret::new("the-secret".to_string()));
+        assert_eq!(
+            client_credentials_form("app", "res/.default", &secret),
+            [
+                ("grant_type", "client_credentials"),
+                ("client_id", "app"),
+                ("scope", "res/.default"),
+                ("client_secret", "the-secret"),
+            ]
         );
-        assert!(!fits(now, RETRY_BUDGET, 1));
-        assert!(!fits(now, RETRY_BUDGET - MIN_ATTEMPT_TIME / 2, 1));
-        assert!(!fits(now, Duration::ZERO, MAX_ATTEMPTS));
+        let assertion = ClientAuth::Assertion(Secret::new("eyJ.jwt.sig".to_string()));
+        let form = client_credentials_form("app", "res/.default", &assertion);
+        assert_eq!(
+            form,
+            [
+                ("grant_type", "client_credentials"),
+                ("client_id", "app"),
+                ("scope", "res/.default"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", "eyJ.jwt.sig"),
+            ]
+        );
+        assert!(form.iter().all(|(k, _)| *k != "client_secret"));
+        // An error answer that echoes the assertion does not print it.
+        let echoed = r#"{"error":"invalid_client","error_description":"bad eyJ.jwt.sig"}"#;
+        let text = parse_error(401, echoed, &form).to_string();
+        assert!(
+            text.contains("<client_assertion>") && !text.contains("eyJ.jwt.sig"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn entra_retries_throttling_and_outages_only() {
+        for status in [429, 500, 503, 599] {
+            assert!(POLICY.retries(status), "{status}");
+        }
+        for status in [200, 400, 401, 404, 410] {
+            assert!(!POLICY.retries(status), "{status}");
+        }
+        let waits: Vec<u64> = (1..=6).map(|n| POLICY.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 16]);
+        const { assert!(POLICY.honour_retry_after && POLICY.retry_transport) };
+        assert_eq!(POLICY.budget, RETRY_BUDGET);
     }
 
     #[test]

@@ -5,26 +5,36 @@
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, ClientBuilder};
+use url::{Host, Url};
 
 use crate::net;
 
-/// Connect timeout for every request.
+/// Connect timeout for every request to Entra.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whole-request timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connect timeout for a managed-identity endpoint: it is on this machine or
+/// its host, so a slow connect means there is none (not a VM, no agent).
+pub const MANAGED_IDENTITY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A client for `url`'s host: loopback hosts bypass any proxy; nothing
-/// follows redirects (a token request must not be replayed elsewhere).
-pub fn client_for(url: &str) -> Result<Client, String> {
+/// What every client shares. Nothing follows redirects: a token request must
+/// not be replayed elsewhere.
+fn builder(connect_timeout: Duration) -> ClientBuilder {
     // Several installs in one process are harmless: only the first wins.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let loopback = url::Url::parse(url).is_ok_and(|u| net::is_loopback_host(&net::authority(&u)));
-    let mut builder = Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
+    Client::builder()
+        .connect_timeout(connect_timeout)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("git-credential-entra/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// A client for the Entra authority at `url`: https only, through the
+/// environment's proxy — except a loopback host, which bypasses any proxy.
+pub fn entra_client(url: &str) -> Result<Client, String> {
+    let loopback = Url::parse(url).is_ok_and(|u| net::is_loopback_host(&net::authority(&u)));
+    let mut builder = builder(CONNECT_TIMEOUT);
     if loopback {
         builder = builder.no_proxy();
     } else {
@@ -33,4 +43,81 @@ pub fn client_for(url: &str) -> Result<Client, String> {
     builder
         .build()
         .map_err(|e| format!("cannot set up HTTPS: {e}"))
+}
+
+/// A client for the managed-identity endpoint `url`, refused unless
+/// [`managed_identity_endpoint_ok`]: never through a proxy (a proxy would see
+/// the token, and could answer for an endpoint that is not there).
+#[allow(
+    dead_code,
+    reason = "the managed-identity source is the first caller; its URL rule is tested now"
+)]
+pub fn managed_identity_client(url: &str) -> Result<Client, String> {
+    if !managed_identity_endpoint_ok(url) {
+        return Err(format!(
+            "{url} is not a managed-identity endpoint: it must be http(s) to a link-local (169.254.x.x) or loopback address"
+        ));
+    }
+    builder(MANAGED_IDENTITY_CONNECT_TIMEOUT)
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {e}"))
+}
+
+/// Managed-identity endpoints live on the host (IMDS at 169.254.169.254) or
+/// on this machine (App Service, Arc, Cloud Shell on loopback), where plain
+/// http cannot be read by anyone else. Anything else would send a request
+/// that a managed-identity token answers to a host that could keep it.
+pub fn managed_identity_endpoint_ok(url: &str) -> bool {
+    let Ok(u) = Url::parse(url) else {
+        return false;
+    };
+    if !matches!(u.scheme(), "http" | "https") || !u.username().is_empty() || u.password().is_some()
+    {
+        return false;
+    }
+    match u.host() {
+        Some(Host::Ipv4(ip)) => ip.is_link_local() || ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_identity_endpoints_are_link_local_or_loopback_only() {
+        for ok in [
+            "http://169.254.169.254/metadata/identity/oauth2/token",
+            "http://169.254.0.1:80/x",
+            "http://127.0.0.1:41741/msi/token",
+            "http://localhost:40342/metadata/identity/oauth2/token",
+            "http://[::1]:50342/oauth2/token",
+            "https://127.0.0.1:2377/metadata/identity/oauth2/token",
+        ] {
+            assert!(managed_identity_endpoint_ok(ok), "{ok}");
+            assert!(managed_identity_client(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://169.255.169.254/metadata",
+            "http://10.0.0.4/metadata",
+            "http://metadata.example/token",
+            "https://login.microsoftonline.com/t",
+            "http://localhost.example/x",
+            "http://169.254.169.254.example/x",
+            "http://user:pass@169.254.169.254/x",
+            "ftp://169.254.169.254/x",
+            "file:///etc/passwd",
+            "http://[fe80::1]/x",
+            "not a url",
+            "",
+        ] {
+            assert!(!managed_identity_endpoint_ok(bad), "{bad}");
+            let refused = managed_identity_client(bad).expect_err(bad);
+            assert!(refused.contains("link-local"), "{refused}");
+        }
+    }
 }

@@ -22,12 +22,14 @@ mod identity;
 mod keyring;
 mod lock;
 mod net;
+mod retry;
 mod run;
 mod secrets;
 mod session;
 mod terminal;
 mod text;
 mod timefmt;
+mod token;
 mod tokens;
 mod trace;
 

@@ -8,13 +8,14 @@
 //! secret), the failure is left beside the lock so that the processes queued
 //! behind this one report it at once instead of each retrying in turn.
 
-use crate::cache::{CachedToken, Fingerprint, Freshness, TokenStore};
+use crate::cache::{Fingerprint, TokenStore};
 use crate::error::Error;
 use crate::failure::{self, Failure};
 use crate::identity::{AcquireCx, Resolved};
 use crate::lock;
 use crate::secret::Secret;
 use crate::timefmt::now;
+use crate::token::{AccessToken, Freshness};
 use crate::trace::Trace;
 
 /// Everything a token request needs besides the identity.
@@ -32,7 +33,7 @@ pub struct Ctx<'a> {
 }
 
 /// A fresh-enough token for `identity`.
-pub fn get(identity: &Resolved, cx: &Ctx) -> Result<CachedToken, Error> {
+pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
     if !identity.cacheable() {
         cx.trace.decision(format_args!(
             "{}: tokens of this type are not cached; requesting one",
@@ -175,7 +176,7 @@ fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
 
 /// Leaves a failure of the service for the processes queued behind us, or
 /// removes an old one once the service works again.
-fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<CachedToken, Error>) {
+fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<AccessToken, Error>) {
     let done = match acquired {
         Ok(_) => failure::clear(cx.lock_dir, fp),
         Err(e) => match e.shareable() {
@@ -200,10 +201,10 @@ fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<CachedToken, Error>) {
 }
 
 /// The cached entry for `fp`; unreadable or corrupt entries are misses.
-pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<CachedToken> {
+pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<AccessToken> {
     match cx.store.load(fp) {
         Ok(Some(text)) => {
-            let t = CachedToken::from_json(text.expose());
+            let t = AccessToken::from_json(text.expose());
             if t.is_none() {
                 cx.trace.decision(format_args!(
                     "cache: the entry {fp} is unreadable; it will be replaced"
@@ -251,9 +252,9 @@ mod tests {
         fn cacheable(&self) -> bool {
             self.cacheable
         }
-        fn acquire(&self, _: &AcquireCx) -> Result<CachedToken, Error> {
+        fn acquire(&self, _: &AcquireCx) -> Result<AccessToken, Error> {
             self.calls.set(self.calls.get() + 1);
-            Ok(CachedToken {
+            Ok(AccessToken {
                 token: Secret::new(format!("token-{}", self.calls.get())),
                 expires_on: now() + 3600,
                 obtained: now(),

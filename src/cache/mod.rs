@@ -1,5 +1,6 @@
-//! The token cache shared by every helper process: fingerprints, entries,
-//! expiry rules, and the stores behind one trait.
+//! The token cache shared by every helper process: fingerprints, the entry
+//! size limit, and the stores behind one trait. What an entry holds and when
+//! it is fresh is `token.rs`'s business.
 //!
 //! An entry holds one access token, its expiry, when it was received and when
 //! Entra asked us to refresh it — never a refresh token or a secret. A store
@@ -13,7 +14,6 @@ use std::fmt;
 use std::path::Path;
 
 use ring::digest;
-use serde::{Deserialize, Serialize};
 
 use crate::env::Env;
 use crate::secret::Secret;
@@ -98,29 +98,9 @@ impl fmt::Display for Fingerprint {
     }
 }
 
-/// An access token with the times that decide when to use and refresh it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedToken {
-    /// The token.
-    pub token: Secret<String>,
-    /// Expiry, seconds since the epoch.
-    pub expires_on: i64,
-    /// When we received it.
-    pub obtained: i64,
-    /// `obtained + refresh_in` when Entra sent `refresh_in`.
-    pub refresh_on: Option<i64>,
-}
-
-const FORMAT_VERSION: u32 = 1;
-
 /// The largest stored entry. Readers refuse anything longer and writers
 /// refuse to write it, so an entry is never written only to be a miss forever.
-pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
-
-/// The longest access token accepted, fresh or cached: an entry holding it
-/// (plus a few numbers) fits in [`MAX_ENTRY_BYTES`], and git's 65535-byte
-/// line limit leaves room for `credential=`.
-pub const MAX_TOKEN_BYTES: usize = MAX_ENTRY_BYTES - 1024;
+pub const MAX_ENTRY_BYTES: usize = crate::token::MAX_STORED_BYTES;
 
 /// Refuses an entry that a reader would refuse.
 pub fn check_entry_size(data: &Secret<String>) -> Result<(), StoreError> {
@@ -131,112 +111,6 @@ pub fn check_entry_size(data: &Secret<String>) -> Result<(), StoreError> {
         )));
     }
     Ok(())
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Stored {
-    v: u32,
-    access_token: String,
-    expires_on: i64,
-    obtained: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_on: Option<i64>,
-}
-
-/// How fresh a cached token is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
-    /// Serve it.
-    Fresh,
-    /// Still valid, but past the margin or `refresh_in`: get a new one.
-    RefreshDue,
-    /// Past its expiry.
-    Expired,
-}
-
-impl CachedToken {
-    /// The one rule for an access token, applied to a fresh token response
-    /// and to every cached entry: whatever it lets through can be sent to git
-    /// and in an `Authorization: Bearer` header. Tokens are RFC 6750
-    /// `b64token`s (JWTs are base64url and dots); anything else — a line
-    /// break, a space, a NUL — would make git stop or send a broken header.
-    pub fn check_token(token: &str) -> Result<(), &'static str> {
-        if token.is_empty() {
-            return Err("the access_token is empty");
-        }
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err("the access_token is longer than 63 KiB");
-        }
-        let body = token.trim_end_matches('=');
-        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
-        if body.is_empty() || !body.bytes().all(allowed) {
-            return Err("the access_token has characters a bearer token cannot contain");
-        }
-        Ok(())
-    }
-
-    /// The effective margin: min(configured margin, lifetime / 2), so a
-    /// short-lived token is still used for half its life.
-    /// Saturating: entries come from stores other processes wrote, so the
-    /// times may be anything.
-    pub fn margin(&self, margin: i64) -> i64 {
-        margin
-            .max(0)
-            .min(self.expires_on.saturating_sub(self.obtained).max(0) / 2)
-    }
-
-    /// The rule of contract §7.
-    pub fn freshness(&self, now: i64, margin: i64) -> Freshness {
-        if now >= self.expires_on {
-            Freshness::Expired
-        } else if now >= self.expires_on.saturating_sub(self.margin(margin))
-            || self.refresh_on.is_some_and(|r| now >= r)
-        {
-            Freshness::RefreshDue
-        } else {
-            Freshness::Fresh
-        }
-    }
-
-    /// `password_expiry_utc` for git: expiry minus the effective margin —
-    /// unless that is already past (a still-valid token served during an
-    /// outage), when git would drop it as expired: then the real expiry.
-    pub fn git_expiry(&self, margin: i64, now: i64) -> i64 {
-        let early = self.expires_on.saturating_sub(self.margin(margin));
-        if early > now { early } else { self.expires_on }
-    }
-
-    /// Serialises for a store; the text holds the token, so it stays a `Secret`.
-    pub fn to_json(&self) -> Secret<String> {
-        let text = serde_json::to_string(&Stored {
-            v: FORMAT_VERSION,
-            access_token: self.token.expose().clone(),
-            expires_on: self.expires_on,
-            obtained: self.obtained,
-            refresh_on: self.refresh_on,
-        })
-        .expect("a struct of strings and integers always serialises");
-        Secret::new(text)
-    }
-
-    /// Parses a stored entry; `None` for anything corrupt, too large, of
-    /// another version, or holding a token a fresh response could not carry.
-    pub fn from_json(text: &str) -> Option<CachedToken> {
-        if text.len() > MAX_ENTRY_BYTES {
-            return None;
-        }
-        let s: Stored = serde_json::from_str(text).ok()?;
-        (s.v == FORMAT_VERSION
-            && CachedToken::check_token(&s.access_token).is_ok()
-            && s.expires_on > s.obtained)
-            .then(|| CachedToken {
-                token: Secret::new(s.access_token),
-                expires_on: s.expires_on,
-                obtained: s.obtained,
-                refresh_on: s.refresh_on,
-            })
-    }
 }
 
 /// A failure of a store, worded for a trace line.

@@ -1,9 +1,10 @@
 use super::keyring::spill;
 use super::notice::{Notice, Notices};
 use super::*;
+use crate::token::{AccessToken, MAX_TOKEN_BYTES};
 
-fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> CachedToken {
-    CachedToken {
+fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> AccessToken {
+    AccessToken {
         token: Secret::new("tok".into()),
         expires_on,
         obtained,
@@ -79,69 +80,6 @@ fn fingerprint_is_stable_and_separates_principals() {
         assert_ne!(a, other);
     }
     assert_eq!(Fingerprint::parse("../../etc/passwd"), None);
-}
-
-#[test]
-fn effective_margin_is_min_of_margin_and_half_life() {
-    let t = token(1000 + 3600, 1000, None);
-    assert_eq!(t.margin(300), 300);
-    assert_eq!(t.git_expiry(300, 1000), 4300);
-    assert_eq!(
-        t.git_expiry(300, 4300),
-        4600,
-        "past the margin: the real expiry"
-    );
-    let short = token(1200, 1000, None);
-    assert_eq!(short.margin(300), 100);
-    assert_eq!(short.git_expiry(300, 1000), 1100);
-    assert_eq!(short.freshness(1099, 300), Freshness::Fresh);
-    assert_eq!(short.freshness(1100, 300), Freshness::RefreshDue);
-    assert_eq!(short.freshness(1200, 300), Freshness::Expired);
-}
-
-#[test]
-fn refresh_in_makes_a_token_due_early() {
-    let t = token(10_000, 1000, Some(2000));
-    assert_eq!(t.freshness(1999, 300), Freshness::Fresh);
-    assert_eq!(t.freshness(2000, 300), Freshness::RefreshDue);
-}
-
-#[test]
-fn margin_arithmetic_survives_extreme_times() {
-    let far = token(i64::MAX, i64::MIN, None);
-    assert_eq!(far.margin(300), 300);
-    assert_eq!(far.freshness(0, 300), Freshness::Fresh);
-    assert_eq!(far.git_expiry(300, 0), i64::MAX - 300);
-    let backwards = token(i64::MIN, i64::MAX, None);
-    assert_eq!(backwards.margin(300), 0);
-    assert_eq!(backwards.freshness(0, 300), Freshness::Expired);
-    let early = token(i64::MIN + 10, i64::MIN, None);
-    assert_eq!(early.margin(300), 5);
-    assert_eq!(early.git_expiry(300, i64::MIN), i64::MIN + 5);
-    assert_eq!(early.freshness(i64::MIN, 300), Freshness::Fresh);
-    assert_eq!(
-        token(1000, 0, None).margin(-50),
-        0,
-        "a negative margin never extends a token"
-    );
-}
-
-#[test]
-fn entries_round_trip_and_corrupt_ones_are_misses() {
-    let t = token(5000, 1000, Some(3000));
-    let json = t.to_json();
-    assert_eq!(CachedToken::from_json(json.expose()), Some(t));
-    for bad in [
-        "",
-        "{",
-        "null",
-        r#"{"v":2,"access_token":"a","expires_on":2,"obtained":1}"#,
-        r#"{"v":1,"access_token":"","expires_on":2,"obtained":1}"#,
-        r#"{"v":1,"access_token":"a","expires_on":2,"obtained":1,"refresh_token":"r"}"#,
-    ] {
-        assert_eq!(CachedToken::from_json(bad), None, "{bad}");
-    }
-    assert!(!json.expose().contains("refresh_token"));
 }
 
 #[test]
@@ -290,54 +228,6 @@ fn forced_none_and_file_modes() {
     assert_eq!(CacheMode::parse("disk"), None);
 }
 
-/// A stored entry holding `access_token`, fresh for an hour.
-fn entry_with(access_token: &str) -> String {
-    let now = crate::timefmt::now();
-    serde_json::json!({
-        "v": 1, "access_token": access_token, "expires_on": now + 3600, "obtained": now
-    })
-    .to_string()
-}
-
-#[test]
-fn cached_tokens_follow_the_rules_of_fresh_ones() {
-    let too_long = "x".repeat(MAX_TOKEN_BYTES + 1);
-    for bad in [
-        "eyJ0.eyJh\n.sig",
-        "eyJ0.eyJh\r.sig",
-        "eyJ0.eyJh\0.sig",
-        "two words",
-        "esc\u{1b}[31m",
-        "bell\u{7}",
-        "caf\u{e9}",
-        "==",
-        "a=b",
-        "",
-        too_long.as_str(),
-    ] {
-        assert_eq!(
-            CachedToken::from_json(&entry_with(bad)),
-            None,
-            "cached {bad:?}"
-        );
-        let body = serde_json::json!({ "access_token": bad, "expires_in": 3600 }).to_string();
-        assert!(
-            crate::entra::parse_token(200, &body, 1000).is_err(),
-            "fresh {bad:?}"
-        );
-    }
-    let longest = "x".repeat(MAX_TOKEN_BYTES);
-    for good in ["eyJ0eXAi.eyJhdWQi.c2ln-_~+/==", "a", longest.as_str()] {
-        let cached = CachedToken::from_json(&entry_with(good)).expect("a valid cached token");
-        assert_eq!(cached.token.expose(), good);
-        let body = serde_json::json!({ "access_token": good, "expires_in": 3600 }).to_string();
-        assert!(
-            crate::entra::parse_token(200, &body, 1000).is_ok(),
-            "fresh {good:?}"
-        );
-    }
-}
-
 #[test]
 fn write_and_read_limits_agree() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -345,7 +235,7 @@ fn write_and_read_limits_agree() {
     let store = FileStore::new(tokens.clone());
     let fp = Fingerprint::of("app", "a", "t", "c", "r");
 
-    let widest = CachedToken {
+    let widest = AccessToken {
         token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
         ..token(i64::MIN, i64::MIN, Some(i64::MIN))
     };
@@ -353,7 +243,7 @@ fn write_and_read_limits_agree() {
         widest.to_json().expose().len() <= MAX_ENTRY_BYTES,
         "the longest token with the widest numbers fits"
     );
-    let longest = CachedToken {
+    let longest = AccessToken {
         token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
         ..token(5000, 1000, Some(3000))
     };
@@ -362,7 +252,7 @@ fn write_and_read_limits_agree() {
         .save(&fp, &entry)
         .expect("the longest token is stored");
     let back = store.load(&fp).expect("read").expect("present");
-    assert_eq!(CachedToken::from_json(back.expose()), Some(longest));
+    assert_eq!(AccessToken::from_json(back.expose()), Some(longest));
 
     let oversized = secret(&"x".repeat(MAX_ENTRY_BYTES + 1));
     let refused = store
@@ -379,5 +269,5 @@ fn write_and_read_limits_agree() {
         .load(&fp)
         .expect_err("an oversized file is not an entry");
     assert!(err.0.contains("larger than"), "{err}");
-    assert_eq!(CachedToken::from_json(oversized.expose()), None);
+    assert_eq!(AccessToken::from_json(oversized.expose()), None);
 }

@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use crate::cache::{CachedToken, Fingerprint, Freshness};
+use crate::cache::Fingerprint;
 use crate::cli::CacheCommand;
 use crate::config::AUTO;
 use crate::error::Error;
 use crate::identity;
 use crate::session::Session;
 use crate::timefmt::{now, rfc3339};
+use crate::token::{AccessToken, Freshness};
 
 /// `cache list` / `cache clear [--identity NAME]`.
 pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> Result<(), Error> {
@@ -76,7 +77,7 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
             for (fp, (names, kind)) in &known {
                 let entry = store.load(fp);
                 let (expires, state) = match &entry {
-                    Ok(Some(text)) => match CachedToken::from_json(text.expose()) {
+                    Ok(Some(text)) => match AccessToken::from_json(text.expose()) {
                         Some(c) => (
                             rfc3339(c.expires_on),
                             match c.freshness(t, config.refresh_margin_seconds) {

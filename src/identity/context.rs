@@ -54,7 +54,7 @@ pub struct Http;
 impl Http {
     /// A client for Entra's token endpoint at `url`.
     pub fn entra(&self, url: &str) -> Result<Client, String> {
-        crate::http::client_for(url)
+        crate::http::entra_client(url)
     }
 }
 

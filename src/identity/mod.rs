@@ -14,13 +14,14 @@ mod service_principal;
 
 use std::fmt;
 
-use crate::cache::{CachedToken, Fingerprint};
+use crate::cache::Fingerprint;
 use crate::config::{
     AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, ServicePrincipalConfig,
     check_authority_host,
 };
 use crate::env::Env;
 use crate::error::{Error, SecretError};
+use crate::token::AccessToken;
 
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use service_principal::ServicePrincipal;
@@ -41,7 +42,7 @@ pub trait TokenSource {
         true
     }
     /// A fresh token, no cache involved.
-    fn acquire(&self, cx: &AcquireCx) -> Result<CachedToken, Error>;
+    fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error>;
 }
 
 /// An identity ready to produce tokens.
@@ -78,7 +79,7 @@ impl Resolved {
     }
 
     /// Gets a new token from the source (no cache involved).
-    pub fn acquire(&self, cx: &AcquireCx) -> Result<CachedToken, Error> {
+    pub fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
         self.source.acquire(cx)
     }
 }

@@ -4,12 +4,14 @@
 use std::path::Path;
 
 use crate::azure_devops::RESOURCE;
-use crate::cache::{CachedToken, Fingerprint};
+use crate::cache::Fingerprint;
 use crate::config::{SecretSource, check_client_id, check_tenant};
+use crate::entra::ClientAuth;
 use crate::env::Env;
 use crate::error::{Error, SecretError};
 use crate::secret::Secret;
 use crate::secrets::Secrets;
+use crate::token::{AccessToken, TokenResponse};
 
 use super::{AcquireCx, EnvCredential, TokenSource};
 
@@ -172,26 +174,30 @@ impl TokenSource for ServicePrincipal {
     }
 
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
-    fn acquire(&self, cx: &AcquireCx) -> Result<CachedToken, Error> {
+    fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
         let name = cx.identity;
-        let secret = self.secret(name, cx.env, cx.secrets)?;
-        let endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
-        let http = cx.http.entra(&endpoint).map_err(|problem| Error::Http {
-            identity: name.to_string(),
-            problem,
-        })?;
-        let form = [
-            ("grant_type", &Secret::new("client_credentials".to_string())),
-            ("client_id", &Secret::new(self.client_id.clone())),
-            ("scope", &Secret::new(cx.scope())),
-            ("client_secret", &secret),
-        ];
-        crate::entra::request_token(&http, &endpoint, &form, cx.trace).map_err(|source| {
-            Error::Entra {
+        let auth = ClientAuth::Secret(self.secret(name, cx.env, cx.secrets)?);
+        let http = cx
+            .http
+            .entra(&self.authority)
+            .map_err(|problem| Error::Http {
                 identity: name.to_string(),
-                step: "client credentials",
-                source: Box::new(source),
-            }
+                problem,
+            })?;
+        crate::entra::client_credentials(
+            &http,
+            &self.authority,
+            &self.tenant,
+            &self.client_id,
+            &cx.scope(),
+            &auth,
+            cx.trace,
+        )
+        .map(TokenResponse::into_access_token)
+        .map_err(|source| Error::Entra {
+            identity: name.to_string(),
+            step: "client credentials",
+            source: Box::new(source),
         })
     }
 }

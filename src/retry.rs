@@ -1,0 +1,256 @@
+//! The one retry loop for token endpoints, with a [`Policy`] per kind of
+//! endpoint (Entra now, managed identity next).
+//!
+//! One budget covers the whole operation: every attempt and every wait. An
+//! attempt may use only what is left of it, and no wait — whatever a server's
+//! `Retry-After` says — takes the operation past it. Reading and judging an
+//! answer stays with the caller, which knows what a body may hold.
+
+use std::time::{Duration, Instant};
+
+use crate::trace::Trace;
+
+/// When and how often to try again.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Names the endpoint in trace lines (`entra`).
+    pub name: &'static str,
+    /// Inclusive status ranges worth another attempt.
+    pub statuses: &'static [(u16, u16)],
+    /// Total time for every attempt and every wait.
+    pub budget: Duration,
+    /// Attempts within the budget.
+    pub max_attempts: u32,
+    /// Longest single attempt (less when less of the budget is left).
+    pub attempt_timeout: Duration,
+    /// An attempt with less time than this left would only time out.
+    pub min_attempt: Duration,
+    /// Wait after the first failure; doubled after each further one.
+    pub first_backoff: Duration,
+    /// The doubling stops here.
+    pub max_backoff: Duration,
+    /// Whether a server's `Retry-After` (seconds) replaces the backoff.
+    pub honour_retry_after: bool,
+    /// Whether an answer that never (fully) arrived is tried again.
+    pub retry_transport: bool,
+}
+
+/// What the loop gives one attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// 1 for the first.
+    pub number: u32,
+    /// The time this attempt may take: min(attempt timeout, budget left).
+    pub timeout: Duration,
+    /// When the whole operation began.
+    pub started: Instant,
+}
+
+/// How one attempt ended.
+#[derive(Debug)]
+pub enum Step<T, E> {
+    /// An answer, or a failure another attempt cannot fix.
+    Done(Result<T, E>),
+    /// A status in [`Policy::statuses`], with the server's `Retry-After`.
+    Status {
+        failure: E,
+        retry_after: Option<Duration>,
+    },
+    /// No complete answer, of a kind that may go away (a timeout, a reset).
+    Transport { failure: E },
+}
+
+impl Policy {
+    /// Whether `status` is worth another attempt.
+    pub fn retries(&self, status: u16) -> bool {
+        self.statuses
+            .iter()
+            .any(|(low, high)| (*low..=*high).contains(&status))
+    }
+
+    /// The wait after failed attempt `number` (1-based) when the server says
+    /// nothing.
+    pub fn backoff(&self, number: u32) -> Duration {
+        let doublings = number.saturating_sub(1).min(16);
+        self.first_backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff)
+    }
+
+    /// The time an attempt may take when `elapsed` of the budget is spent.
+    fn attempt_time(&self, elapsed: Duration) -> Duration {
+        self.attempt_timeout
+            .min(self.budget.saturating_sub(elapsed))
+    }
+
+    /// Whether another attempt after failed attempt `number` and a wait of
+    /// `wait` still leaves it time within the budget.
+    pub fn fits(&self, started: Instant, wait: Duration, number: u32) -> bool {
+        number < self.max_attempts
+            && started
+                .elapsed()
+                .saturating_add(wait)
+                .saturating_add(self.min_attempt)
+                <= self.budget
+    }
+
+    /// Runs `attempt` until it is done, the policy stops retrying, or the
+    /// budget or attempts run out. `finish` turns the last failure into the
+    /// final error, given how many attempts were made over how long.
+    pub fn run<T, E>(
+        &self,
+        trace: &Trace,
+        mut attempt: impl FnMut(Attempt) -> Step<T, E>,
+        finish: impl FnOnce(E, u32, Duration) -> E,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let mut number = 0;
+        loop {
+            number += 1;
+            let this = Attempt {
+                number,
+                timeout: self.attempt_time(started.elapsed()),
+                started,
+            };
+            let (failure, wait) = match attempt(this) {
+                Step::Done(result) => return result,
+                Step::Status {
+                    failure,
+                    retry_after,
+                } => {
+                    let wait = retry_after
+                        .filter(|_| self.honour_retry_after)
+                        .unwrap_or_else(|| self.backoff(number));
+                    (failure, wait)
+                }
+                Step::Transport { failure } if self.retry_transport => {
+                    (failure, self.backoff(number))
+                }
+                Step::Transport { failure } => return Err(failure),
+            };
+            if !self.fits(started, wait, number) {
+                return Err(finish(failure, number, started.elapsed()));
+            }
+            trace.detail(format_args!(
+                "{}: attempt {number} failed, retrying in {} s",
+                self.name,
+                wait.as_secs()
+            ));
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUICK: Policy = Policy {
+        name: "test",
+        statuses: &[(429, 429), (500, 599)],
+        budget: Duration::from_secs(30),
+        max_attempts: 4,
+        attempt_timeout: Duration::from_secs(10),
+        min_attempt: Duration::from_secs(2),
+        first_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(4),
+        honour_retry_after: true,
+        retry_transport: true,
+    };
+
+    /// Runs `policy` over scripted steps; returns the result and how many
+    /// attempts were made.
+    fn script(policy: &Policy, steps: Vec<Step<u16, u16>>) -> (Result<u16, u16>, u32) {
+        let mut steps = steps.into_iter();
+        let mut made = 0;
+        let result = policy.run(
+            &Trace::off(),
+            |a| {
+                made = a.number;
+                steps.next().unwrap_or(Step::Done(Ok(0)))
+            },
+            |failure, attempts, _| failure + 1000 * attempts as u16,
+        );
+        (result, made)
+    }
+
+    fn status(code: u16) -> Step<u16, u16> {
+        Step::Status {
+            failure: code,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn no_wait_takes_us_past_the_budget() {
+        let now = Instant::now();
+        assert!(QUICK.fits(now, Duration::from_secs(1), 1));
+        assert!(
+            !QUICK.fits(now, Duration::MAX, 1),
+            "Retry-After: 18446744073709551615"
+        );
+        assert!(!QUICK.fits(now, QUICK.budget, 1));
+        assert!(!QUICK.fits(now, QUICK.budget - QUICK.min_attempt / 2, 1));
+        assert!(!QUICK.fits(now, Duration::ZERO, QUICK.max_attempts));
+    }
+
+    #[test]
+    fn an_attempt_never_outlives_the_budget() {
+        let secs = |s| Duration::from_secs(s);
+        assert_eq!(QUICK.attempt_time(Duration::ZERO), QUICK.attempt_timeout);
+        assert_eq!(QUICK.attempt_time(secs(25)), secs(5));
+        assert_eq!(QUICK.attempt_time(secs(40)), Duration::ZERO);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let waits: Vec<u128> = (1..=5).map(|n| QUICK.backoff(n).as_millis()).collect();
+        assert_eq!(waits, [1, 2, 4, 4, 4]);
+        assert_eq!(QUICK.backoff(u32::MAX), QUICK.max_backoff);
+    }
+
+    #[test]
+    fn statuses_retry_until_the_attempts_run_out() {
+        let (result, made) = script(&QUICK, (0..10).map(|_| status(503)).collect());
+        assert_eq!((result, made), (Err(4503), 4), "finish saw 4 attempts");
+        let (result, made) = script(&QUICK, vec![status(429), status(500), Step::Done(Ok(7))]);
+        assert_eq!((result, made), (Ok(7), 3));
+        let (result, made) = script(&QUICK, vec![Step::Done(Err(400))]);
+        assert_eq!(
+            (result, made),
+            (Err(400), 1),
+            "a final failure is not retried"
+        );
+        assert!(QUICK.retries(429) && QUICK.retries(500) && QUICK.retries(599));
+        assert!(!QUICK.retries(404) && !QUICK.retries(400) && !QUICK.retries(600));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_only_when_the_policy_says_so() {
+        let long = || Step::Status {
+            failure: 429,
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        let (result, made) = script(&QUICK, vec![long(), Step::Done(Ok(1))]);
+        assert_eq!((result, made), (Err(1429), 1), "an hour does not fit");
+        let ignoring = Policy {
+            honour_retry_after: false,
+            ..QUICK
+        };
+        let (result, made) = script(&ignoring, vec![long(), Step::Done(Ok(1))]);
+        assert_eq!((result, made), (Ok(1), 2), "the backoff is used instead");
+    }
+
+    #[test]
+    fn transport_failures_retry_only_when_the_policy_says_so() {
+        let dropped = || Step::Transport { failure: 1 };
+        let (result, made) = script(&QUICK, vec![dropped(), Step::Done(Ok(2))]);
+        assert_eq!((result, made), (Ok(2), 2));
+        let strict = Policy {
+            retry_transport: false,
+            ..QUICK
+        };
+        let (result, made) = script(&strict, vec![dropped(), Step::Done(Ok(2))]);
+        assert_eq!((result, made), (Err(1), 1), "returned as it came");
+    }
+}

@@ -9,6 +9,7 @@ use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
 use crate::env::NoHome;
 use crate::failure::{FAILURE_TTL_SECS, Failure};
+use crate::http::HttpSetupError;
 use crate::lock::LockTimeout;
 use crate::protocol::ParseError;
 
@@ -48,7 +49,10 @@ pub enum Error {
     /// An environment variable of ours or Azure's is malformed.
     Environment { var: &'static str, problem: String },
     /// HTTP could not be set up.
-    Http { identity: String, problem: String },
+    Http {
+        identity: String,
+        cause: HttpSetupError,
+    },
     /// Entra gave no token.
     Entra {
         identity: String,
@@ -112,7 +116,7 @@ impl fmt::Display for Error {
             Error::Secret { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::NoHome(e) => write!(f, "{e}"),
             Error::Environment { var, problem } => write!(f, "{var} {problem}"),
-            Error::Http { identity, problem } => write!(f, "identity '{identity}': {problem}"),
+            Error::Http { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::Entra {
                 identity,
                 step,
@@ -150,6 +154,7 @@ impl std::error::Error for Error {
             Error::Parse(e) => Some(e),
             Error::Config(e) => Some(e.as_ref()),
             Error::Secret { cause, .. } => Some(cause),
+            Error::Http { cause, .. } => Some(cause),
             Error::NoHome(e) => Some(e),
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::Lock { timeout, .. } => Some(timeout),

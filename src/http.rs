@@ -18,6 +18,36 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// its host, so a slow connect means there is none (not a VM, no agent).
 pub const MANAGED_IDENTITY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Why no HTTP client could be built.
+#[derive(Debug)]
+pub enum HttpSetupError {
+    /// The TLS or client setup failed.
+    Build(reqwest::Error),
+    /// A managed-identity URL that is not on this machine or its host.
+    NotManagedIdentityEndpoint { url: String },
+}
+
+impl std::fmt::Display for HttpSetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpSetupError::Build(e) => write!(f, "cannot set up HTTPS: {e}"),
+            HttpSetupError::NotManagedIdentityEndpoint { url } => write!(
+                f,
+                "{url} is not a managed-identity endpoint: it must be http(s) to a link-local (169.254.x.x) or loopback address"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HttpSetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HttpSetupError::Build(e) => Some(e),
+            HttpSetupError::NotManagedIdentityEndpoint { .. } => None,
+        }
+    }
+}
+
 /// What every client shares. Nothing follows redirects: a token request must
 /// not be replayed elsewhere.
 fn builder(connect_timeout: Duration) -> ClientBuilder {
@@ -32,7 +62,7 @@ fn builder(connect_timeout: Duration) -> ClientBuilder {
 
 /// A client for the Entra authority at `url`: https only, through the
 /// environment's proxy — except a loopback host, which bypasses any proxy.
-pub fn entra_client(url: &str) -> Result<Client, String> {
+pub fn entra_client(url: &str) -> Result<Client, HttpSetupError> {
     let loopback = Url::parse(url).is_ok_and(|u| net::is_loopback_host(&net::authority(&u)));
     let mut builder = builder(CONNECT_TIMEOUT);
     if loopback {
@@ -40,9 +70,7 @@ pub fn entra_client(url: &str) -> Result<Client, String> {
     } else {
         builder = builder.https_only(true);
     }
-    builder
-        .build()
-        .map_err(|e| format!("cannot set up HTTPS: {e}"))
+    builder.build().map_err(HttpSetupError::Build)
 }
 
 /// A client for the managed-identity endpoint `url`, refused unless
@@ -52,16 +80,16 @@ pub fn entra_client(url: &str) -> Result<Client, String> {
     dead_code,
     reason = "the managed-identity source is the first caller; its URL rule is tested now"
 )]
-pub fn managed_identity_client(url: &str) -> Result<Client, String> {
+pub fn managed_identity_client(url: &str) -> Result<Client, HttpSetupError> {
     if !managed_identity_endpoint_ok(url) {
-        return Err(format!(
-            "{url} is not a managed-identity endpoint: it must be http(s) to a link-local (169.254.x.x) or loopback address"
-        ));
+        return Err(HttpSetupError::NotManagedIdentityEndpoint {
+            url: url.to_string(),
+        });
     }
     builder(MANAGED_IDENTITY_CONNECT_TIMEOUT)
         .no_proxy()
         .build()
-        .map_err(|e| format!("cannot set up HTTP: {e}"))
+        .map_err(HttpSetupError::Build)
 }
 
 /// Managed-identity endpoints live on the host (IMDS at 169.254.169.254) or
@@ -117,7 +145,11 @@ mod tests {
         ] {
             assert!(!managed_identity_endpoint_ok(bad), "{bad}");
             let refused = managed_identity_client(bad).expect_err(bad);
-            assert!(refused.contains("link-local"), "{refused}");
+            assert!(
+                matches!(refused, HttpSetupError::NotManagedIdentityEndpoint { .. })
+                    && refused.to_string().contains("link-local"),
+                "{refused}"
+            );
         }
     }
 }

@@ -13,6 +13,7 @@ use std::io::Write;
 use reqwest::blocking::Client;
 
 use crate::env::Env;
+use crate::http::HttpSetupError;
 use crate::protocol::Request;
 use crate::secrets::Secrets;
 use crate::trace::Trace;
@@ -53,7 +54,7 @@ pub struct Http;
 
 impl Http {
     /// A client for Entra's token endpoint at `url`.
-    pub fn entra(&self, url: &str) -> Result<Client, String> {
+    pub fn entra(&self, url: &str) -> Result<Client, HttpSetupError> {
         crate::http::entra_client(url)
     }
 }

@@ -180,9 +180,9 @@ impl TokenSource for ServicePrincipal {
         let http = cx
             .http
             .entra(&self.authority)
-            .map_err(|problem| Error::Http {
+            .map_err(|cause| Error::Http {
                 identity: name.to_string(),
-                problem,
+                cause,
             })?;
         crate::entra::client_credentials(
             &http,

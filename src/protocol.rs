@@ -51,22 +51,36 @@ impl Request {
     /// The attributes that locate the request, for the trace: each present one
     /// as `key="value"` (quoted and escaped, so control characters cannot
     /// reach a terminal). Never a password or credential.
-    pub fn locator(&self) -> String {
-        [
-            ("protocol", &self.protocol),
-            ("host", &self.host),
-            ("path", &self.path),
-            ("username", &self.username),
-        ]
-        .iter()
-        .filter_map(|(key, value)| Some(format!("{key}={:?}", value.as_deref()?)))
-        .collect::<Vec<_>>()
-        .join(" ")
+    /// Formatted only when shown, so a `get` without a trace pays nothing.
+    pub fn locator(&self) -> Locator<'_> {
+        Locator(self)
     }
 
     /// The secret git sent back on `erase`: `credential` first, else `password`.
     pub fn rejected_secret(&self) -> Option<&Secret<String>> {
         self.credential.as_ref().or(self.password.as_ref())
+    }
+}
+
+/// [`Request::locator`]'s lazily formatted text.
+pub struct Locator<'a>(&'a Request);
+
+impl fmt::Display for Locator<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        let mut sep = "";
+        for (key, value) in [
+            ("protocol", &r.protocol),
+            ("host", &r.host),
+            ("path", &r.path),
+            ("username", &r.username),
+        ] {
+            if let Some(v) = value {
+                write!(f, "{sep}{key}={v:?}")?;
+                sep = " ";
+            }
+        }
+        Ok(())
     }
 }
 

@@ -58,7 +58,6 @@ impl Session<'_> {
             self.env,
             config.cache,
             self.cache_dir()?,
-            self.lock_dir()?,
             &self.trace,
         ))
     }
@@ -75,6 +74,7 @@ impl Session<'_> {
             trace: &self.trace,
             store,
             lock_dir: self.lock_dir()?,
+            cache_dir: self.cache_dir()?,
             margin: config.refresh_margin_seconds,
         })
     }

@@ -28,6 +28,8 @@ pub struct Ctx<'a> {
     pub store: &'a dyn TokenStore,
     /// Lock directory.
     pub lock_dir: &'a std::path::Path,
+    /// Cache directory (where notices are remembered).
+    pub cache_dir: &'a std::path::Path,
     /// Configured refresh margin.
     pub margin: i64,
 }
@@ -107,6 +109,7 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
 
 /// The identity's lock; a wait is announced to the person at the terminal.
 fn lock_for(identity: &Resolved, fp: &Fingerprint, cx: &Ctx) -> Result<lock::Guard, Error> {
+    crate::cache::check_lock_dir(cx.lock_dir, cx.cache_dir, cx.trace);
     let mut notice = |path: &std::path::Path| {
         cx.source.prompt.say(format_args!(
             "waiting for another git process that is getting a token for identity '{}' (lock {})",
@@ -297,6 +300,7 @@ mod tests {
             trace: &trace,
             store: &store,
             lock_dir: &locks,
+            cache_dir: dir.path(),
             margin: 300,
         };
         f(&identity, &cx, &calls);

@@ -168,7 +168,6 @@ pub fn open(
     env: &Env,
     config_mode: Option<CacheMode>,
     cache_dir: &Path,
-    lock_dir: &Path,
     trace: &Trace,
 ) -> Box<dyn TokenStore> {
     let chosen = env.get("GIT_CREDENTIAL_ENTRA_CACHE");
@@ -208,9 +207,6 @@ pub fn open(
             }
         }
     };
-    if mode != CacheMode::None {
-        check_lock_dir(lock_dir, &notices, trace);
-    }
     trace.detail(format_args!("cache: using the {} store", store.name()));
     store
 }
@@ -265,7 +261,10 @@ fn forced(
 
 /// Without a lock directory every process that misses the cache asks Entra
 /// on its own: worth a notice, since it multiplies token requests.
-fn check_lock_dir(dir: &Path, notices: &Notices, trace: &Trace) {
+/// Called on a cache miss, before the lock is taken (a cached `get` takes no
+/// lock, so it need not pay for this check).
+pub fn check_lock_dir(dir: &Path, cache_dir: &Path, trace: &Trace) {
+    let notices = Notices::new(cache_dir);
     match file::private_dir(dir) {
         Ok(()) => notices.clear(Notice::LockDir),
         Err(e) => {

@@ -181,7 +181,7 @@ fn a_forced_keyring_that_is_missing_means_no_cache_and_a_notice() {
     let trace = Trace::off();
     // No session bus in this environment: the Secret Service cannot answer.
     let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "keyring")]);
-    let store = open(&env, None, dir.path(), &dir.path().join("locks"), &trace);
+    let store = open(&env, None, dir.path(), &trace);
     assert_eq!(store.name(), "none");
     let notices = Notices::new(dir.path());
     assert!(
@@ -194,14 +194,13 @@ fn a_forced_keyring_that_is_missing_means_no_cache_and_a_notice() {
 fn a_lock_directory_that_cannot_be_created_is_announced_until_fixed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = Trace::off();
-    let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "file")]);
     let locks = dir.path().join("locks");
     std::fs::write(&locks, b"").expect("block the lock directory");
-    open(&env, None, dir.path(), &locks, &trace);
+    check_lock_dir(&locks, dir.path(), &trace);
     let notices = Notices::new(dir.path());
     assert!(!notices.first_time(Notice::LockDir), "announced");
     std::fs::remove_file(&locks).expect("unblock");
-    open(&env, None, dir.path(), &locks, &trace);
+    check_lock_dir(&locks, dir.path(), &trace);
     assert!(locks.is_dir());
     assert!(
         notices.first_time(Notice::LockDir),
@@ -213,15 +212,14 @@ fn a_lock_directory_that_cannot_be_created_is_announced_until_fixed() {
 fn forced_none_and_file_modes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = Trace::new(0, &Env::default());
-    let locks = dir.path().join("locks");
     let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "none")]);
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &locks, &trace).name(),
+        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
         "none"
     );
     let env = Env::default();
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &locks, &trace).name(),
+        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
         "file"
     );
     assert_eq!(CacheMode::parse("KeyRing"), Some(CacheMode::Keyring));

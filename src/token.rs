@@ -87,6 +87,19 @@ pub enum Freshness {
     Expired,
 }
 
+#[cfg(test)]
+impl AccessToken {
+    /// A token named `tok` with these times, for tests of the rules.
+    pub fn with_times(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> AccessToken {
+        AccessToken {
+            token: Secret::new("tok".into()),
+            expires_on,
+            obtained,
+            refresh_on,
+        }
+    }
+}
+
 impl AccessToken {
     /// The one rule for an access token, applied to a fresh token response
     /// and to every cached entry: whatever it lets through can be sent to git

@@ -3,15 +3,6 @@ use super::notice::{Notice, Notices};
 use super::*;
 use crate::token::{AccessToken, MAX_TOKEN_BYTES};
 
-fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> AccessToken {
-    AccessToken {
-        token: Secret::new("tok".into()),
-        expires_on,
-        obtained,
-        refresh_on,
-    }
-}
-
 fn secret(text: &str) -> Secret<String> {
     Secret::new(text.to_string())
 }
@@ -87,7 +78,7 @@ fn stored_entries_cannot_be_printed_by_accident() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = FileStore::new(dir.path().join("tokens"));
     let fp = Fingerprint::of("app", "a", "t", "c", "r");
-    let entry = token(5000, 1000, None).to_json();
+    let entry = AccessToken::with_times(5000, 1000, None).to_json();
     assert_eq!(format!("{entry:?}"), "***");
     store.save(&fp, &entry).expect("save");
     let shown = format!("{:?}", store.load(&fp));
@@ -235,7 +226,7 @@ fn write_and_read_limits_agree() {
 
     let widest = AccessToken {
         token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
-        ..token(i64::MIN, i64::MIN, Some(i64::MIN))
+        ..AccessToken::with_times(i64::MIN, i64::MIN, Some(i64::MIN))
     };
     assert!(
         widest.to_json().expose().len() <= MAX_ENTRY_BYTES,
@@ -243,7 +234,7 @@ fn write_and_read_limits_agree() {
     );
     let longest = AccessToken {
         token: secret(&"x".repeat(MAX_TOKEN_BYTES)),
-        ..token(5000, 1000, Some(3000))
+        ..AccessToken::with_times(5000, 1000, Some(3000))
     };
     let entry = longest.to_json();
     store

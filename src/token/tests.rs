@@ -1,17 +1,8 @@
 use super::*;
 
-fn token(expires_on: i64, obtained: i64, refresh_on: Option<i64>) -> AccessToken {
-    AccessToken {
-        token: Secret::new("tok".into()),
-        expires_on,
-        obtained,
-        refresh_on,
-    }
-}
-
 #[test]
 fn effective_margin_is_min_of_margin_and_half_life() {
-    let t = token(1000 + 3600, 1000, None);
+    let t = AccessToken::with_times(1000 + 3600, 1000, None);
     assert_eq!(t.margin(300), 300);
     assert_eq!(t.git_expiry(300, 1000), 4300);
     assert_eq!(
@@ -19,7 +10,7 @@ fn effective_margin_is_min_of_margin_and_half_life() {
         4600,
         "past the margin: the real expiry"
     );
-    let short = token(1200, 1000, None);
+    let short = AccessToken::with_times(1200, 1000, None);
     assert_eq!(short.margin(300), 100);
     assert_eq!(short.git_expiry(300, 1000), 1100);
     assert_eq!(short.freshness(1099, 300), Freshness::Fresh);
@@ -29,26 +20,26 @@ fn effective_margin_is_min_of_margin_and_half_life() {
 
 #[test]
 fn refresh_in_makes_a_token_due_early() {
-    let t = token(10_000, 1000, Some(2000));
+    let t = AccessToken::with_times(10_000, 1000, Some(2000));
     assert_eq!(t.freshness(1999, 300), Freshness::Fresh);
     assert_eq!(t.freshness(2000, 300), Freshness::RefreshDue);
 }
 
 #[test]
 fn margin_arithmetic_survives_extreme_times() {
-    let far = token(i64::MAX, i64::MIN, None);
+    let far = AccessToken::with_times(i64::MAX, i64::MIN, None);
     assert_eq!(far.margin(300), 300);
     assert_eq!(far.freshness(0, 300), Freshness::Fresh);
     assert_eq!(far.git_expiry(300, 0), i64::MAX - 300);
-    let backwards = token(i64::MIN, i64::MAX, None);
+    let backwards = AccessToken::with_times(i64::MIN, i64::MAX, None);
     assert_eq!(backwards.margin(300), 0);
     assert_eq!(backwards.freshness(0, 300), Freshness::Expired);
-    let early = token(i64::MIN + 10, i64::MIN, None);
+    let early = AccessToken::with_times(i64::MIN + 10, i64::MIN, None);
     assert_eq!(early.margin(300), 5);
     assert_eq!(early.git_expiry(300, i64::MIN), i64::MIN + 5);
     assert_eq!(early.freshness(i64::MIN, 300), Freshness::Fresh);
     assert_eq!(
-        token(1000, 0, None).margin(-50),
+        AccessToken::with_times(1000, 0, None).margin(-50),
         0,
         "a negative margin never extends a token"
     );
@@ -56,7 +47,7 @@ fn margin_arithmetic_survives_extreme_times() {
 
 #[test]
 fn entries_round_trip_and_corrupt_ones_are_misses() {
-    let t = token(5000, 1000, Some(3000));
+    let t = AccessToken::with_times(5000, 1000, Some(3000));
     let json = t.to_json();
     assert_eq!(AccessToken::from_json(json.expose()), Some(t));
     for bad in [
@@ -131,7 +122,7 @@ fn a_response_becomes_a_token_without_its_refresh_token() {
     };
     assert_eq!(
         response.clone().into_access_token(),
-        token(4600, 1000, Some(2800))
+        AccessToken::with_times(4600, 1000, Some(2800))
     );
     let json = response.into_access_token().to_json();
     assert!(!json.expose().contains("refresh-me"), "{}", json.expose());

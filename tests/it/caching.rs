@@ -1,7 +1,6 @@
 //! The token cache across processes: reuse, single flight, expiry, outage
 //! fallback, erase, and the stores themselves.
 
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 
 use crate::support::{Scripted, assert_no_leak, now_secs};
@@ -38,30 +37,9 @@ fn two_names_for_one_principal_share_the_entry() {
 
 fn concurrent_cold_gets(cache: &str, n: usize) {
     let w = World::with_cache(cache);
-    let mut children: Vec<_> = (0..n).map(|_| w.spawn_get()).collect();
-    for c in &mut children {
-        c.stdin
-            .take()
-            .expect("stdin")
-            .write_all(w.request().as_bytes())
-            .expect("write request");
-    }
     let mut tokens = Vec::new();
-    for mut c in children {
-        let mut out = String::new();
-        let mut err = String::new();
-        c.stdout
-            .take()
-            .expect("stdout")
-            .read_to_string(&mut out)
-            .expect("read");
-        c.stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut err)
-            .expect("read");
-        assert!(c.wait().expect("wait").success(), "{err}");
-        assert_no_leak("stderr of a concurrent get", &err);
+    for (code, out, err) in w.concurrent_gets(n) {
+        assert_eq!(code, Some(0), "{err}");
         tokens.push(token_of(&out));
     }
     assert_eq!(

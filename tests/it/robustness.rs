@@ -3,10 +3,9 @@
 //! time budget for the whole request, bounded answers, and server text that
 //! reaches the terminal clean and one line long.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::support::{Delivery, Scripted, assert_no_leak};
+use crate::support::{Delivery, Scripted};
 use crate::world::{SECRET, World};
 
 /// The helper's retry budget for one token request (contract §7).
@@ -15,40 +14,6 @@ const BUDGET: Duration = Duration::from_secs(30);
 const MAX_ATTEMPTS: usize = 6;
 /// Slack for starting processes on a busy machine; generous on purpose.
 const SLACK: Duration = Duration::from_secs(10);
-
-/// Runs `n` `get`s at once; their exit codes, stdouts and stderrs.
-fn concurrent_gets(w: &World, n: usize) -> Vec<(Option<i32>, String, String)> {
-    let mut children: Vec<_> = (0..n).map(|_| w.spawn_get()).collect();
-    for c in &mut children {
-        c.stdin
-            .take()
-            .expect("stdin")
-            .write_all(w.request().as_bytes())
-            .expect("write request");
-    }
-    children
-        .into_iter()
-        .map(|mut c| {
-            let err_pipe = c.stderr.take().expect("stderr");
-            // stderr on its own thread, so a chatty child cannot block on a full pipe.
-            let err = std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = { err_pipe }.read_to_string(&mut s);
-                s
-            });
-            let mut out = String::new();
-            c.stdout
-                .take()
-                .expect("stdout")
-                .read_to_string(&mut out)
-                .expect("read stdout");
-            let status = c.wait().expect("wait");
-            let err = err.join().expect("stderr thread");
-            assert_no_leak("stderr of a concurrent get", &err);
-            (status.code(), out, err)
-        })
-        .collect()
-}
 
 #[test]
 fn an_outage_is_shared_by_every_waiting_process() {
@@ -59,7 +24,7 @@ fn an_outage_is_shared_by_every_waiting_process() {
     down.retry_after = Some("1".into());
     w.entra.set_outage(Some(down));
     let started = Instant::now();
-    let results = concurrent_gets(&w, n);
+    let results = w.concurrent_gets(n);
     let took = started.elapsed();
     let mut shared = 0;
     for (code, out, err) in &results {

@@ -2,10 +2,12 @@
 //! principal, a fake Azure DevOps serving `contoso/proj/_git/repo`, and a
 //! TestEnv whose config routes that organization to the principal.
 
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 
 use crate::support::{
-    AdoRequest, FakeAdo, FakeEntra, RunOutput, SeenAuth, TestEnv, register_sensitive,
+    AdoRequest, FakeAdo, FakeEntra, RunOutput, SeenAuth, TestEnv, assert_no_leak,
+    register_sensitive,
 };
 
 /// Tenant of the test organization.
@@ -141,6 +143,40 @@ impl World {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd.spawn().expect("spawn the helper")
+    }
+
+    /// Runs `n` `get`s at once; their exit codes, stdouts and stderrs.
+    pub fn concurrent_gets(&self, n: usize) -> Vec<(Option<i32>, String, String)> {
+        let mut children: Vec<_> = (0..n).map(|_| self.spawn_get()).collect();
+        for c in &mut children {
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(self.request().as_bytes())
+                .expect("write request");
+        }
+        children
+            .into_iter()
+            .map(|mut c| {
+                let err_pipe = c.stderr.take().expect("stderr");
+                // stderr on its own thread, so a chatty child cannot block on a full pipe.
+                let err = std::thread::spawn(move || {
+                    let mut s = String::new();
+                    let _ = { err_pipe }.read_to_string(&mut s);
+                    s
+                });
+                let mut out = String::new();
+                c.stdout
+                    .take()
+                    .expect("stdout")
+                    .read_to_string(&mut out)
+                    .expect("read stdout");
+                let status = c.wait().expect("wait");
+                let err = err.join().expect("stderr thread");
+                assert_no_leak("stderr of a concurrent get", &err);
+                (status.code(), out, err)
+            })
+            .collect()
     }
 
     /// Points git at the helper: reset inherited helpers, then ours, with useHttpPath.

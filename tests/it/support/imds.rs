@@ -276,20 +276,20 @@ fn handle(st: &mut State, rq: &MiRequest) -> (Scripted, Option<String>) {
     if rq.path != path || rq.method != method {
         return (reply(404, json!({"error": "not_found"})), None);
     }
-    match &kind {
-        MiKind::AppService { header } => {
-            if h("x-identity-header") != Some(header.as_str()) {
-                let body = json!({"statusCode": 401, "message": "Unauthorized. X-IDENTITY-HEADER is missing or invalid."});
-                return (reply(401, body), None);
-            }
+    let refusal = match &kind {
+        MiKind::AppService { header } if h("x-identity-header") != Some(header.as_str()) => {
+            let body = json!({"statusCode": 401, "message": "Unauthorized. X-IDENTITY-HEADER is missing or invalid."});
+            Some(reply(401, body))
         }
-        _ if h("metadata") != Some("true") => {
-            return (
-                oauth_error("invalid_request", "Required metadata header not specified"),
-                None,
-            );
-        }
-        _ => {}
+        MiKind::AppService { .. } => None,
+        _ if h("metadata") != Some("true") => Some(oauth_error(
+            "invalid_request",
+            "Required metadata header not specified",
+        )),
+        _ => None,
+    };
+    if let Some(refusal) = refusal {
+        return (refusal, None);
     }
     let resource = if let MiKind::CloudShell = kind {
         rq.form.get("resource").map(String::as_str)

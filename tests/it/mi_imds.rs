@@ -287,3 +287,41 @@ fn clone_and_push_with_a_user_assigned_identity() {
     env.git_ok("git", &["clone", "-q", &m.w.repo_url, "again"]);
     assert!(env.path().join("again/mi.txt").exists());
 }
+
+#[test]
+fn an_outage_is_asked_about_once_by_waiting_processes() {
+    let m = MiWorld::new(MiKind::Imds);
+    m.config(
+        r#""vm": { "type": "managed-identity" }"#,
+        r#""managed_identity_timeout_seconds": 2,"#,
+    );
+    for _ in 0..50 {
+        m.mi.push_response(Scripted::status(500));
+    }
+    let mut children: Vec<_> = (0..4).map(|_| m.w.spawn_get()).collect();
+    for c in &mut children {
+        c.stdin
+            .take()
+            .expect("stdin")
+            .write_all(m.w.request().as_bytes())
+            .expect("write the request");
+    }
+    let mut shared = 0;
+    for mut c in children {
+        let mut err = String::new();
+        c.stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("read");
+        assert!(!c.wait().expect("wait").success());
+        assert!(err.contains("HTTP 500"), "{err}");
+        shared += usize::from(err.contains("another git-credential-entra process failed this way"));
+    }
+    assert_eq!(
+        shared, 3,
+        "the waiting processes report the first one's failure"
+    );
+    // One process's attempts within its 2 s budget (1 s backoff, then 2 s no longer fits).
+    assert!(m.mi.requests().len() <= 3, "{}", m.mi.requests().len());
+}

@@ -237,7 +237,7 @@ fn judge(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = match read_body(resp, status) {
+    let body = match read_body(resp) {
         Ok(body) => body,
         Err(Body::TooLarge) => return Step::Done(Err(MiFailure::TooLarge { status })),
         Err(Body::NotText) => {
@@ -341,7 +341,7 @@ enum Body {
 }
 
 /// Reads an answer up to [`MAX_RESPONSE_BYTES`].
-fn read_body(resp: Response, _status: u16) -> Result<String, Body> {
+fn read_body(resp: Response) -> Result<String, Body> {
     if resp
         .content_length()
         .is_some_and(|n| n > MAX_RESPONSE_BYTES)

@@ -10,6 +10,7 @@ use crate::entra::EntraError;
 use crate::env::NoHome;
 use crate::failure::{FAILURE_TTL_SECS, Failure};
 use crate::http::HttpSetupError;
+use crate::identity::MiError;
 use crate::lock::LockTimeout;
 use crate::protocol::ParseError;
 
@@ -58,6 +59,11 @@ pub enum Error {
         identity: String,
         step: &'static str,
         source: Box<EntraError>,
+    },
+    /// A managed identity gave no token (or none can be used here).
+    ManagedIdentity {
+        identity: String,
+        source: Box<MiError>,
     },
     /// Another process's token request for the same principal just failed;
     /// its failure is reported instead of asking again.
@@ -122,6 +128,9 @@ impl fmt::Display for Error {
                 step,
                 source,
             } => write!(f, "identity '{identity}': {}", token_failure(step, source)),
+            Error::ManagedIdentity { identity, source } => {
+                write!(f, "identity '{identity}': managed identity: {source}")
+            }
             Error::RecentFailure {
                 identity,
                 failure,
@@ -157,6 +166,7 @@ impl std::error::Error for Error {
             Error::Http { cause, .. } => Some(cause),
             Error::NoHome(e) => Some(e),
             Error::Entra { source, .. } => Some(source.as_ref()),
+            Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
             Error::Lock { timeout, .. } => Some(timeout),
             Error::Store { cause, .. } => Some(cause),
             Error::Io(e) => Some(e),
@@ -254,6 +264,9 @@ impl Error {
                     EntraError::Rejected { .. } => return None,
                 };
                 Some((kind, token_failure(step, source)))
+            }
+            Error::ManagedIdentity { source, .. } => {
+                Some((source.kind()?, format!("managed identity: {source}")))
             }
             _ => None,
         }

@@ -76,10 +76,6 @@ pub fn entra_client(url: &str) -> Result<Client, HttpSetupError> {
 /// A client for the managed-identity endpoint `url`, refused unless
 /// [`managed_identity_endpoint_ok`]: never through a proxy (a proxy would see
 /// the token, and could answer for an endpoint that is not there).
-#[allow(
-    dead_code,
-    reason = "the managed-identity source is the first caller; its URL rule is tested now"
-)]
 pub fn managed_identity_client(url: &str) -> Result<Client, HttpSetupError> {
     if !managed_identity_endpoint_ok(url) {
         return Err(HttpSetupError::NotManagedIdentityEndpoint {

@@ -57,6 +57,12 @@ impl Http {
     pub fn entra(&self, url: &str) -> Result<Client, HttpSetupError> {
         crate::http::entra_client(url)
     }
+
+    /// A client for the managed-identity endpoint at `url` (no proxy, short
+    /// connect timeout, link-local or loopback addresses only).
+    pub fn managed_identity(&self, url: &str) -> Result<Client, HttpSetupError> {
+        crate::http::managed_identity_client(url)
+    }
 }
 
 /// Whether sign-in may prompt a person (contract §7 "Interactivity").

@@ -10,6 +10,7 @@
 //! parse function (`config/identity/`), and one line in [`resolve`].
 
 mod context;
+mod managed_identity;
 mod service_principal;
 
 use std::fmt;
@@ -24,6 +25,7 @@ use crate::error::{Error, SecretError};
 use crate::token::AccessToken;
 
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
+pub use managed_identity::{ManagedIdentity, MiError};
 pub use service_principal::ServicePrincipal;
 
 /// Entra's public-cloud authority.
@@ -139,7 +141,9 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
                 }
             }
         }
-        IdentityKind::ManagedIdentity(_) => return Err(not_yet("managed-identity")),
+        IdentityKind::ManagedIdentity(mi) => {
+            Box::new(ManagedIdentity::configured(name, mi, config, env)?)
+        }
         IdentityKind::WorkloadIdentity(_) => return Err(not_yet("workload-identity")),
         IdentityKind::AzureCli(_) => return Err(not_yet("azure-cli")),
         IdentityKind::User(_) => return Err(not_yet("user")),

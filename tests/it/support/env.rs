@@ -173,7 +173,10 @@ impl TestEnv {
             .env("GIT_CONFIG_GLOBAL", p.join("home/.gitconfig"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LANG", "C");
+            .env("LANG", "C")
+            // A managed identity must never reach the real IMDS from a test:
+            // unless a test points it at a fake, it finds nothing listening.
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
         // The Secret Service keyring is reached over the session bus, if the machine has one.
         if let Some(v) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
             cmd.env("DBUS_SESSION_BUS_ADDRESS", v);

@@ -6,11 +6,13 @@
 pub mod ado;
 pub mod entra;
 pub mod env;
+pub mod imds;
 pub mod jwt;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
 pub use entra::{Delivery, FakeEntra, Scripted, TokenRequest};
 pub use env::{RunOutput, TestEnv};
+pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind, MiRequest, Uami};
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::net::SocketAddr;

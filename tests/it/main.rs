@@ -12,4 +12,5 @@ mod robustness;
 mod routing;
 mod support;
 mod trust;
+mod workload;
 mod world;

@@ -7,10 +7,12 @@ pub mod ado;
 pub mod entra;
 pub mod env;
 pub mod jwt;
+pub mod oidc;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
-pub use entra::{Delivery, FakeEntra, Scripted, TokenRequest};
+pub use entra::{Delivery, FakeEntra, Federation, Scripted, TokenRequest};
 pub use env::{RunOutput, TestEnv};
+pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::net::SocketAddr;

@@ -375,3 +375,40 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_token_goes_only_to_https_or_loopback() {
+        for ok in [
+            "https://pipelines.actions.githubusercontent.com/abc/idtoken?api-version=2.0",
+            "https://dev.azure.com/contoso/p/_apis/distributedtask/hubs/build/plans/1/jobs/2/oidctoken",
+            "http://127.0.0.1:8080/oidctoken",
+        ] {
+            assert!(endpoint_url("SYSTEM_OIDCREQUESTURI", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://dev.azure.com/contoso/oidctoken",
+            "https://user:pw@dev.azure.com/x",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            let e = endpoint_url("SYSTEM_OIDCREQUESTURI", bad).expect_err(bad);
+            assert!(
+                e.to_string().starts_with("SYSTEM_OIDCREQUESTURI ")
+                    && e.to_string().contains("Fix:"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_pipelines_hint_is_the_pipeline_token_one() {
+        assert_eq!(
+            SYSTEM_ACCESSTOKEN_FIX,
+            super::super::system_accesstoken_hint("SYSTEM_ACCESSTOKEN")
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod git_url;
 mod harness;
 mod humans;
 mod leaks;
+mod pipeline_token;
 mod robustness;
 mod routing;
 mod support;

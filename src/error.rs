@@ -10,6 +10,7 @@ use crate::entra::EntraError;
 use crate::env::NoHome;
 use crate::failure::{FAILURE_TTL_SECS, Failure};
 use crate::http::HttpSetupError;
+use crate::identity::FederationError;
 use crate::identity::MiError;
 use crate::lock::LockTimeout;
 use crate::protocol::ParseError;
@@ -53,6 +54,11 @@ pub enum Error {
     Http {
         identity: String,
         cause: HttpSetupError,
+    },
+    /// A workload identity's federated token could not be had.
+    Assertion {
+        identity: String,
+        cause: Box<FederationError>,
     },
     /// Entra gave no token.
     Entra {
@@ -123,6 +129,9 @@ impl fmt::Display for Error {
             Error::NoHome(e) => write!(f, "{e}"),
             Error::Environment { var, problem } => write!(f, "{var} {problem}"),
             Error::Http { identity, cause } => write!(f, "identity '{identity}': {cause}"),
+            Error::Assertion { identity, cause } => {
+                write!(f, "identity '{identity}': {}", federation_failure(cause))
+            }
             Error::Entra {
                 identity,
                 step,
@@ -164,6 +173,7 @@ impl std::error::Error for Error {
             Error::Config(e) => Some(e.as_ref()),
             Error::Secret { cause, .. } => Some(cause),
             Error::Http { cause, .. } => Some(cause),
+            Error::Assertion { cause, .. } => Some(cause.as_ref()),
             Error::NoHome(e) => Some(e),
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
@@ -210,6 +220,10 @@ pub enum SecretError {
     NotStored { identity: String },
     /// The `environment` identity lacks some `AZURE_*` variables.
     EnvironmentIncomplete { missing: String },
+    /// `pipeline-token`: the variable holding the job token is empty or unset.
+    PipelineTokenUnset { var: String },
+    /// `pipeline-token`: the variable holds no usable token.
+    PipelineTokenUnusable { var: String, problem: String },
 }
 
 impl fmt::Display for SecretError {
@@ -233,7 +247,17 @@ impl fmt::Display for SecretError {
             ),
             SecretError::EnvironmentIncomplete { missing } => write!(
                 f,
-                "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the environment git runs in"
+                "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE, as AKS workload identity does) in the environment git runs in"
+            ),
+            SecretError::PipelineTokenUnset { var } => write!(
+                f,
+                "${var} is empty or not set, so there is no Azure Pipelines job token (pipelines give it to scripts only when asked). Fix: {}",
+                crate::identity::system_accesstoken_hint(var)
+            ),
+            SecretError::PipelineTokenUnusable { var, problem } => write!(
+                f,
+                "${var} does not hold a usable Azure Pipelines job token: {problem}. Fix: {}",
+                crate::identity::system_accesstoken_hint(var)
             ),
         }
     }
@@ -268,9 +292,17 @@ impl Error {
             Error::ManagedIdentity { source, .. } => {
                 Some((source.kind()?, format!("managed identity: {source}")))
             }
+            // The platform's endpoint failing, not this job's settings.
+            Error::Assertion { cause, .. } if cause.is_service_failure() => {
+                Some(("assertion-unavailable", federation_failure(cause)))
+            }
             _ => None,
         }
     }
+}
+
+fn federation_failure(cause: &FederationError) -> String {
+    format!("could not get the federated token: {cause}")
 }
 
 fn token_failure(step: &str, source: &EntraError) -> String {

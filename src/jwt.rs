@@ -20,6 +20,10 @@ pub struct Claims {
     pub appid: Option<String>,
     /// Authorized party: application id (v2 tokens).
     pub azp: Option<String>,
+    /// Expiry, seconds since the epoch; read only for a token that comes with
+    /// no lifetime of its own (the Azure Pipelines job token).
+    #[serde(default, deserialize_with = "crate::entra::number_or_string")]
+    pub exp: Option<i64>,
 }
 
 impl Claims {
@@ -75,6 +79,15 @@ mod tests {
     fn username_never_contains_colon() {
         let c = Claims::of(&token(r#"{"preferred_username":"id://abc"}"#)).expect("jwt");
         assert_eq!(c.username(), "id_//abc");
+    }
+
+    #[test]
+    fn expiry_is_read_from_numbers_and_strings() {
+        let exp = |claims: &str| Claims::of(&token(claims)).expect("jwt").exp;
+        assert_eq!(exp(r#"{"exp":1700000000}"#), Some(1_700_000_000));
+        assert_eq!(exp(r#"{"exp":"1700000000"}"#), Some(1_700_000_000));
+        assert_eq!(exp(r#"{"exp":"soon"}"#), None);
+        assert_eq!(exp(r#"{"appid":"a"}"#), None);
     }
 
     #[test]

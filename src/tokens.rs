@@ -137,6 +137,10 @@ pub enum Erased {
 /// Drops the cached token of `identity` if it is the `rejected` one. Done
 /// under the lock, so a token another process stores meanwhile is not dropped.
 pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result<Erased, Error> {
+    // Nothing of an uncached type is stored, so there is no lock to take either.
+    if !identity.cacheable() {
+        return Ok(Erased::NotCached);
+    }
     let fp = identity.fingerprint();
     let _guard = lock_for(identity, &fp, cx)?;
     match lookup(&fp, cx) {

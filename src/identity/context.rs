@@ -63,6 +63,14 @@ impl Http {
     pub fn managed_identity(&self, url: &str) -> Result<Client, HttpSetupError> {
         crate::http::managed_identity_client(url)
     }
+
+    /// A client for a CI platform's OIDC endpoint at `url` (GitHub Actions,
+    /// Azure Pipelines): the same rules as for Entra — https (plain http
+    /// only to loopback), the environment's proxy, no redirects (the request
+    /// carries the job's token, which must not be replayed elsewhere).
+    pub fn oidc(&self, url: &str) -> Result<Client, HttpSetupError> {
+        crate::http::entra_client(url)
+    }
 }
 
 /// Whether sign-in may prompt a person (contract §7 "Interactivity").

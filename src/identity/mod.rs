@@ -10,23 +10,30 @@
 //! parse function (`config/identity/`), and one line in [`resolve`].
 
 mod context;
+mod federation;
 mod managed_identity;
+mod oidc;
+mod pipeline;
 mod service_principal;
+mod workload;
 
 use std::fmt;
 
 use crate::cache::Fingerprint;
 use crate::config::{
-    AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, ServicePrincipalConfig,
-    check_authority_host,
+    AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, PipelineTokenConfig,
+    ServicePrincipalConfig, check_authority_host,
 };
 use crate::env::Env;
 use crate::error::{Error, SecretError};
 use crate::token::AccessToken;
 
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
+pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
+pub use pipeline::{PipelineToken, system_accesstoken_hint};
 pub use service_principal::ServicePrincipal;
+pub use workload::Workload;
 
 /// Entra's public-cloud authority.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -126,6 +133,7 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
             let authority = authority(authority_host.as_deref(), config, env)?;
             match ServicePrincipal::from_environment(env, authority)? {
                 EnvCredential::Secret(sp) => Box::new(sp),
+                EnvCredential::Federated(w) => Box::new(w),
                 EnvCredential::Unsupported(what) => return Err(not_yet(what)),
                 EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto(_)) => {
                     return Err(Error::NoAutoSource {
@@ -144,10 +152,15 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
         IdentityKind::ManagedIdentity(mi) => {
             Box::new(ManagedIdentity::configured(name, mi, config, env)?)
         }
-        IdentityKind::WorkloadIdentity(_) => return Err(not_yet("workload-identity")),
+        IdentityKind::WorkloadIdentity(c) => {
+            let authority = authority(c.authority_host.as_deref(), config, env)?;
+            Box::new(Workload::configured(name, c, authority, config, env)?)
+        }
         IdentityKind::AzureCli(_) => return Err(not_yet("azure-cli")),
         IdentityKind::User(_) => return Err(not_yet("user")),
-        IdentityKind::PipelineToken(_) => return Err(not_yet("pipeline-token")),
+        IdentityKind::PipelineToken(PipelineTokenConfig { variable }) => Box::new(PipelineToken {
+            variable: variable.clone(),
+        }),
     };
     Ok(Resolved::new(name, source))
 }
@@ -156,6 +169,8 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
 pub enum EnvCredential {
     /// Tenant, client id and secret.
     Secret(ServicePrincipal),
+    /// Tenant, client id and a federated token file (AKS workload identity).
+    Federated(Workload),
     /// A credential kind this version cannot use yet.
     Unsupported(&'static str),
     /// Which variables are missing.

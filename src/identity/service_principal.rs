@@ -13,7 +13,7 @@ use crate::secret::Secret;
 use crate::secrets::Secrets;
 use crate::token::{AccessToken, TokenResponse};
 
-use super::{AcquireCx, EnvCredential, TokenSource};
+use super::{AcquireCx, EnvCredential, TokenSource, Workload};
 
 /// An application that authenticates with a client secret.
 #[derive(Debug, Clone)]
@@ -62,7 +62,8 @@ impl ServicePrincipal {
         }
     }
 
-    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, as Azure's SDKs read them.
+    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, and `AZURE_CLIENT_SECRET` or
+    /// `AZURE_FEDERATED_TOKEN_FILE` (a workload identity), as Azure's SDKs read them.
     /// The ids are checked as the config's are: the tenant becomes part of
     /// the token endpoint's path, where `../` or `?` would change the request.
     pub fn from_environment(env: &Env, authority: String) -> Result<EnvCredential, Error> {
@@ -91,16 +92,33 @@ impl ServicePrincipal {
                     "environment with AZURE_CLIENT_CERTIFICATE_PATH",
                 ));
             }
-            if env.get("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-                return Ok(EnvCredential::Unsupported(
-                    "environment with AZURE_FEDERATED_TOKEN_FILE",
-                ));
+            if let Some(file) = env.get("AZURE_FEDERATED_TOKEN_FILE") {
+                let file = std::path::PathBuf::from(file);
+                // git runs helpers inside the repository: a relative path
+                // would read a token file the repository ships.
+                if !file.is_absolute() {
+                    return Err(Error::Environment {
+                        var: "AZURE_FEDERATED_TOKEN_FILE",
+                        problem: "must be an absolute path (a relative one would be read inside the repository git runs this helper in). Fix: set it to the token file's absolute path, as AKS does".into(),
+                    });
+                }
+                return Ok(EnvCredential::Federated(Workload::from_environment(
+                    tenant, client_id, file, authority,
+                )));
             }
         }
-        let missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
+        let mut missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"]
             .into_iter()
             .filter(|v| env.get(v).is_none())
             .collect();
+        let credential = [
+            "AZURE_CLIENT_SECRET",
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            "AZURE_FEDERATED_TOKEN_FILE",
+        ];
+        if credential.iter().all(|v| env.get(v).is_none()) {
+            missing.push("AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE)");
+        }
         Ok(EnvCredential::Missing(missing.join(", ")))
     }
 

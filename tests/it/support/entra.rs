@@ -88,7 +88,37 @@ impl Scripted {
     }
 }
 
-/// One request to the token endpoint as the fake saw it, with the client secret redacted.
+/// What a federated identity credential on an app trusts: tokens signed
+/// with the test key whose `iss`, `sub` and `aud` are exactly these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Federation {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `sub` (exact, case-sensitive, as Entra compares it).
+    pub subject: String,
+    /// Expected `aud`, e.g. `api://AzureADTokenExchange`.
+    pub audience: String,
+}
+
+/// A value the fake received that tests may compare but no output may show.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden(String);
+
+impl Hidden {
+    /// The value itself, for comparisons.
+    pub fn value(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One request to the token endpoint as the fake saw it, with the client
+/// secret and assertion redacted.
 #[derive(Clone, Debug)]
 pub struct TokenRequest {
     /// HTTP method.
@@ -101,11 +131,14 @@ pub struct TokenRequest {
     pub form: BTreeMap<String, String>,
     /// Whether `client_secret` matched the registered secret of that tenant's `client_id`.
     pub secret_ok: bool,
+    /// The `client_assertion` received (its form value reads `<redacted>`).
+    pub assertion: Option<Hidden>,
 }
 
 /// Mutable configuration and logs, shared with the server thread.
 struct State {
     apps: BTreeMap<(String, String), String>,
+    federated: BTreeMap<(String, String), Vec<Federation>>,
     lifetime: u64,
     refresh_in: Option<u64>,
     numbers_as_strings: bool,
@@ -128,6 +161,7 @@ impl FakeEntra {
     pub fn start() -> FakeEntra {
         let state = Arc::new(Mutex::new(State {
             apps: BTreeMap::new(),
+            federated: BTreeMap::new(),
             lifetime: 3599,
             refresh_in: None,
             numbers_as_strings: false,
@@ -159,6 +193,16 @@ impl FakeEntra {
         self.lock()
             .apps
             .insert((tenant.to_owned(), client_id.to_owned()), secret.to_owned());
+    }
+
+    /// Registers an app that authenticates with federated tokens trusted by
+    /// `federation` (may be called again to add credentials, up to Entra's 20).
+    pub fn add_federated_app(&self, tenant: &str, client_id: &str, federation: Federation) {
+        self.lock()
+            .federated
+            .entry((tenant.to_owned(), client_id.to_owned()))
+            .or_default()
+            .push(federation);
     }
 
     /// The `tid` for a tenant as named in URLs: the GUID itself, or one derived from the name.
@@ -298,9 +342,12 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     let registered = st.apps.get(&(tenant.clone(), client_id.clone())).cloned();
     let secret = form.get("client_secret").cloned();
+    let assertion = form.get("client_assertion").cloned();
     if is_token_path {
-        if let Some(s) = form.get_mut("client_secret") {
-            *s = "<redacted>".to_owned();
+        for key in ["client_secret", "client_assertion"] {
+            if let Some(s) = form.get_mut(key) {
+                *s = "<redacted>".to_owned();
+            }
         }
         let secret_ok = secret.is_some() && secret == registered;
         st.requests.push(TokenRequest {
@@ -309,6 +356,7 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
             tenant: tenant.clone(),
             form: form.clone(),
             secret_ok,
+            assertion: assertion.clone().map(Hidden),
         });
     }
     if let Some(r) = st.queue.pop_front().or_else(|| st.outage.clone()) {
@@ -323,7 +371,12 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         };
     }
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    if !st.apps.keys().any(|(t, _)| *t == tenant) {
+    let known_tenant = st
+        .apps
+        .keys()
+        .chain(st.federated.keys())
+        .any(|(t, _)| *t == tenant);
+    if !known_tenant {
         let text = format!(
             "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
         );
@@ -343,13 +396,31 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         );
         return Scripted::aadsts(400, "invalid_scope", 70011, &text);
     }
-    let Some(expected) = registered else {
+    let federations = st
+        .federated
+        .get(&(tenant.clone(), client_id.clone()))
+        .cloned();
+    if registered.is_none() && federations.is_none() {
         let text = format!(
             "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
         );
         return Scripted::aadsts(400, "unauthorized_client", 700016, &text);
+    }
+    if let Some(assertion) = assertion {
+        return match federated(
+            &federations.unwrap_or_default(),
+            field("client_assertion_type"),
+            &assertion,
+        ) {
+            Ok(()) => issue(st, &tenant, &client_id),
+            Err(refusal) => refusal,
+        };
+    }
+    let Some(expected) = registered else {
+        let text = "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.";
+        return Scripted::aadsts(400, "invalid_client", 7000218, text);
     };
-    if secret.is_none() && !form.contains_key("client_assertion") {
+    if secret.is_none() {
         let text = "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.";
         return Scripted::aadsts(400, "invalid_client", 7000218, text);
     }
@@ -360,6 +431,68 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         return Scripted::aadsts(401, "invalid_client", 7000215, &text);
     }
     issue(st, &tenant, &client_id)
+}
+
+/// Judges a federated client assertion as Entra does: the JWT-bearer type,
+/// a signature it can check (ours), a valid time range (AADSTS700024) and a
+/// federated credential matching issuer, subject and audience exactly
+/// (AADSTS70021).
+fn federated(
+    federations: &[Federation],
+    assertion_type: &str,
+    assertion: &str,
+) -> Result<(), Scripted> {
+    if assertion_type != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+        let text = format!(
+            "The client_assertion_type '{assertion_type}' is not supported; expected urn:ietf:params:oauth:client-assertion-type:jwt-bearer."
+        );
+        return Err(Scripted::aadsts(400, "invalid_request", 700023, &text));
+    }
+    let Some(claims) = jwt::verify(assertion) else {
+        let text = "Client assertion failed signature validation.";
+        return Err(Scripted::aadsts(401, "invalid_client", 700027, text));
+    };
+    let s = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let now = now_secs();
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    let nbf = claims.get("nbf").and_then(Value::as_u64).unwrap_or(0);
+    if exp <= now || nbf > now + 300 {
+        let text = format!(
+            "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}.",
+            entra_timestamp(now),
+            entra_timestamp(nbf),
+            entra_timestamp(exp)
+        );
+        return Err(Scripted::aadsts(400, "invalid_client", 700024, &text));
+    }
+    let (iss, sub) = (s("iss"), s("sub"));
+    // `aud` is a string, or a list (Kubernetes service-account tokens).
+    let auds: Vec<String> = match claims.get("aud") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let aud = auds.join(",");
+    if !federations
+        .iter()
+        .any(|f| f.issuer == iss && f.subject == sub && auds.contains(&f.audience))
+    {
+        let text = format!(
+            "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'."
+        );
+        return Err(Scripted::aadsts(400, "invalid_client", 70021, &text));
+    }
+    Ok(())
 }
 
 /// Mints and records an access token and builds the success response.

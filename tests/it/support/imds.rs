@@ -8,6 +8,7 @@
 //! request is recorded; scripted answers (410, 429 + Retry-After, 500…) go first.
 
 use super::entra::Scripted;
+use super::oidc::EXCHANGE_AUDIENCE;
 use super::{ADO_RESOURCE, BackgroundServer, jwt, now_secs, random_guid};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
@@ -302,7 +303,9 @@ fn handle(st: &mut State, rq: &MiRequest) -> (Scripted, Option<String>) {
         }
         q("resource")
     };
-    if resource != Some(ADO_RESOURCE) {
+    // Azure DevOps, or the token exchange (a managed identity's token used as
+    // a federated credential for an app registration).
+    let Some(resource) = resource.filter(|r| [ADO_RESOURCE, EXCHANGE_AUDIENCE].contains(r)) else {
         return (
             oauth_error(
                 "invalid_resource",
@@ -310,7 +313,7 @@ fn handle(st: &mut State, rq: &MiRequest) -> (Scripted, Option<String>) {
             ),
             None,
         );
-    }
+    };
     if let MiKind::Arc { realm, key_file } = &kind {
         let expected = std::fs::read_to_string(key_file)
             .ok()
@@ -322,7 +325,7 @@ fn handle(st: &mut State, rq: &MiRequest) -> (Scripted, Option<String>) {
         }
     }
     if let MiKind::CloudShell = kind {
-        return (issue(st, None), None);
+        return (issue(st, None, resource), None);
     }
     let selectors: Vec<(usize, &str)> = names
         .iter()
@@ -355,18 +358,24 @@ fn handle(st: &mut State, rq: &MiRequest) -> (Scripted, Option<String>) {
         }
     };
     match who {
-        Some(u) => (issue(st, Some(&u)), None),
+        Some(u) => (issue(st, Some(&u), resource), None),
         None => (not_found(), None),
     }
 }
 
 /// Mints a token for `who` (a user's token for Cloud Shell when `None`).
-fn issue(st: &mut State, who: Option<&Uami>) -> Scripted {
+fn issue(st: &mut State, who: Option<&Uami>, resource: &str) -> Scripted {
     let now = now_secs();
     let tid = st.tenant_id.clone();
+    // Exchange tokens are v2 tokens whose issuer a federated credential names.
+    let iss = if resource == EXCHANGE_AUDIENCE {
+        format!("https://login.microsoftonline.com/{tid}/v2.0")
+    } else {
+        format!("https://sts.windows.net/{tid}/")
+    };
     let mut claims = json!({
-        "aud": ADO_RESOURCE,
-        "iss": format!("https://sts.windows.net/{tid}/"),
+        "aud": resource,
+        "iss": iss,
         "tid": tid,
         "iat": now,
         "nbf": now,
@@ -398,7 +407,7 @@ fn issue(st: &mut State, who: Option<&Uami>) -> Scripted {
     };
     let mut body = json!({
         "access_token": token,
-        "resource": ADO_RESOURCE,
+        "resource": resource,
         "token_type": "Bearer",
     });
     // App Service sends no expires_in; the others send both.

@@ -8,11 +8,13 @@ pub mod entra;
 pub mod env;
 pub mod imds;
 pub mod jwt;
+pub mod oidc;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
-pub use entra::{Delivery, FakeEntra, Scripted, TokenRequest};
+pub use entra::{Delivery, FakeEntra, Federation, Scripted, TokenRequest};
 pub use env::{RunOutput, TestEnv};
 pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind, MiRequest, Uami};
+pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::net::SocketAddr;

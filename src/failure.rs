@@ -8,13 +8,14 @@
 //! [`FAILURE_TTL_SECS`] reports the same failure at once, and a success
 //! removes it. Only our own private regular file is believed.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::cache::Fingerprint;
+use crate::private_fs::{read_private, write_private};
 use crate::text::sanitize;
 
 /// How long a failure is reported instead of asking again.
@@ -58,24 +59,7 @@ pub fn record(dir: &Path, fp: &Fingerprint, failure: &Failure) -> io::Result<()>
         at: failure.at,
     })
     .map_err(io::Error::other)?;
-    let tmp = dir.join(format!("{fp}.failed.{}.tmp", std::process::id()));
-    // Left over from a process that died here with our pid.
-    let _ = fs::remove_file(&tmp);
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    let written = options
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .and_then(|()| fs::rename(&tmp, path(dir, fp)));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
+    write_private(dir, &format!("{fp}.failed"), text.as_bytes())
 }
 
 /// The failure recorded for `fp` when it is younger than
@@ -83,18 +67,11 @@ pub fn record(dir: &Path, fp: &Fingerprint, failure: &Failure) -> io::Result<()>
 /// not believed (for the trace); it is then ignored.
 pub fn recent(dir: &Path, fp: &Fingerprint, now: i64) -> Result<Option<Failure>, String> {
     let path = path(dir, fp);
-    let file = match open_private(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+    let Some(text) =
+        read_private(&path, MAX_RECORD_BYTES).map_err(|e| format!("{}: {e}", path.display()))?
+    else {
+        return Ok(None);
     };
-    let mut text = String::new();
-    file.take(MAX_RECORD_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if text.len() as u64 > MAX_RECORD_BYTES {
-        return Err(format!("{} is too large to be a record", path.display()));
-    }
     let stored: Stored = serde_json::from_str(&text)
         .ok()
         .filter(|s: &Stored| s.v == FORMAT_VERSION)
@@ -113,37 +90,6 @@ pub fn clear(dir: &Path, fp: &Fingerprint) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
-}
-
-/// Opens `path` only if it is a regular file, not a symlink, owned by us and
-/// writable by nobody else. Non-blocking, so a FIFO planted there cannot
-/// make us wait.
-fn open_private(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    let file = options.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        // SAFETY: getuid has no preconditions and cannot fail.
-        let uid = unsafe { libc::getuid() };
-        if meta.uid() != uid {
-            return Err(io::Error::other("owned by another user"));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(io::Error::other("writable by group or others"));
-        }
-    }
-    Ok(file)
 }
 
 #[cfg(test)]

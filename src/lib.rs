@@ -22,6 +22,7 @@ mod identity;
 mod keyring;
 mod lock;
 mod net;
+mod private_fs;
 mod retry;
 mod run;
 mod secrets;

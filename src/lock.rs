@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::cache::{Fingerprint, file::private_dir};
+use crate::cache::Fingerprint;
+use crate::private_fs::private_dir;
 use crate::trace::Trace;
 
 /// How long to wait before telling the user why we wait.

@@ -265,7 +265,7 @@ fn forced(
 /// lock, so it need not pay for this check).
 pub fn check_lock_dir(dir: &Path, cache_dir: &Path, trace: &Trace) {
     let notices = Notices::new(cache_dir);
-    match file::private_dir(dir) {
+    match crate::private_fs::private_dir(dir) {
         Ok(()) => notices.clear(Notice::LockDir),
         Err(e) => {
             trace.detail(format_args!("lock: cannot create {}: {e}", dir.display()));

@@ -13,7 +13,7 @@ use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::file::private_dir;
+use crate::private_fs::private_dir;
 
 /// The conditions worth a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

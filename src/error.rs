@@ -40,7 +40,11 @@ pub enum Error {
         kind: &'static str,
     },
     /// `auto` found no usable source.
-    NoAutoSource { identity: String, file: String },
+    NoAutoSource {
+        identity: String,
+        file: String,
+        tried: Vec<String>,
+    },
     /// A secret could not be read.
     Secret {
         identity: String,
@@ -121,9 +125,14 @@ impl fmt::Display for Error {
                 f,
                 "identity '{identity}': the identity type {kind} is not available in this version of git-credential-entra. Fix: use a service principal with a client secret (client_secret_env, client_secret_file or client_secret_keyring) for now"
             ),
-            Error::NoAutoSource { identity, file } => write!(
+            Error::NoAutoSource {
+                identity,
+                file,
+                tried,
+            } => write!(
                 f,
-                "identity '{identity}': found no credentials to use (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set; managed identity, Azure CLI and interactive sign-in detection are not available in this version). Fix: set those variables, or configure an identity and a route in {file}"
+                "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, or configure an identity and a route in {file}",
+                tried.join("; ")
             ),
             Error::Secret { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::NoHome(e) => write!(f, "{e}"),

@@ -10,7 +10,7 @@ use crate::cache::{self, TokenStore};
 use crate::config::{AUTO, Config};
 use crate::env::{Dirs, Env};
 use crate::error::Error;
-use crate::identity::{self, AcquireCx, Http, Interactivity, Prompt, Resolved};
+use crate::identity::{self, AcquireCx, Http, ImdsProbe, Interactivity, Prompt, Resolved};
 use crate::protocol::Request;
 use crate::secrets::Secrets;
 use crate::tokens;
@@ -101,6 +101,11 @@ impl Session<'_> {
         }
     }
 
+    /// Whether IMDS answers here, remembered in the cache directory.
+    pub fn imds_probe(&self) -> ImdsProbe<'_> {
+        ImdsProbe::remembered(self.cache_dir().ok(), &self.trace)
+    }
+
     /// The identity serving `target`: `--identity`, else the longest route, else `auto`.
     pub fn identity_for(&self, target: &Target, config: &Config) -> Result<Resolved, Error> {
         let name = match &self.identity_flag {
@@ -129,6 +134,6 @@ impl Session<'_> {
                 route.map_or(AUTO, |r| r.identity.as_str()).to_string()
             }
         };
-        identity::resolve(&name, config, self.env)
+        identity::resolve(&name, config, self.env, &self.imds_probe())
     }
 }

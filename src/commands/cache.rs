@@ -26,11 +26,12 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
         .keys()
         .cloned()
         .chain((!config.identities.contains_key(AUTO)).then(|| AUTO.to_string()));
+    let probe = session.imds_probe();
     for name in names {
         if session.identity_flag.as_ref().is_some_and(|f| *f != name) {
             continue;
         }
-        match identity::resolve(&name, &config, session.env) {
+        match identity::resolve(&name, &config, session.env, &probe) {
             Ok(id) => known
                 .entry(id.fingerprint())
                 .or_insert_with(|| (Vec::new(), id.kind()))

@@ -9,6 +9,7 @@
 //! Adding a source: a file here implementing [`TokenSource`], its config
 //! parse function (`config/identity/`), and one line in [`resolve`].
 
+mod auto;
 mod context;
 mod federation;
 mod managed_identity;
@@ -28,6 +29,7 @@ use crate::env::Env;
 use crate::error::{Error, SecretError};
 use crate::token::AccessToken;
 
+pub use auto::ImdsProbe;
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
@@ -106,7 +108,12 @@ impl fmt::Debug for Resolved {
 }
 
 /// Resolves identity `name` (already validated to exist, or `auto`).
-pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error> {
+pub fn resolve(
+    name: &str,
+    config: &Config,
+    env: &Env,
+    probe: &ImdsProbe,
+) -> Result<Resolved, Error> {
     let auto = IdentityKind::Auto(AutoConfig::default());
     let kind = match config.identities.get(name) {
         Some(kind) => kind,
@@ -128,19 +135,16 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
             return Err(not_yet("service-principal with a certificate"));
         }
         IdentityKind::ServicePrincipal(sp) => Box::new(configured_app(sp, config, env)?),
-        IdentityKind::Environment(EnvironmentConfig { authority_host })
-        | IdentityKind::Auto(AutoConfig { authority_host }) => {
+        IdentityKind::Auto(AutoConfig { authority_host }) => {
+            let authority = authority(authority_host.as_deref(), config, env)?;
+            auto::resolve(name, authority, config, env, probe)?
+        }
+        IdentityKind::Environment(EnvironmentConfig { authority_host }) => {
             let authority = authority(authority_host.as_deref(), config, env)?;
             match ServicePrincipal::from_environment(env, authority)? {
                 EnvCredential::Secret(sp) => Box::new(sp),
                 EnvCredential::Federated(w) => Box::new(w),
                 EnvCredential::Unsupported(what) => return Err(not_yet(what)),
-                EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto(_)) => {
-                    return Err(Error::NoAutoSource {
-                        identity: name.to_string(),
-                        file: config.describe_file(),
-                    });
-                }
                 EnvCredential::Missing(missing) => {
                     return Err(Error::Secret {
                         identity: name.to_string(),

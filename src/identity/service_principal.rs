@@ -260,7 +260,8 @@ mod tests {
     use crate::config::Config;
     use crate::env::Env;
     use crate::error::Error;
-    use crate::identity::resolve;
+    use crate::identity::{ImdsProbe, resolve};
+    use crate::trace::Trace;
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
@@ -276,10 +277,12 @@ mod tests {
             None,
         )
         .expect("valid config");
-        let result = resolve("env", &config, &env);
+        let result = resolve("env", &config, &env, &ImdsProbe::offline(&Trace::off()));
         // `auto` reads the same variables and must refuse the same values.
         assert_eq!(
-            resolve("auto", &config, &env).err().map(|e| e.to_string()),
+            resolve("auto", &config, &env, &ImdsProbe::offline(&Trace::off()))
+                .err()
+                .map(|e| e.to_string()),
             result.as_ref().err().map(ToString::to_string)
         );
         result.map(|r| r.to_string())

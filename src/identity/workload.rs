@@ -194,7 +194,8 @@ impl TokenSource for Workload {
 mod tests {
     use crate::config::Config;
     use crate::env::Env;
-    use crate::identity::resolve;
+    use crate::identity::{ImdsProbe, resolve};
+    use crate::trace::Trace;
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
@@ -233,11 +234,17 @@ mod tests {
             ("AZURE_CLIENT_ID", CLIENT),
             ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
         ]);
-        let fp = |name: &str| resolve(name, &c, &env).expect(name).fingerprint();
+        let fp = |name: &str| {
+            resolve(name, &c, &env, &ImdsProbe::offline(&Trace::off()))
+                .expect(name)
+                .fingerprint()
+        };
         assert_eq!(fp("aks"), fp("gh"));
         assert_eq!(fp("aks"), fp("ado"));
         assert_eq!(fp("aks"), fp("env"), "AKS variables: the same app");
-        let shown = resolve("env", &c, &env).expect("env").to_string();
+        let shown = resolve("env", &c, &env, &ImdsProbe::offline(&Trace::off()))
+            .expect("env")
+            .to_string();
         assert!(
             shown.contains("environment") && shown.contains("/var/run/token"),
             "{shown}"
@@ -247,7 +254,9 @@ mod tests {
             r#""assertion":"file","token_file":"/t/token","authority_host":"https://login.microsoftonline.us""#,
         ));
         assert_ne!(
-            resolve("aks", &other, &env).expect("aks").fingerprint(),
+            resolve("aks", &other, &env, &ImdsProbe::offline(&Trace::off()))
+                .expect("aks")
+                .fingerprint(),
             fp("aks"),
             "another cloud is another principal"
         );
@@ -263,7 +272,7 @@ mod tests {
             ("AZURE_CLIENT_ID", CLIENT),
             ("AZURE_FEDERATED_TOKEN_FILE", "token"),
         ]);
-        let e = resolve("env", &c, &env).expect_err("relative");
+        let e = resolve("env", &c, &env, &ImdsProbe::offline(&Trace::off())).expect_err("relative");
         let text = e.to_string();
         assert!(
             text.starts_with("AZURE_FEDERATED_TOKEN_FILE") && text.contains("absolute"),
@@ -278,7 +287,7 @@ mod tests {
             "x",
             &format!(r#""assertion":"managed-identity","managed_identity_client_id":"{uami}""#),
         ));
-        let shown = resolve("x", &c, &Env::default())
+        let shown = resolve("x", &c, &Env::default(), &ImdsProbe::offline(&Trace::off()))
             .expect("resolves without I/O")
             .to_string();
         assert!(

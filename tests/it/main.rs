@@ -1,4 +1,5 @@
 //! The one integration-test crate: real `git`, real helper processes, fake Entra and Azure DevOps.
+mod auto;
 mod cache_notices;
 mod cache_trust;
 mod caching;

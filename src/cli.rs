@@ -121,19 +121,19 @@ pub enum SecretCommand {
 
 /// Where `configure` / `unconfigure` write: one of git's config scopes.
 #[derive(Debug, Clone, clap::Args)]
-#[group(id = "scope", multiple = false)]
+#[group(skip)]
 pub struct ScopeArgs {
     /// The user's git config (~/.gitconfig or GIT_CONFIG_GLOBAL); the default.
-    #[arg(long, group = "scope")]
+    #[arg(long, conflicts_with_all = ["system", "local", "file"])]
     pub global: bool,
     /// The system git config (/etc/gitconfig).
-    #[arg(long, group = "scope")]
+    #[arg(long, conflicts_with_all = ["local", "file"])]
     pub system: bool,
     /// The current repository's config.
-    #[arg(long, group = "scope")]
+    #[arg(long, conflicts_with = "file")]
     pub local: bool,
     /// This git config file.
-    #[arg(long, group = "scope", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Also route this host (a `hosts` entry, scheme://host[:port]); repeatable.
     #[arg(long = "host", value_name = "URL")]

@@ -47,13 +47,7 @@ mod tests {
             let mut out = Vec::new();
             completions(shell, &mut out).expect("generates");
             let text = String::from_utf8(out).expect("utf8");
-            for word in [
-                "configure",
-                "unconfigure",
-                "token",
-                "identities",
-                "dry-run",
-            ] {
+            for word in ["configure", "unconfigure", "token", "identities", "dry-run"] {
                 assert!(text.contains(word), "{shell:?} lacks {word}");
             }
         }

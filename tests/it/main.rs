@@ -14,6 +14,7 @@ mod mi_federation;
 mod mi_imds;
 mod mi_platforms;
 mod mi_world;
+mod operator;
 mod pipeline_token;
 mod robustness;
 mod routing;

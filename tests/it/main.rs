@@ -9,6 +9,7 @@ mod git_flow;
 mod git_url;
 mod harness;
 mod humans;
+mod install;
 mod leaks;
 mod mi_federation;
 mod mi_imds;

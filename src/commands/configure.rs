@@ -176,7 +176,7 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
         let foreign: Vec<&String> = before
             .helpers
             .iter()
-            .filter(|h| !is_ours(h) && !(h.is_empty() && !first_time))
+            .filter(|h| !is_ours(h) && (first_time || !h.is_empty()))
             .collect();
         for h in &foreign {
             let line = format!("helper={h}");

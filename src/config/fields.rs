@@ -237,29 +237,6 @@ fn is_guid(s: &str) -> bool {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn authority_hosts_with_userinfo_are_refused() {
-        for raw in [
-            "https://login.microsoftonline.com@evil.example",
-            "https://login.microsoftonline.com:443@evil.example/",
-            "https://user:pass@login.microsoftonline.com",
-            "http://login.microsoftonline.com@127.0.0.1:8080",
-        ] {
-            let problem = check_authority_host(raw).expect_err(raw);
-            assert!(problem.contains("user name"), "{raw}: {problem}");
-        }
-        assert_eq!(
-            check_authority_host("https://login.microsoftonline.com/"),
-            Ok("https://login.microsoftonline.com".to_string())
-        );
-        assert!(check_authority_host("http://127.0.0.1:8080").is_ok());
-    }
-}
-
 /// A `hosts` entry (also `configure --host`): `scheme://host[:port]`, https,
 /// or http on a loopback host.
 pub fn parse_host_entry(raw: &str) -> Result<HostEntry, String> {
@@ -289,4 +266,27 @@ pub fn parse_host_entry(raw: &str) -> Result<HostEntry, String> {
         scheme: url.scheme().to_string(),
         host: net::authority(&url),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_hosts_with_userinfo_are_refused() {
+        for raw in [
+            "https://login.microsoftonline.com@evil.example",
+            "https://login.microsoftonline.com:443@evil.example/",
+            "https://user:pass@login.microsoftonline.com",
+            "http://login.microsoftonline.com@127.0.0.1:8080",
+        ] {
+            let problem = check_authority_host(raw).expect_err(raw);
+            assert!(problem.contains("user name"), "{raw}: {problem}");
+        }
+        assert_eq!(
+            check_authority_host("https://login.microsoftonline.com/"),
+            Ok("https://login.microsoftonline.com".to_string())
+        );
+        assert!(check_authority_host("http://127.0.0.1:8080").is_ok());
+    }
 }

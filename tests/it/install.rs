@@ -41,7 +41,7 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
         .expect("prefix exists");
     let installed = prefix.join("bin/git-credential-entra");
     let version = env.run(
-        &mut std::process::Command::new(&installed).arg("--version"),
+        std::process::Command::new(&installed).arg("--version"),
         b"",
     );
     assert!(

@@ -1,49 +1,136 @@
 #!/usr/bin/env sh
-# Builds git-credential-entra in release mode, installs it, and routes Azure
-# DevOps remotes to it in your global git config.
-#
-#   install/install.sh [--prefix DIR] [--no-configure]
-#
-# The binary goes to DIR/bin (default ~/.local/bin). The git config written
-# is, for https://dev.azure.com and https://*.visualstudio.com: an empty
-# `helper =` (so no other helper answers first with a stale token),
-# `helper = entra` (or the absolute path when DIR/bin is not on PATH), and
-# `useHttpPath = true` (the organization is in the URL path). Running it again
-# changes nothing.
+# Installs git-credential-entra (see usage() below, or run with --help).
 set -eu
 
+usage() {
+    cat <<'EOF'
+Usage: install/install.sh [--prefix DIR] [--binary FILE] [--no-configure]
+       install/install.sh --uninstall [--prefix DIR]
+
+Builds git-credential-entra in release mode, installs it to DIR/bin (default
+~/.local/bin) with its man page in DIR/share/man/man1, and runs
+`git-credential-entra configure`, which prints every change it makes to your
+global git config (and keeps the helper lines it replaces, so
+`git-credential-entra unconfigure` puts them back).
+
+Prerequisites (checked first, each with its fix): git; for building, Rust and
+cargo >= 1.89 (https://rustup.rs) and a C compiler (cc, gcc or clang).
+
+Options:
+  --prefix DIR     install under DIR (made absolute); default ~/.local
+  --binary FILE    install this already-built binary instead of building
+                   (e.g. target/release/git-credential-entra)
+  --no-configure   do not touch the git config
+  --uninstall      run `unconfigure`, then remove the binary and the man page
+  -h, --help       this text
+EOF
+}
+
+say() { printf 'install.sh: %s\n' "$*"; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
 prefix="${HOME:?HOME is not set}/.local"
+binary=""
 configure=1
+uninstall=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+        --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; prefix="$2"; shift 2 ;;
         --prefix=*) prefix="${1#--prefix=}"; shift ;;
+        --binary) [ $# -ge 2 ] || die "--binary needs a file"; binary="$2"; shift 2 ;;
+        --binary=*) binary="${1#--binary=}"; shift ;;
         --no-configure) configure=0; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        --uninstall) uninstall=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) printf 'install.sh: unknown option %s\n\n' "$1" >&2; usage >&2; exit 2 ;;
     esac
 done
+[ -n "$prefix" ] || die "--prefix needs a directory"
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-command -v cargo >/dev/null 2>&1 || { echo "install.sh: cargo is needed (https://rustup.rs)" >&2; exit 1; }
-cargo install --quiet --locked --force --path "$here" --root "$prefix"
-bin="$prefix/bin/git-credential-entra"
-echo "installed $bin"
-
-[ "$configure" = 1 ] || exit 0
-if [ "$(command -v git-credential-entra 2>/dev/null)" = "$bin" ]; then
-    helper=entra
-else
-    case "$bin" in
-        *" "*) helper="!'$bin'" ;;
-        *) helper="$bin" ;;
-    esac
-    echo "note: $prefix/bin is not on PATH; git will run the helper by its absolute path"
+# An absolute prefix: a relative one would put a broken path in the git config.
+if [ "$uninstall" = 1 ] && [ ! -d "$prefix" ]; then
+    say "nothing installed under $prefix"
+    exit 0
 fi
-for url in https://dev.azure.com 'https://*.visualstudio.com'; do
-    git config --global --unset-all "credential.$url.helper" 2>/dev/null || true
-    git config --global --add "credential.$url.helper" ""
-    git config --global --add "credential.$url.helper" "$helper"
-    git config --global --replace-all "credential.$url.useHttpPath" true
-done
-echo "configured git: Azure DevOps remotes now use git-credential-entra ($helper)"
+mkdir -p "$prefix" || die "cannot create $prefix"
+prefix=$(cd "$prefix" && pwd -P)
+bindir="$prefix/bin"
+mandir="$prefix/share/man/man1"
+bin="$bindir/git-credential-entra"
+man="$mandir/git-credential-entra.1"
+
+if [ "$uninstall" = 1 ]; then
+    if [ -x "$bin" ]; then
+        say "removing the git config that configure wrote"
+        "$bin" unconfigure || die "unconfigure failed; the binary is left in place so you can retry: $bin unconfigure"
+    else
+        say "no binary at $bin; not touching the git config"
+    fi
+    rm -f "$bin" "$man"
+    # Directories this script created, only if nothing else lives there.
+    for d in "$mandir" "$prefix/share/man" "$prefix/share" "$bindir"; do
+        rmdir "$d" 2>/dev/null || true
+    done
+    say "removed $bin and $man"
+    exit 0
+fi
+
+# Prerequisites, each with its fix, before anything is built or written.
+missing=0
+need() { # command, what it is for, fix
+    if ! command -v "$1" >/dev/null 2>&1; then
+        printf 'install.sh: missing %s (%s). Fix: %s\n' "$1" "$2" "$3" >&2
+        missing=1
+    fi
+}
+need git "git runs the helper" "install git (apt-get install git, brew install git, ...)"
+here=$(cd "$(dirname "$0")/.." && pwd -P)
+if [ -z "$binary" ]; then
+    need cargo "builds the helper" "install Rust >= 1.89 from https://rustup.rs"
+    if command -v cargo >/dev/null 2>&1; then
+        version=$(cargo --version | sed -n 's/^cargo \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+        set -- $version
+        if [ $# -ne 2 ] || [ "$1" -lt 1 ] || { [ "$1" -eq 1 ] && [ "$2" -lt 89 ]; }; then
+            printf 'install.sh: %s is too old; 1.89 or newer is needed. Fix: rustup update stable\n' "$(cargo --version)" >&2
+            missing=1
+        fi
+    fi
+    if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1 && ! command -v clang >/dev/null 2>&1; then
+        printf 'install.sh: missing a C compiler (cc, gcc or clang; the crypto and keyring crates compile C). Fix: apt-get install build-essential, or xcode-select --install on macOS\n' >&2
+        missing=1
+    fi
+fi
+[ "$missing" = 0 ] || exit 1
+
+if [ -z "$binary" ]; then
+    say "building in release mode (a few minutes the first time; cargo shows its progress)"
+    (cd "$here" && cargo build --release --locked) || die "the build failed (see above)"
+    binary="$here/target/release/git-credential-entra"
+fi
+[ -f "$binary" ] && [ -x "$binary" ] || die "no executable at $binary"
+
+mkdir -p "$bindir" "$mandir"
+# Copy then rename: a running git never sees a half-written helper.
+cp "$binary" "$bin.tmp.$$" && chmod 755 "$bin.tmp.$$" && mv -f "$bin.tmp.$$" "$bin"
+say "installed $bin ($("$bin" --version))"
+"$bin" manpage > "$man.tmp.$$" && mv -f "$man.tmp.$$" "$man"
+say "installed the man page $man"
+
+if [ "$configure" = 1 ]; then
+    # With the prefix on PATH, configure writes `helper = entra`; otherwise
+    # the absolute path.
+    "$bin" configure || die "configure failed; fix the cause above and run: $bin configure"
+fi
+
+case ":$PATH:" in
+    *":$bindir:"*) ;;
+    *)
+        say "$bindir is not on your PATH, so commands like 'git-credential-entra configure' are not found."
+        say "Fix: add this line to your ~/.profile (or ~/.bashrc, ~/.zshrc) and open a new shell:"
+        printf '    export PATH="%s:$PATH"\n' "$bindir"
+        ;;
+esac
+case ":${MANPATH:-}:" in
+    *":$prefix/share/man:"*|"::") ;;
+    *) say "man git-credential-entra may need: export MANPATH=\"$prefix/share/man:\$MANPATH\"" ;;
+esac

@@ -6,7 +6,12 @@ use clap::{ArgAction, Parser, Subcommand};
 
 /// A git credential helper that answers Azure DevOps with Microsoft Entra ID tokens.
 #[derive(Debug, Parser)]
-#[command(name = "git-credential-entra", version, about)]
+#[command(
+    name = "git-credential-entra",
+    version,
+    about,
+    after_help = "Example:\n  git-credential-entra configure      # route Azure DevOps remotes to this helper\n  git clone https://dev.azure.com/contoso/project/_git/repo"
+)]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/git-credential-entra/config.json).
     #[arg(long, global = true, value_name = "PATH")]
@@ -26,19 +31,63 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// git: return a token for the request on stdin.
+    #[command(
+        after_help = "Example:\n  printf 'protocol=https\\nhost=dev.azure.com\\npath=contoso/project/_git/repo\\n\\n' | git-credential-entra get"
+    )]
     Get,
     /// git: a credential worked (nothing to do).
+    #[command(after_help = "Example (git runs it):\n  git-credential-entra store < request")]
     Store,
     /// git: a credential was rejected; drop it from the cache.
+    #[command(
+        after_help = "Example (git runs it after a 401):\n  printf 'protocol=https\\nhost=dev.azure.com\\npassword=TOKEN\\n\\n' | git-credential-entra erase"
+    )]
     Erase,
     /// git ≥ 2.46: which capabilities this helper has.
+    #[command(after_help = "Example:\n  git-credential-entra capability")]
     Capability,
     /// Show or drop cached tokens (never printing a token).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  git-credential-entra cache list\n  git-credential-entra cache clear --identity ci"
+    )]
     Cache(CacheCommand),
     /// Keep a service principal's secret in the OS keyring (value read from stdin).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  git-credential-entra secret set --identity ci < secret.txt"
+    )]
     Secret(SecretCommand),
+    /// Route Azure DevOps remotes to this helper in git's config (prints every change first).
+    #[command(
+        after_help = "Examples:\n  git-credential-entra configure --dry-run\n  git-credential-entra configure\n  git-credential-entra configure --host https://ado.example.com"
+    )]
+    Configure(ScopeArgs),
+    /// Remove what configure wrote and restore the helper lines it replaced.
+    #[command(after_help = "Example:\n  git-credential-entra unconfigure --global")]
+    Unconfigure(ScopeArgs),
+    /// Print an access token for scripts and REST calls.
+    #[command(
+        after_help = "Example:\n  curl -H \"$(git-credential-entra token --format header https://dev.azure.com/contoso)\" \\\n    'https://dev.azure.com/contoso/_apis/projects?api-version=7.1'"
+    )]
+    Token(TokenArgs),
+    /// List configured identities and routes, and which identity each Azure DevOps remote of this repository uses.
+    #[command(after_help = "Example:\n  git-credential-entra identities")]
+    Identities,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  git-credential-entra completions bash > ~/.local/share/bash-completion/completions/git-credential-entra\n  git-credential-entra completions zsh > \"${fpath[1]}/_git-credential-entra\"\n  git-credential-entra completions fish > ~/.config/fish/completions/git-credential-entra.fish\n  git-credential-entra completions powershell >> $PROFILE"
+    )]
+    Completions {
+        /// bash, zsh, fish or powershell.
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff), as install.sh installs it.
+    #[command(
+        hide = true,
+        after_help = "Example:\n  git-credential-entra manpage > ~/.local/share/man/man1/git-credential-entra.1"
+    )]
+    Manpage,
     /// Operations from newer gits are ignored, as git requires.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -48,8 +97,12 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// One row per configured identity: type, backend, expiry, state.
+    #[command(after_help = "Example:\n  git-credential-entra cache list")]
     List,
     /// Drop cached tokens (all, or --identity NAME's).
+    #[command(
+        after_help = "Examples:\n  git-credential-entra cache clear\n  git-credential-entra cache clear --identity ci"
+    )]
     Clear,
 }
 
@@ -57,7 +110,69 @@ pub enum CacheCommand {
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
     /// Store the secret read from stdin for --identity NAME.
+    #[command(
+        after_help = "Example:\n  git-credential-entra secret set --identity ci < secret.txt"
+    )]
     Set,
     /// Remove the stored secret of --identity NAME.
+    #[command(after_help = "Example:\n  git-credential-entra secret delete --identity ci")]
     Delete,
+}
+
+/// Where `configure` / `unconfigure` write: one of git's config scopes.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct ScopeArgs {
+    /// The user's git config (~/.gitconfig or GIT_CONFIG_GLOBAL); the default.
+    #[arg(long, conflicts_with_all = ["system", "local", "file"])]
+    pub global: bool,
+    /// The system git config (/etc/gitconfig).
+    #[arg(long, conflicts_with_all = ["local", "file"])]
+    pub system: bool,
+    /// The current repository's config.
+    #[arg(long, conflicts_with = "file")]
+    pub local: bool,
+    /// This git config file.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Also route this host (a `hosts` entry, scheme://host[:port]); repeatable.
+    #[arg(long = "host", value_name = "URL")]
+    pub hosts: Vec<String>,
+    /// Print what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `token …`
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// An Azure DevOps URL (organization, project or repository); default https://dev.azure.com.
+    pub url: Option<String>,
+    /// raw: the token; json: token, expiry, tenant, identity; header: an Authorization header.
+    #[arg(long, value_enum, default_value = "raw")]
+    pub format: TokenFormat,
+}
+
+/// How `token` prints the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenFormat {
+    /// The token alone.
+    Raw,
+    /// `{"accessToken","expiresOn","expires_on","tenant","identity","tokenType"}`.
+    Json,
+    /// `Authorization: Bearer …`.
+    Header,
+}
+
+/// Shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
 }

@@ -20,7 +20,7 @@ mod file;
 mod identity;
 
 use fields::Cx;
-pub use fields::{check_authority_host, check_client_id, check_tenant};
+pub use fields::{check_authority_host, check_client_id, check_tenant, parse_host_entry};
 pub use identity::{
     Assertion, AssertionAlg, AutoConfig, AzureCliConfig, EnvironmentConfig, IdentityKind,
     ManagedIdentityConfig, MiSelector, PipelineTokenConfig, SecretSource, ServicePrincipalConfig,

@@ -20,6 +20,8 @@ pub struct Claims {
     pub appid: Option<String>,
     /// Authorized party: application id (v2 tokens).
     pub azp: Option<String>,
+    /// Tenant id (shown by `token --format json`).
+    pub tid: Option<String>,
     /// Expiry, seconds since the epoch; read only for a token that comes with
     /// no lifetime of its own (the Azure Pipelines job token).
     #[serde(default, deserialize_with = "crate::entra::number_or_string")]

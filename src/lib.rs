@@ -17,6 +17,7 @@ mod cache;
 mod commands;
 mod error;
 mod failure;
+mod gitconfig;
 mod http;
 mod identity;
 mod keyring;

@@ -53,6 +53,20 @@ pub fn run(
         Command::Secret(c) => {
             commands::secret::run(&session, c, stdin, stderr).map_err(Failure::plain)
         }
+        Command::Configure(args) => {
+            commands::configure::configure(&session, &args, stdout).map_err(Failure::plain)
+        }
+        Command::Unconfigure(args) => {
+            commands::configure::unconfigure(&args, stdout).map_err(Failure::plain)
+        }
+        Command::Token(args) => {
+            commands::token::run(&session, &args, stdout, stderr).map_err(Failure::plain)
+        }
+        Command::Identities => commands::identities::run(&session, stdout).map_err(Failure::plain),
+        Command::Completions { shell } => {
+            commands::completions::completions(shell, stdout).map_err(Failure::plain)
+        }
+        Command::Manpage => commands::completions::manpage(stdout).map_err(Failure::plain),
         Command::Other(_) => Ok(()), // answered above
     };
     match result {
@@ -113,7 +127,7 @@ mod tests {
             (&["frobnicate"][..], false, 0),
             (&["frobnicate"], true, 2),
             (&["secrets", "set"], false, 2),
-            (&["configure", "--global"], false, 2),
+            (&["reconfigure", "--global"], false, 2),
             (&["bogus", "x"], true, 2),
         ] {
             let (code, out, err) = run_with(argv, "protocol=https\nhost=dev.azure.com\n", terminal);

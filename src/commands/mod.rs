@@ -2,4 +2,8 @@
 //! invocation's [`Session`](crate::session::Session) and its own stdio.
 
 pub mod cache;
+pub mod completions;
+pub mod configure;
+pub mod identities;
 pub mod secret;
+pub mod token;

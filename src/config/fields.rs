@@ -56,31 +56,13 @@ impl<'a> Cx<'a> {
     }
 
     pub(super) fn host_entry(&self, v: &Value, path: &str) -> Result<HostEntry, ConfigError> {
-        let bad = |why: &str| {
-            self.err(path, &format!("{why}; expected a base URL such as \"https://ado.example.com\" or \"http://127.0.0.1:8080\""))
-        };
-        let raw = v.as_str().ok_or_else(|| bad("not a string"))?;
-        let url = url::Url::parse(raw).map_err(|_| bad("not a URL"))?;
-        if url.host_str().is_none() {
-            return Err(bad("no host"));
-        }
-        if !url.path().trim_matches('/').is_empty()
-            || url.query().is_some()
-            || !url.username().is_empty()
-        {
-            return Err(bad("a host entry has no path"));
-        }
-        if !net::https_or_loopback(&url) {
-            return Err(bad(if url.scheme() == "http" {
-                "plain http is only accepted for a loopback host (127.0.0.0/8, ::1, localhost)"
-            } else {
-                "the scheme must be https"
-            }));
-        }
-        Ok(HostEntry {
-            scheme: url.scheme().to_string(),
-            host: net::authority(&url),
-        })
+        let raw = v.as_str().ok_or_else(|| {
+            self.err(
+                path,
+                "not a string; expected a base URL such as \"https://ado.example.com\" or \"http://127.0.0.1:8080\"",
+            )
+        })?;
+        parse_host_entry(raw).map_err(|why| self.err(path, &why))
     }
 
     /// Resolves `~/` and paths relative to the config file's folder.
@@ -253,6 +235,37 @@ fn is_guid(s: &str) -> bool {
             8 | 13 | 18 | 23 => *c == b'-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+/// A `hosts` entry (also `configure --host`): `scheme://host[:port]`, https,
+/// or http on a loopback host.
+pub fn parse_host_entry(raw: &str) -> Result<HostEntry, String> {
+    let bad = |why: &str| {
+        format!(
+            "{why}; expected a base URL such as \"https://ado.example.com\" or \"http://127.0.0.1:8080\""
+        )
+    };
+    let url = url::Url::parse(raw).map_err(|_| bad("not a URL"))?;
+    if url.host_str().is_none() {
+        return Err(bad("no host"));
+    }
+    if !url.path().trim_matches('/').is_empty()
+        || url.query().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(bad("a host entry has no path"));
+    }
+    if !net::https_or_loopback(&url) {
+        return Err(bad(if url.scheme() == "http" {
+            "plain http is only accepted for a loopback host (127.0.0.0/8, ::1, localhost)"
+        } else {
+            "the scheme must be https"
+        }));
+    }
+    Ok(HostEntry {
+        scheme: url.scheme().to_string(),
+        host: net::authority(&url),
+    })
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ fn unknown_words_with_arguments_are_an_error() {
     let env = TestEnv::new();
     for args in [
         &["secrets", "set"][..],
-        &["configure", "--global"],
+        &["reconfigure", "--global"],
         &["bogus", "x", "y"],
     ] {
         let out = env.run(env.helper().args(args), b"");

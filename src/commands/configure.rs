@@ -1,0 +1,633 @@
+//! `configure` and `unconfigure`: the git config that routes Azure DevOps
+//! remotes to this helper, written and removed through `git config`.
+//!
+//! For each section (`https://dev.azure.com`, `https://*.visualstudio.com`,
+//! and every `hosts` entry) `configure` writes an empty `helper =` (so no
+//! helper configured before it answers first with a stale PAT), our
+//! `helper`, and `useHttpPath = true`. Whatever those keys held before in
+//! that scope is copied, in order, to `credential.<URL>.entraSaved` in the
+//! same scope (git ignores keys it does not know), so `unconfigure` puts the
+//! previous lines back exactly and the copy travels with the file it belongs
+//! to. Nothing is written when the section is already as wanted, so running
+//! it twice leaves the file byte-identical. Every change, and every helper
+//! line elsewhere that ours now masks, is printed before anything is written.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::azure_devops::HostEntry;
+use crate::cli::ScopeArgs;
+use crate::config::{AUTO, Config};
+use crate::error::Error;
+use crate::gitconfig::{self, Entry, GitConfigError, Scope};
+use crate::identity;
+use crate::session::Session;
+
+/// The sections every configuration has.
+const DEFAULT_SECTIONS: [&str; 2] = ["https://dev.azure.com", "https://*.visualstudio.com"];
+/// Where replaced lines are kept (git lower-cases key names on output).
+const SAVED: &str = "entraSaved";
+const BIN: &str = "git-credential-entra";
+
+/// A section's keys in the scope being changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Section {
+    url: String,
+    helpers: Vec<String>,
+    use_http_path: Vec<String>,
+    saved: Vec<String>,
+}
+
+impl Section {
+    fn read(scope: &Scope, url: &str) -> Result<Section, GitConfigError> {
+        Ok(Section {
+            url: url.to_string(),
+            helpers: gitconfig::get_all(scope, &key(url, "helper"))?,
+            use_http_path: gitconfig::get_all(scope, &key(url, "useHttpPath"))?,
+            saved: gitconfig::get_all(scope, &key(url, SAVED))?,
+        })
+    }
+
+    fn configured_by_us(&self) -> bool {
+        self.helpers.iter().any(|h| is_ours(h))
+    }
+}
+
+fn key(url: &str, name: &str) -> String {
+    format!("credential.{url}.{name}")
+}
+
+/// Whether a `helper` value runs this helper: `entra`, `git-credential-entra`,
+/// or a path ending in it (possibly as `!'path'`), with no arguments.
+pub fn is_ours(value: &str) -> bool {
+    let v = value.trim();
+    let v = v.strip_prefix('!').unwrap_or(v).trim();
+    let v = v
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(v);
+    let v = v.replace("'\\''", "'");
+    let name = v.rsplit(['/', '\\']).next().unwrap_or(&v);
+    v == "entra" || name == BIN || name == format!("{BIN}.exe")
+}
+
+/// The `helper` value for this binary: `entra` when `git-credential-entra`
+/// on PATH is this very binary, else its absolute path (shell-quoted with
+/// `!'…'` when it holds a space or another character the shell would read:
+/// git runs helper paths through the shell).
+fn helper_value(path_var: Option<&str>) -> Result<String, Error> {
+    let exe = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .map_err(|e| {
+            Error::Command(format!(
+                "configure: cannot find where this program is installed ({e}). Fix: run it by its absolute path"
+            ))
+        })?;
+    let on_path = path_var
+        .map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(format!("{BIN}{}", std::env::consts::EXE_SUFFIX)))
+        .find(|candidate| candidate.is_file());
+    if on_path.and_then(|p| p.canonicalize().ok()).as_deref() == Some(exe.as_path()) {
+        return Ok("entra".into());
+    }
+    Ok(quote_path(&exe))
+}
+
+fn quote_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:\\".contains(c));
+    if plain {
+        text.into_owned()
+    } else {
+        format!("!'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The scope the flags chose (`--global` when none).
+pub fn scope_of(args: &ScopeArgs) -> Scope {
+    match (&args.file, args.system, args.local) {
+        (Some(f), _, _) => Scope::File(f.clone()),
+        (None, true, _) => Scope::System,
+        (None, _, true) => Scope::Local,
+        _ => Scope::Global,
+    }
+}
+
+/// A `--host` value as a `hosts` entry would be written.
+fn host_section(raw: &str) -> Result<String, Error> {
+    let entry: HostEntry = crate::config::parse_host_entry(raw)
+        .map_err(|why| Error::Command(format!("configure: --host {raw}: {why}")))?;
+    Ok(format!("{}://{}", entry.scheme, entry.host))
+}
+
+fn git_err(e: GitConfigError) -> Error {
+    Error::Command(format!("configure: {e}"))
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Io(e)
+}
+
+/// `configure`.
+pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let scope = scope_of(args);
+    let config = session.config();
+    let mut urls: Vec<String> = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
+    for raw in &args.hosts {
+        urls.push(host_section(raw)?);
+    }
+    // The config's own hosts need the same wiring, or git never asks us.
+    if let Ok(c) = &config {
+        urls.extend(c.hosts.iter().map(|h| format!("{}://{}", h.scheme, h.host)));
+    }
+    let mut seen = Vec::new();
+    urls.retain(|u| {
+        let new = !seen.contains(u);
+        seen.push(u.clone());
+        new
+    });
+    let helper = helper_value(session.env.get("PATH"))?;
+    writeln!(
+        out,
+        "git-credential-entra configure {} ({}):",
+        scope.flag(),
+        gitconfig::describe(&scope)
+    )
+    .map_err(io)?;
+    let mut writes = Vec::new();
+    for url in &urls {
+        let before = Section::read(&scope, url).map_err(git_err)?;
+        let wanted_helpers = vec![String::new(), helper.clone()];
+        let wanted_use = vec!["true".to_string()];
+        writeln!(out, "  [credential \"{url}\"]").map_err(io)?;
+        if before.helpers == wanted_helpers && before.use_http_path == wanted_use {
+            writeln!(out, "    already configured; unchanged").map_err(io)?;
+            continue;
+        }
+        // Lines that are not ours are kept; ours (an older path, the mask)
+        // are simply rewritten.
+        let mut saved = before.saved.clone();
+        let first_time = !before.configured_by_us();
+        let foreign: Vec<&String> = before
+            .helpers
+            .iter()
+            .filter(|h| !is_ours(h) && (first_time || !h.is_empty()))
+            .collect();
+        for h in &foreign {
+            let line = format!("helper={h}");
+            if first_time || !saved.contains(&line) {
+                saved.push(line);
+            }
+        }
+        if first_time {
+            saved.extend(
+                before
+                    .use_http_path
+                    .iter()
+                    .map(|u| format!("useHttpPath={u}")),
+            );
+        }
+        for h in &foreign {
+            writeln!(
+                out,
+                "    replaces helper = {h}   (kept as {SAVED}; `git-credential-entra unconfigure {}` puts it back)",
+                scope.flag()
+            )
+            .map_err(io)?;
+        }
+        for h in before
+            .helpers
+            .iter()
+            .filter(|h| is_ours(h) && **h != helper)
+        {
+            writeln!(
+                out,
+                "    replaces helper = {h}   (an older installation of this helper)"
+            )
+            .map_err(io)?;
+        }
+        writeln!(
+            out,
+            "    writes   helper =   (helpers configured before this line do not answer for these remotes)"
+        )
+        .map_err(io)?;
+        writeln!(out, "    writes   helper = {helper}").map_err(io)?;
+        if before.use_http_path != wanted_use {
+            writeln!(
+                out,
+                "    writes   useHttpPath = true   (git then sends the repository path, which names the organization){}",
+                if before.use_http_path.is_empty() {
+                    String::new()
+                } else {
+                    format!("; was {}", before.use_http_path.join(", "))
+                }
+            )
+            .map_err(io)?;
+        }
+        writes.push((url.clone(), saved));
+    }
+    report_masked(&scope, &urls, out)?;
+    if writes.is_empty() {
+        writeln!(out, "Nothing to change.").map_err(io)?;
+    } else if args.dry_run {
+        writeln!(out, "Nothing written (--dry-run).").map_err(io)?;
+    } else {
+        for (url, saved) in &writes {
+            apply(&scope, url, &helper, saved).map_err(git_err)?;
+        }
+        writeln!(
+            out,
+            "Done: git now asks git-credential-entra for these remotes. Undo with: git-credential-entra unconfigure {}",
+            scope.flag()
+        )
+        .map_err(io)?;
+    }
+    explain_identity(session, config, out)
+}
+
+/// Writes one section: the copy first, so an interrupted run never loses a line.
+fn apply(scope: &Scope, url: &str, helper: &str, saved: &[String]) -> Result<(), GitConfigError> {
+    let saved_key = key(url, SAVED);
+    if gitconfig::get_all(scope, &saved_key)? != saved {
+        gitconfig::unset_all(scope, &saved_key)?;
+        for line in saved {
+            gitconfig::add(scope, &saved_key, line)?;
+        }
+    }
+    let helper_key = key(url, "helper");
+    gitconfig::unset_all(scope, &helper_key)?;
+    gitconfig::add(scope, &helper_key, "")?;
+    gitconfig::add(scope, &helper_key, helper)?;
+    let use_key = key(url, "useHttpPath");
+    gitconfig::unset_all(scope, &use_key)?;
+    gitconfig::add(scope, &use_key, "true")
+}
+
+/// The URL of a `credential.<URL>.helper` key (`""` for `credential.helper`).
+fn key_url(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("credential.")?;
+    if rest == "helper" {
+        return Some("");
+    }
+    rest.strip_suffix(".helper")
+}
+
+/// Whether a `credential.<pattern>` section applies to requests for `section`
+/// (same scheme; same host, or a host under the `*.` of a wildcard).
+fn applies(pattern: &str, section: &str) -> bool {
+    if pattern.is_empty() {
+        return true;
+    }
+    let split = |u: &str| -> Option<(String, String)> {
+        let (scheme, rest) = u.split_once("://")?;
+        let host = rest.split('/').next().unwrap_or("");
+        let host = host.rsplit('@').next().unwrap_or(host);
+        Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
+    };
+    let (Some((ps, ph)), Some((ss, sh))) = (split(pattern), split(section)) else {
+        return false;
+    };
+    let under = |wild: &str, host: &str| {
+        wild.strip_prefix("*.")
+            .is_some_and(|base| host == base || host.ends_with(&format!(".{base}")))
+    };
+    ps == ss && (ph == sh || under(&sh, &ph) || under(&ph, &sh))
+}
+
+/// Helper lines in any scope that the empty `helper =` now masks for our
+/// remotes (they still serve other hosts), and what a masked store holds.
+fn report_masked(scope: &Scope, urls: &[String], out: &mut dyn Write) -> Result<(), Error> {
+    // Unreadable scopes (no repository, say) just mean nothing to report.
+    let entries = gitconfig::get_regexp(None, r"^credential\..*helper$").unwrap_or_default();
+    let own_scope = match scope {
+        Scope::Global => Some("global"),
+        Scope::System => Some("system"),
+        Scope::Local => Some("local"),
+        Scope::File(_) => None,
+    };
+    let masked: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| {
+            e.value
+                .as_deref()
+                .is_some_and(|v| !v.is_empty() && !is_ours(v))
+        })
+        .filter(|e| {
+            let Some(url) = key_url(&e.key) else {
+                return false;
+            };
+            // Our own sections in the scope being written are "replaced", above.
+            let own = own_scope == e.scope.as_deref() && urls.iter().any(|u| u == url);
+            !own && urls.iter().any(|u| applies(url, u))
+        })
+        .collect();
+    if masked.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  masks, for these remotes only (still used for other hosts; unconfigure unmasks them):"
+    )
+    .map_err(io)?;
+    for e in &masked {
+        writeln!(
+            out,
+            "    {} = {}   ({} config)",
+            e.key,
+            e.value.as_deref().unwrap_or(""),
+            e.scope.as_deref().unwrap_or("?")
+        )
+        .map_err(io)?;
+    }
+    if masked.iter().any(|e| {
+        e.value
+            .as_deref()
+            .is_some_and(|v| v.trim_start().starts_with("store"))
+    }) {
+        report_stored_pats(out)?;
+    }
+    Ok(())
+}
+
+/// A masked `store` helper may hold a PAT for Azure DevOps in plain text.
+fn report_stored_pats(out: &mut dyn Write) -> Result<(), Error> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        files.push(home.join(".git-credentials"));
+    }
+    for file in files {
+        let Ok(f) = std::fs::File::open(&file) else {
+            continue;
+        };
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(f, 1024 * 1024), &mut text);
+        let n = text
+            .lines()
+            .filter(|l| l.contains("@dev.azure.com") || l.contains(".visualstudio.com"))
+            .count();
+        if n > 0 {
+            writeln!(
+                out,
+                "  note: {} holds {n} stored credential(s) for Azure DevOps (a PAT?), no longer used for these remotes. To delete them: printf 'protocol=https\\nhost=dev.azure.com\\n\\n' | git credential-store erase",
+                file.display()
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Says when no identity can answer yet, and what to write.
+fn explain_identity(
+    session: &Session,
+    config: Result<Config, Error>,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    match config {
+        Err(e) => writeln!(
+            out,
+            "Warning: remotes will fail until the helper's config is fixed: {e}"
+        )
+        .map_err(io),
+        Ok(c) if c.exists => Ok(()),
+        Ok(c) => match identity::resolve(AUTO, &c, session.env, &session.imds_probe()) {
+            Ok(id) => writeln!(
+                out,
+                "No config file at {}: every Azure DevOps remote uses 'auto', which found {id}.",
+                c.file.display()
+            )
+            .map_err(io),
+            Err(e) => writeln!(
+                out,
+                "Warning: no identity can answer yet, so Azure DevOps remotes will fail: there is no config file at {file}, and {e}\nWrite {file}, for example:\n{example}",
+                file = c.file.display(),
+                example = EXAMPLE
+            )
+            .map_err(io),
+        },
+    }
+}
+
+const EXAMPLE: &str = r#"  {
+    "identities": {
+      "ci": { "type": "service-principal", "tenant": "contoso.onmicrosoft.com",
+              "client_id": "00001111-aaaa-2222-bbbb-3333cccc4444",
+              "client_secret_env": "CI_CLIENT_SECRET" }
+    },
+    "routes": [ { "url": "https://dev.azure.com/contoso", "identity": "ci" } ]
+  }"#;
+
+/// `unconfigure`: every section of the scope that runs this helper, or that
+/// holds a copy of replaced lines, goes back to what it held before.
+pub fn unconfigure(args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let scope = scope_of(args);
+    let pattern = format!(r"^credential\..*\.(helper|{})$", SAVED.to_ascii_lowercase());
+    let entries = gitconfig::get_regexp(Some(&scope), &pattern).map_err(git_err)?;
+    let mut urls: Vec<String> = Vec::new();
+    for e in &entries {
+        let Some(url) = e
+            .key
+            .strip_prefix("credential.")
+            .and_then(|r| r.rsplit_once('.'))
+            .map(|(u, _)| u.to_string())
+        else {
+            continue;
+        };
+        let ours = e.key.to_ascii_lowercase().ends_with(".entrasaved")
+            || e.value.as_deref().is_some_and(is_ours);
+        if ours && !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    for raw in &args.hosts {
+        let url = host_section(raw)?;
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    writeln!(
+        out,
+        "git-credential-entra unconfigure {} ({}):",
+        scope.flag(),
+        gitconfig::describe(&scope)
+    )
+    .map_err(io)?;
+    let mut plans = Vec::new();
+    for url in urls {
+        let s = Section::read(&scope, &url).map_err(git_err)?;
+        if !s.configured_by_us() && s.saved.is_empty() {
+            continue;
+        }
+        let (restore_helpers, restore_use) = restored(&s);
+        writeln!(out, "  [credential \"{url}\"]").map_err(io)?;
+        for h in s.helpers.iter().filter(|h| h.is_empty() || is_ours(h)) {
+            writeln!(out, "    removes  helper = {h}").map_err(io)?;
+        }
+        if s.use_http_path != restore_use {
+            for u in &s.use_http_path {
+                writeln!(out, "    removes  useHttpPath = {u}").map_err(io)?;
+            }
+        }
+        for h in s.saved.iter().filter_map(|l| l.strip_prefix("helper=")) {
+            writeln!(out, "    restores helper = {h}").map_err(io)?;
+        }
+        if s.use_http_path != restore_use {
+            for u in &restore_use {
+                writeln!(out, "    restores useHttpPath = {u}").map_err(io)?;
+            }
+        }
+        plans.push((url, restore_helpers, restore_use));
+    }
+    if plans.is_empty() {
+        writeln!(
+            out,
+            "  git-credential-entra is not configured here; nothing to change."
+        )
+        .map_err(io)?;
+        return Ok(());
+    }
+    if args.dry_run {
+        return writeln!(out, "Nothing written (--dry-run).").map_err(io);
+    }
+    for (url, helpers, uses) in &plans {
+        undo(&scope, url, helpers, uses).map_err(git_err)?;
+    }
+    writeln!(out, "Done.").map_err(io)
+}
+
+/// The lines a section gets back: the saved ones in order, then any helper
+/// someone added after `configure` (kept, not lost).
+fn restored(s: &Section) -> (Vec<String>, Vec<String>) {
+    let mut helpers = Vec::new();
+    let mut uses = Vec::new();
+    for line in &s.saved {
+        if let Some(h) = line.strip_prefix("helper=") {
+            helpers.push(h.to_string());
+        } else if let Some(u) = line.strip_prefix("useHttpPath=") {
+            uses.push(u.to_string());
+        }
+    }
+    helpers.extend(
+        s.helpers
+            .iter()
+            .filter(|h| !h.is_empty() && !is_ours(h))
+            .cloned(),
+    );
+    if !s.configured_by_us() {
+        // Only a copy is left (an interrupted run): the current useHttpPath is not ours.
+        uses = s.use_http_path.clone();
+    }
+    (helpers, uses)
+}
+
+fn undo(
+    scope: &Scope,
+    url: &str,
+    helpers: &[String],
+    uses: &[String],
+) -> Result<(), GitConfigError> {
+    let helper_key = key(url, "helper");
+    gitconfig::unset_all(scope, &helper_key)?;
+    for h in helpers {
+        gitconfig::add(scope, &helper_key, h)?;
+    }
+    let use_key = key(url, "useHttpPath");
+    gitconfig::unset_all(scope, &use_key)?;
+    for u in uses {
+        gitconfig::add(scope, &use_key, u)?;
+    }
+    // The copy goes last: until then an interrupted run can be redone.
+    gitconfig::unset_all(scope, &key(url, SAVED))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_this_helper_in_every_form_git_config_holds_it() {
+        for v in [
+            "entra",
+            "git-credential-entra",
+            "/home/ann/.local/bin/git-credential-entra",
+            "!'/home/ann/my tools/git-credential-entra'",
+            "C:\\tools\\git-credential-entra.exe",
+        ] {
+            assert!(is_ours(v), "{v}");
+        }
+        for v in [
+            "",
+            "manager",
+            "store",
+            "entra --identity ci",
+            "/usr/bin/git-credential-entra-old",
+        ] {
+            assert!(!is_ours(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn paths_the_shell_would_split_are_quoted() {
+        assert_eq!(
+            quote_path(Path::new("/opt/bin/git-credential-entra")),
+            "/opt/bin/git-credential-entra"
+        );
+        assert_eq!(
+            quote_path(Path::new("/home/a b/git-credential-entra")),
+            "!'/home/a b/git-credential-entra'"
+        );
+        assert_eq!(quote_path(Path::new("/x/it's/g")), r"!'/x/it'\''s/g'");
+        assert!(is_ours(&quote_path(Path::new(
+            "/home/it's me/git-credential-entra"
+        ))));
+    }
+
+    #[test]
+    fn sections_that_apply_to_azure_devops() {
+        assert!(applies("", "https://dev.azure.com"));
+        assert!(applies(
+            "https://dev.azure.com/contoso",
+            "https://dev.azure.com"
+        ));
+        assert!(applies(
+            "https://contoso.visualstudio.com",
+            "https://*.visualstudio.com"
+        ));
+        assert!(applies(
+            "https://*.visualstudio.com",
+            "https://*.visualstudio.com"
+        ));
+        assert!(!applies("https://github.com", "https://dev.azure.com"));
+        assert!(!applies("http://dev.azure.com", "https://dev.azure.com"));
+        assert!(!applies(
+            "https://evilvisualstudio.com",
+            "https://*.visualstudio.com"
+        ));
+    }
+
+    #[test]
+    fn restores_saved_lines_then_later_foreign_ones() {
+        let s = Section {
+            url: "https://dev.azure.com".into(),
+            helpers: vec!["".into(), "entra".into(), "later".into()],
+            use_http_path: vec!["true".into()],
+            saved: vec![
+                "helper=".into(),
+                "helper=manager".into(),
+                "useHttpPath=false".into(),
+            ],
+        };
+        assert_eq!(
+            restored(&s),
+            (
+                vec!["".into(), "manager".into(), "later".into()],
+                vec!["false".into()]
+            )
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! `token [URL]`: an access token for scripts and REST calls, through the
+//! same cache → lock → acquire path as git's `get`, so a script and git
+//! share one cached token.
+
+use std::io::Write;
+
+use crate::azure_devops::Target;
+use crate::cli::{TokenArgs, TokenFormat};
+use crate::config::AUTO;
+use crate::error::Error;
+use crate::identity::{self, Prompt};
+use crate::jwt::Claims;
+use crate::secrets::Secrets;
+use crate::session::Session;
+use crate::timefmt::rfc3339;
+use crate::tokens;
+
+/// The URL whose route serves a `token` without URL or `--identity`.
+const DEFAULT_URL: &str = "https://dev.azure.com";
+
+/// `token [URL] [--format raw|json|header]`.
+pub fn run(
+    session: &Session,
+    args: &TokenArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
+    let config = session.config()?;
+    // Tokens are cached and locked outside the current directory, as for git.
+    session.cache_dir()?;
+    session.lock_dir()?;
+    let identity = match (&args.url, &session.identity_flag) {
+        (None, None) => {
+            // No organization named: the route written for dev.azure.com
+            // itself (else `auto`), not an error about a missing organization.
+            let name = config
+                .route(DEFAULT_URL)
+                .map_or(AUTO, |r| r.identity.as_str())
+                .to_string();
+            identity::resolve(&name, &config, session.env, &session.imds_probe())?
+        }
+        (url, _) => {
+            let url = url.as_deref().unwrap_or(DEFAULT_URL);
+            let target = Target::from_url(url, &config.hosts)
+                .map_err(|e| Error::Command(format!("token: cannot read the URL {url}: {e}")))?
+                .ok_or_else(|| {
+                    Error::Command(format!(
+                        "token: {url} is not an Azure DevOps URL. Fix: name a URL on https://dev.azure.com or https://ORG.visualstudio.com, or add its host to \"hosts\" in {}",
+                        config.describe_file()
+                    ))
+                })?;
+            session.identity_for(&target, &config)?
+        }
+    };
+    session
+        .trace
+        .decision(format_args!("token: identity {identity}"));
+    let store = session.store(&config)?;
+    let secrets = Secrets::new(session.env);
+    let prompt = Prompt::new(stderr);
+    let source = session.acquire_cx(&identity, &secrets, &prompt, None);
+    let cx = session.token_ctx(store.as_ref(), &config, &source)?;
+    let token = tokens::get(&identity, &cx)?;
+    let text = match args.format {
+        TokenFormat::Raw => format!("{}\n", token.token.expose()),
+        TokenFormat::Header => format!("Authorization: Bearer {}\n", token.token.expose()),
+        TokenFormat::Json => {
+            // Only what the token itself says: its expiry and its tenant.
+            let tenant = Claims::of(token.token.expose()).and_then(|c| c.tid);
+            let value = serde_json::json!({
+                "accessToken": token.token.expose(),
+                "expiresOn": rfc3339(token.expires_on),
+                "expires_on": token.expires_on,
+                "tenant": tenant,
+                "identity": identity.name,
+                "tokenType": "Bearer",
+            });
+            format!("{value}\n")
+        }
+    };
+    stdout.write_all(text.as_bytes()).map_err(Error::Io)
+}

@@ -19,6 +19,7 @@ mod pipeline_token;
 mod robustness;
 mod routing;
 mod support;
+mod tenant;
 mod trust;
 mod workload;
 mod world;

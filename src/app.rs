@@ -164,6 +164,19 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
     let Some(rejected) = request.rejected_secret() else {
         return Ok(());
     };
+    // A refused token may have come from the wrong tenant: discover it again.
+    if let (Some(org), Ok(dir)) = (&target.org, s.cache_dir()) {
+        match crate::tenant::forget(org, &target.base, dir) {
+            Ok(true) => s.trace.decision(format_args!(
+                "erase: forgot the tenant of {}/{org}",
+                target.base
+            )),
+            Ok(false) => {}
+            Err(e) => s
+                .trace
+                .detail(format_args!("erase: cannot forget the tenant: {e}")),
+        }
+    }
     let identity = match s.identity_for(&target, &config) {
         Ok(i) => i,
         Err(e) => {

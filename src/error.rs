@@ -11,7 +11,7 @@ use crate::env::NoHome;
 use crate::failure::{FAILURE_TTL_SECS, Failure};
 use crate::http::HttpSetupError;
 use crate::identity::FederationError;
-use crate::identity::MiError;
+use crate::identity::{AzCliError, MiError};
 use crate::lock::LockTimeout;
 use crate::protocol::ParseError;
 
@@ -75,6 +75,11 @@ pub enum Error {
         identity: String,
         source: Box<MiError>,
     },
+    /// The Azure CLI gave no token.
+    AzureCli {
+        identity: String,
+        cause: Box<AzCliError>,
+    },
     /// Another process's token request for the same principal just failed;
     /// its failure is reported instead of asking again.
     RecentFailure {
@@ -131,7 +136,7 @@ impl fmt::Display for Error {
                 tried,
             } => write!(
                 f,
-                "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, or configure an identity and a route in {file}",
+                "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, install the Azure CLI and run az login, or configure an identity and a route in {file}",
                 tried.join("; ")
             ),
             Error::Secret { identity, cause } => write!(f, "identity '{identity}': {cause}"),
@@ -148,6 +153,9 @@ impl fmt::Display for Error {
             } => write!(f, "identity '{identity}': {}", token_failure(step, source)),
             Error::ManagedIdentity { identity, source } => {
                 write!(f, "identity '{identity}': managed identity: {source}")
+            }
+            Error::AzureCli { identity, cause } => {
+                write!(f, "identity '{identity}': Azure CLI: {cause}")
             }
             Error::RecentFailure {
                 identity,
@@ -186,6 +194,7 @@ impl std::error::Error for Error {
             Error::NoHome(e) => Some(e),
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
+            Error::AzureCli { cause, .. } => Some(cause.as_ref()),
             Error::Lock { timeout, .. } => Some(timeout),
             Error::Store { cause, .. } => Some(cause),
             Error::Io(e) => Some(e),

@@ -12,6 +12,7 @@ pub mod env;
 pub mod jwt;
 pub mod protocol;
 pub mod secret;
+pub mod tenant;
 
 mod cache;
 mod commands;

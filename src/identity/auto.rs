@@ -3,8 +3,8 @@
 //! link that has credentials here: the `AZURE_*` secret variables
 //! (`environment`), a federated token file (workload identity, as AKS sets
 //! it), then a managed identity (an endpoint the platform announces, or IMDS
-//! answering a short probe). `AZURE_TOKEN_CREDENTIALS` narrows the chain as
-//! it does for the SDKs.
+//! answering a short probe), then the Azure CLI when `az` is on PATH.
+//! `AZURE_TOKEN_CREDENTIALS` narrows the chain as it does for the SDKs.
 //!
 //! Deciding reads the environment and, for IMDS, a remembered probe: the
 //! probe itself (at most [`PROBE_TIMEOUT`]) runs at most once a day per
@@ -23,8 +23,9 @@ use crate::private_fs::{private_dir, read_private, write_private};
 use crate::timefmt::now;
 use crate::trace::Trace;
 
+use super::azure_cli;
 use super::managed_identity::Endpoint;
-use super::{EnvCredential, ManagedIdentity, ServicePrincipal, TokenSource};
+use super::{AzureCli, EnvCredential, ManagedIdentity, ServicePrincipal, TokenSource};
 
 /// How long IMDS has to answer the probe.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
@@ -141,7 +142,15 @@ pub fn resolve(
                     None
                 }
             },
-            (Link::AzureCli | Link::User, _) => {
+            // Finding az is a few stats; running it waits for acquisition.
+            (Link::AzureCli, _) => match azure_cli::find(env) {
+                Some(_) => Some(Box::new(AzureCli { tenant: None })),
+                None => {
+                    skip(link, "az is not in an absolute directory of PATH".into());
+                    None
+                }
+            },
+            (Link::User, _) => {
                 skip(link, "not available in this version".into());
                 None
             }
@@ -379,6 +388,40 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_azure_cli_link_is_taken_when_az_is_on_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace = Trace::off();
+        let probe = ImdsProbe::remembered(Some(dir.path()), &trace);
+        let closed = ("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("bin");
+        let path = bin.display().to_string();
+        let text = resolve_with(&[closed, ("PATH", &path)], &probe)
+            .expect_err("no az yet")
+            .to_string();
+        assert!(text.contains("Azure CLI (az is not"), "{text}");
+        let az = bin.join("az");
+        std::fs::write(&az, "#!/bin/sh\n").expect("write az");
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let shown = resolve_with(&[closed, ("PATH", &path)], &probe).expect("az");
+        assert!(shown.starts_with("azure-cli,"), "{shown}");
+        // Before it in the chain, the environment still wins.
+        let shown = resolve_with(
+            &[
+                SECRET_VARS[0],
+                SECRET_VARS[1],
+                SECRET_VARS[2],
+                ("PATH", &path),
+            ],
+            &probe,
+        )
+        .expect("environment");
+        assert!(shown.starts_with("environment,"), "{shown}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! parse function (`config/identity/`), and one line in [`resolve`].
 
 mod auto;
+mod azure_cli;
 mod context;
 mod federation;
 mod managed_identity;
@@ -30,6 +31,7 @@ use crate::error::{Error, SecretError};
 use crate::token::AccessToken;
 
 pub use auto::ImdsProbe;
+pub use azure_cli::{AzCliError, AzureCli};
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
@@ -160,7 +162,7 @@ pub fn resolve(
             let authority = authority(c.authority_host.as_deref(), config, env)?;
             Box::new(Workload::configured(name, c, authority, config, env)?)
         }
-        IdentityKind::AzureCli(_) => return Err(not_yet("azure-cli")),
+        IdentityKind::AzureCli(c) => Box::new(AzureCli::configured(c)),
         IdentityKind::User(_) => return Err(not_yet("user")),
         IdentityKind::PipelineToken(PipelineTokenConfig { variable }) => Box::new(PipelineToken {
             variable: variable.clone(),

@@ -1,5 +1,6 @@
 //! The one integration-test crate: real `git`, real helper processes, fake Entra and Azure DevOps.
 mod auto;
+mod azure_cli;
 mod cache_notices;
 mod cache_trust;
 mod caching;
@@ -20,6 +21,7 @@ mod pipeline_token;
 mod robustness;
 mod routing;
 mod support;
+mod tenant;
 mod trust;
 mod workload;
 mod world;

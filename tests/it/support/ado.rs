@@ -53,6 +53,8 @@ struct Shared {
     root: PathBuf,
     tenant_id: String,
     allowed: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Organizations whose tenant differs from `tenant_id` (the empty GUID for an MSA org).
+    org_tenants: Mutex<BTreeMap<String, String>>,
     requests: Mutex<Vec<AdoRequest>>,
     handlers: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -71,6 +73,7 @@ impl FakeAdo {
             root: root.to_owned(),
             tenant_id: tenant_id.to_owned(),
             allowed: Mutex::new(BTreeMap::new()),
+            org_tenants: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(Vec::new()),
             handlers: Mutex::new(Vec::new()),
         });
@@ -130,6 +133,12 @@ impl FakeAdo {
             .entry(org.to_owned())
             .or_default()
             .insert(principal.to_owned());
+    }
+
+    /// Makes `org` belong to tenant `tid` in answers to the tenant probe
+    /// (the empty GUID: an organization backed by Microsoft accounts).
+    pub fn set_org_tenant(&self, org: &str, tid: &str) {
+        lock(&self.shared.org_tenants).insert(org.to_owned(), tid.to_owned());
     }
 
     /// Every request so far, in the order responses were decided.
@@ -197,7 +206,8 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
         found.map(|(_, v)| v.clone())
     };
     let (auth, principal) = check_auth(shared, header("Authorization").as_deref());
-    let reply = gate(shared, &auth, &principal, &url)
+    let reply = tenant_probe(shared, &method, &url, header("X-TFS-FedAuthRedirect"))
+        .or_else(|| gate(shared, &auth, &principal, &url))
         .unwrap_or_else(|| cgi(shared, &principal, &method, &url, &body, &header));
     lock(&shared.requests).push(AdoRequest {
         method,
@@ -213,6 +223,42 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
     }
     // The client may have hung up; nothing to do about it.
     let _ = rq.respond(resp);
+}
+
+/// `HEAD /{org}`, as the account service answers it: with
+/// `X-TFS-FedAuthRedirect: Suppress`, 404 naming the tenant in
+/// `X-VSS-ResourceTenant`; without, a browser redirect to sign-in that
+/// names none.
+fn tenant_probe(
+    shared: &Shared,
+    method: &str,
+    url: &str,
+    suppress: Option<String>,
+) -> Option<Reply> {
+    let path = url.split('?').next().unwrap_or_default();
+    let org = path
+        .strip_prefix('/')
+        .filter(|o| !o.is_empty() && !o.contains('/'))?;
+    if method != "HEAD" {
+        return None;
+    }
+    if !suppress.is_some_and(|v| v.eq_ignore_ascii_case("suppress")) {
+        let location = "https://app.vssps.visualstudio.com/_signin?realm=dev.azure.com".to_owned();
+        return Some(Reply {
+            status: 302,
+            headers: vec![("Location".into(), location)],
+            body: Vec::new(),
+        });
+    }
+    let tid = lock(&shared.org_tenants)
+        .get(org)
+        .cloned()
+        .unwrap_or_else(|| shared.tenant_id.clone());
+    Some(Reply {
+        status: 404,
+        headers: vec![("X-VSS-ResourceTenant".into(), tid)],
+        body: Vec::new(),
+    })
 }
 
 /// Classifies the `Authorization` header; returns the principal when the token is valid.

@@ -1,0 +1,163 @@
+use super::*;
+
+const TOKEN: &str = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln";
+
+fn status(code: i32) -> ExitStatus {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        ExitStatus::from_raw(code << 8)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::ExitStatusExt;
+        ExitStatus::from_raw(code as u32)
+    }
+}
+
+#[test]
+fn expiry_from_expires_on_as_number_or_string() {
+    let now = 1_900_000_000;
+    for json in [
+        format!(r#"{{"accessToken":"{TOKEN}","expires_on":1900003600,"tokenType":"Bearer"}}"#),
+        format!(r#"{{"accessToken":"{TOKEN}","expires_on":"1900003600","expiresOn":"garbage"}}"#),
+    ] {
+        let t = parse(&json, now).expect("a token");
+        assert_eq!(t.expires_on, 1_900_003_600, "{json}");
+        assert_eq!(t.obtained, now);
+        assert_eq!(t.token.expose(), TOKEN);
+    }
+}
+
+#[test]
+fn unusable_answers_are_refused_without_echoing_them() {
+    let now = 1_900_000_000;
+    for (json, problem) in [
+        ("not json".to_string(), "not JSON"),
+        (r#"{"expires_on":1900003600}"#.to_string(), "no accessToken"),
+        (
+            format!(r#"{{"accessToken":"{TOKEN}"}}"#),
+            "neither expires_on nor expiresOn",
+        ),
+        (
+            format!(r#"{{"accessToken":"{TOKEN}","expires_on":1899999999}}"#),
+            "expired",
+        ),
+        (
+            r#"{"accessToken":"a b","expires_on":1900003600}"#.to_string(),
+            "characters",
+        ),
+    ] {
+        let e = parse(&json, now).expect_err(&json);
+        assert!(e.contains(problem), "{e}");
+        assert!(!e.contains(TOKEN), "{e}");
+    }
+}
+
+#[test]
+fn lifetimes_are_clamped_to_a_day() {
+    let now = 1_900_000_000;
+    let json = format!(
+        r#"{{"accessToken":"{TOKEN}","expires_on":{}}}"#,
+        now + 10 * 86_400
+    );
+    assert_eq!(parse(&json, now).expect("token").expires_on, now + 86_400);
+}
+
+#[cfg(unix)]
+#[test]
+fn old_clis_local_expires_on_is_read_in_local_time() {
+    // Compare against the same instant written in UTC and shifted by the
+    // process's own offset at that moment, whatever the zone here is.
+    let local = local_time("2030-01-02 03:04:05.000000").expect("a local time");
+    let utc = 1_893_553_445; // 2030-01-02T03:04:05Z
+    // SAFETY: a zeroed tm is valid; localtime_r fills the one we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let t = local as libc::time_t;
+    unsafe { libc::localtime_r(&t, &mut tm) };
+    assert_eq!(local + tm.tm_gmtoff, utc);
+    for bad in [
+        "",
+        "2030-01-02",
+        "2030-13-02 03:04:05",
+        "x-y-z a:b:c",
+        "2030-01-02 25:00:00",
+    ] {
+        assert!(local_time(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn failures_are_classified_by_what_az_said() {
+    let cli = AzureCli { tenant: None };
+    let in_tenant = AzureCli {
+        tenant: Some("contoso.onmicrosoft.com".into()),
+    };
+    let login = "WARNING: something long\nERROR: Please run 'az login' to setup account.\n";
+    assert!(matches!(
+        cli.classify(status(1), login),
+        AzCliError::NotLoggedIn { ref stderr } if stderr == "ERROR: Please run 'az login' to setup account."
+    ));
+    let e = in_tenant.classify(status(1), login);
+    assert!(matches!(e, AzCliError::NotInTenant { .. }));
+    assert!(
+        e.to_string()
+            .ends_with("Fix: run az login --tenant contoso.onmicrosoft.com"),
+        "{e}"
+    );
+    assert!(matches!(
+        cli.classify(status(127), ""),
+        AzCliError::NotInstalled
+    ));
+    let e = cli.classify(status(2), "boom\x1b[31m red\n");
+    assert!(matches!(e, AzCliError::Failed { .. }));
+    assert!(!e.to_string().contains('\x1b'), "{e}");
+}
+
+#[test]
+fn arguments_name_the_resource_and_the_tenant() {
+    assert_eq!(
+        AzureCli { tenant: None }.args().join(" "),
+        format!("account get-access-token --resource {RESOURCE} --output json")
+    );
+    assert!(
+        AzureCli {
+            tenant: Some("t.example".into())
+        }
+        .args()
+        .join(" ")
+        .ends_with("--output json --tenant t.example")
+    );
+}
+
+#[test]
+fn fingerprint_depends_on_the_tenant_only() {
+    let a = AzureCli { tenant: None }.fingerprint();
+    let b = AzureCli {
+        tenant: Some("t.example".into()),
+    }
+    .fingerprint();
+    assert_ne!(a, b);
+    assert_eq!(a, AzureCli { tenant: None }.fingerprint());
+}
+
+#[cfg(unix)]
+#[test]
+fn az_is_found_only_in_absolute_path_entries() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let abs = dir.path().join("bin");
+    std::fs::create_dir(&abs).expect("bin");
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).expect("plain");
+    std::fs::write(plain.join("az"), "not executable").expect("write");
+    let env = |path: &str| Env::from_pairs([("PATH", path)]);
+    let none = format!("::.:bin:{}", plain.display());
+    assert_eq!(find(&env(&none)), None, "relative, empty, not executable");
+    let script = abs.join("az");
+    std::fs::write(&script, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let some = format!("{none}:{}", abs.display());
+    assert_eq!(find(&env(&some)), Some(script));
+    assert_eq!(find(&Env::from_pairs([])), None);
+}

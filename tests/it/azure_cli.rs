@@ -1,0 +1,375 @@
+//! The `azure-cli` identity against a fake `az` on PATH: a shell script that
+//! records its arguments, working directory and environment, and answers
+//! what the test wrote for it (JSON on stdout, an error on stderr, an exit
+//! status, or a hang).
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{ADO_RESOURCE, RunOutput, TestEnv, entra_timestamp, jwt, now_secs};
+use crate::world::{NEW_GIT, TENANT, World, field, token_of};
+
+/// The signed-in developer.
+const USER: &str = "dev@contoso.onmicrosoft.com";
+/// The helper's limit on one `az` run (`identity::azure_cli::TIMEOUT`).
+const AZ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A fake `az` in its own directory, and the files it reads and writes.
+struct FakeAz {
+    /// The directory holding `az` (put on PATH).
+    bin: PathBuf,
+    /// Where the script keeps what it saw and what to answer.
+    state: PathBuf,
+}
+
+impl FakeAz {
+    /// Writes the script under `root`; it answers exit status 1 until told otherwise.
+    fn new(root: &Path) -> FakeAz {
+        let bin = root.join("azbin");
+        let state = root.join("azstate");
+        std::fs::create_dir_all(&bin).expect("create azbin");
+        std::fs::create_dir_all(&state).expect("create azstate");
+        let script = format!(
+            r#"#!/bin/sh
+s='{state}'
+{{ for a in "$@"; do printf '%s\n' "$a"; done; printf -- '--\n'; }} >> "$s/calls"
+pwd > "$s/cwd"
+printf '%s' "$AZURE_CORE_NO_COLOR" > "$s/nocolor"
+if [ -f "$s/hang" ]; then sleep 60 & echo $! > "$s/sleeper"; wait; fi
+cat "$s/stdout"
+cat "$s/stderr" >&2
+exit "$(cat "$s/status")"
+"#,
+            state = state.display()
+        );
+        let path = bin.join("az");
+        std::fs::write(&path, script).expect("write the fake az");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod az");
+        let az = FakeAz { bin, state };
+        az.answer("", "", 1);
+        az
+    }
+
+    /// What the next runs print and exit with.
+    fn answer(&self, stdout: &str, stderr: &str, status: i32) {
+        std::fs::write(self.state.join("stdout"), stdout).expect("write stdout");
+        std::fs::write(self.state.join("stderr"), stderr).expect("write stderr");
+        std::fs::write(self.state.join("status"), status.to_string()).expect("write status");
+    }
+
+    /// A token answer in the current CLI's shape, expiring at `exp`.
+    fn answer_token(&self, token: &str, exp: u64) {
+        let out = json!({
+            "accessToken": token,
+            "expiresOn": "2000-01-01 00:00:00.000000",
+            "expires_on": exp,
+            "subscription": "00000000-1111-2222-3333-444444444444",
+            "tenant": "t",
+            "tokenType": "Bearer",
+        });
+        self.answer(&out.to_string(), "", 0);
+    }
+
+    /// The argument lists of every run so far.
+    fn calls(&self) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(self.state.join("calls")).unwrap_or_default();
+        text.split_terminator("--\n")
+            .map(|c| c.lines().map(str::to_owned).collect())
+            .collect()
+    }
+
+    fn seen(&self, file: &str) -> String {
+        std::fs::read_to_string(self.state.join(file)).unwrap_or_default()
+    }
+
+    /// PATH with the fake first, then the test process's PATH (git, sh).
+    fn path_var(&self) -> String {
+        format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+}
+
+/// A token the fake Azure DevOps accepts for [`USER`], expiring at `exp`.
+fn user_token(w: &World, exp: u64) -> String {
+    jwt::sign(&json!({
+        "aud": ADO_RESOURCE,
+        "tid": w.entra.tenant_id(TENANT),
+        "upn": USER,
+        "exp": exp,
+    }))
+}
+
+/// The standard world with `contoso` routed to an `azure-cli` identity
+/// (`extra` is spliced into it, e.g. `, "tenant": "…"`) and the fake az on PATH.
+fn cli_world(extra: &str) -> (World, FakeAz) {
+    let mut w = World::new();
+    let az = FakeAz::new(w.env.path());
+    w.env.set_env("PATH", &az.path_var());
+    w.env.write_config(&format!(
+        r#"{{
+  "identities": {{ "me": {{ "type": "azure-cli"{extra} }} }},
+  "routes": [ {{ "url": "{base}/contoso", "identity": "me" }} ],
+  "hosts": [ "{base}" ]
+}}"#,
+        base = w.ado.base_url()
+    ));
+    w.ado.allow("contoso", USER);
+    (w, az)
+}
+
+fn expected_args(tenant: Option<&str>) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "account",
+        "get-access-token",
+        "--resource",
+        ADO_RESOURCE,
+        "--output",
+        "json",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(t) = tenant {
+        args.extend(["--tenant".into(), t.into()]);
+    }
+    args
+}
+
+fn failed(out: &RunOutput) {
+    assert!(!out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, "quit=1\n", "{}", out.stderr);
+}
+
+#[test]
+fn the_cli_token_is_served_once_per_hour_not_once_per_get() {
+    let (w, az) = cli_world("");
+    let exp = now_secs() + 3600;
+    let token = user_token(&w, exp);
+    az.answer_token(&token, exp);
+    for _ in 0..3 {
+        let out = w.helper(&["get"], &w.request());
+        assert!(out.status.success(), "{}", out.stderr);
+        assert_eq!(token_of(&out.stdout), token);
+        assert_eq!(field(&out.stdout, "username"), Some(USER));
+        assert_eq!(
+            field(&out.stdout, "password_expiry_utc"),
+            Some((exp - 300).to_string().as_str())
+        );
+    }
+    assert_eq!(
+        az.calls(),
+        vec![expected_args(None)],
+        "one run, these arguments"
+    );
+    assert_eq!(az.seen("cwd").trim(), "/", "az runs outside the repository");
+    assert_eq!(az.seen("nocolor"), "true");
+}
+
+#[test]
+fn expires_on_may_be_a_string_and_the_tenant_is_passed() {
+    let (w, az) = cli_world(r#", "tenant": "contoso.onmicrosoft.com""#);
+    let exp = now_secs() + 3000;
+    let token = user_token(&w, exp);
+    let out = json!({ "accessToken": token, "expires_on": exp.to_string(), "tokenType": "Bearer" });
+    az.answer(&out.to_string(), "", 0);
+    let out = w.helper(&["get"], &w.bearer_request());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(field(&out.stdout, "credential"), Some(token.as_str()));
+    assert_eq!(
+        field(&out.stdout, "password_expiry_utc"),
+        Some((exp - 300).to_string().as_str())
+    );
+    assert_eq!(
+        az.calls(),
+        vec![expected_args(Some("contoso.onmicrosoft.com"))]
+    );
+}
+
+#[test]
+fn an_old_clis_expires_on_is_read_in_local_time() {
+    let (mut w, az) = cli_world("");
+    // A POSIX zone nine hours east of UTC, known without a zone database.
+    w.env.set_env("TZ", "XYZ-9");
+    let exp = now_secs() + 3600;
+    let local = entra_timestamp(exp + 9 * 3600);
+    let local = format!("{}.000000", local.trim_end_matches('Z'));
+    let token = user_token(&w, exp);
+    let out = json!({ "accessToken": token, "expiresOn": local, "tokenType": "Bearer" });
+    az.answer(&out.to_string(), "", 0);
+    let out = w.helper(&["get"], &w.request());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        field(&out.stdout, "password_expiry_utc"),
+        Some((exp - 300).to_string().as_str()),
+        "expiresOn {local} in UTC+9"
+    );
+}
+
+#[test]
+fn not_signed_in_names_az_login_and_the_tenant() {
+    let (w, az) = cli_world("");
+    let exp = now_secs() + 3600;
+    // Whatever stdout holds on failure is never shown (the leak check).
+    let leaked = user_token(&w, exp);
+    az.answer(
+        &json!({ "accessToken": leaked }).to_string(),
+        "WARNING: a warning\nERROR: Please run 'az login' to setup account.\n",
+        1,
+    );
+    let out = w.helper(&["get"], &w.request());
+    failed(&out);
+    assert!(
+        out.stderr
+            .contains("identity 'me': Azure CLI: the Azure CLI is not signed in")
+            && out
+                .stderr
+                .contains("ERROR: Please run 'az login' to setup account.")
+            && out.stderr.trim_end().ends_with("Fix: run az login"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+
+    let (w, az) = cli_world(r#", "tenant": "fabrikam.onmicrosoft.com""#);
+    az.answer(
+        "",
+        "ERROR: AADSTS50076: Due to a configuration change you must re-authenticate. Interactive authentication is needed. Please run:\naz login --scope 499b84ac-1321-427f-aa17-267ca6975798/.default\n",
+        1,
+    );
+    let out = w.helper(&["get"], &w.request());
+    failed(&out);
+    assert!(
+        out.stderr
+            .contains("no sign-in for tenant fabrikam.onmicrosoft.com")
+            && out.stderr.contains("AADSTS50076")
+            && out
+                .stderr
+                .trim_end()
+                .ends_with("Fix: run az login --tenant fabrikam.onmicrosoft.com"),
+        "{}",
+        out.stderr
+    );
+
+    // Other failures show az's text, without its terminal escapes.
+    az.answer("", "\x1b[31mERROR: the proxy said no\x1b[0m\n", 2);
+    let out = w.helper(&["get"], &w.request());
+    failed(&out);
+    assert!(
+        out.stderr.contains("the proxy said no") && !out.stderr.contains('\x1b'),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn az_not_installed_and_never_taken_from_the_repository() {
+    let (mut w, az) = cli_world("");
+    // An `az` in a relative PATH entry, as a repository could ship one.
+    let repo = w.env.path().join("repo");
+    std::fs::create_dir_all(repo.join("bin")).expect("repo/bin");
+    let planted = repo.join("bin/az");
+    let marker = w.env.path().join("planted-ran");
+    std::fs::write(
+        &planted,
+        format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    )
+    .expect("write planted az");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    w.env.set_env("PATH", "bin::.");
+    let mut cmd = w.env.helper();
+    cmd.arg("get").current_dir(&repo);
+    let out = w.env.run(&mut cmd, w.request().as_bytes());
+    failed(&out);
+    assert!(
+        out.stderr.contains("Azure CLI (az) was not found")
+            && out.stderr.contains(
+                "Fix: install the Azure CLI (https://aka.ms/installazurecli) and run az login, or configure another identity"
+            ),
+        "{}",
+        out.stderr
+    );
+    assert!(!marker.exists(), "the repository's az ran");
+    assert!(az.calls().is_empty());
+}
+
+#[test]
+fn a_hanging_az_is_stopped_at_the_timeout() {
+    let (w, az) = cli_world("");
+    std::fs::write(az.state.join("hang"), "").expect("hang flag");
+    let started = Instant::now();
+    let out = w.helper(&["get"], &w.request());
+    let took = started.elapsed();
+    failed(&out);
+    assert!(
+        took >= AZ_TIMEOUT && took < AZ_TIMEOUT + Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("did not finish within 15 s and was stopped"),
+        "{}",
+        out.stderr
+    );
+    // What az started went with it.
+    let sleeper = az.seen("sleeper");
+    let sleeper = sleeper.trim();
+    assert!(!sleeper.is_empty());
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(40));
+        !Path::new(&format!("/proc/{sleeper}")).exists()
+    });
+    assert!(gone, "az's child {sleeper} still runs");
+}
+
+#[test]
+fn clone_and_push_as_the_azure_cli_user() {
+    let (w, az) = cli_world("");
+    let exp = now_secs() + 3600;
+    az.answer_token(&user_token(&w, exp), exp);
+    w.configure_git();
+    w.env.git_ok(NEW_GIT, &["clone", &w.repo_url, "work"]);
+    let work = w.env.path().join("work");
+    let dir = work.to_str().expect("utf8");
+    w.env.git_ok(
+        NEW_GIT,
+        &["-C", dir, "commit", "--allow-empty", "-qm", "from az"],
+    );
+    w.env
+        .git_ok(NEW_GIT, &["-C", dir, "push", "origin", "main"]);
+    let authed = w.authed_requests();
+    assert!(
+        authed.iter().any(|r| r.path.contains("git-receive-pack")),
+        "{authed:?}"
+    );
+    assert!(authed.iter().all(|r| r.status == 200), "{authed:?}");
+    assert_eq!(az.calls().len(), 1, "clone and push share one az run");
+}
+
+#[test]
+fn auto_uses_the_azure_cli_when_az_is_on_path() {
+    let w = World::new();
+    let az = FakeAz::new(w.env.path());
+    let mut env = TestEnv::new();
+    env.set_env("PATH", &az.path_var());
+    env.set_env("GIT_CREDENTIAL_ENTRA_CACHE", "none");
+    let exp = now_secs() + 3600;
+    let token = user_token(&w, exp);
+    az.answer_token(&token, exp);
+    let out = env.run(
+        env.helper().args(["get", "-v"]),
+        b"protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(token_of(&out.stdout), token);
+    assert!(
+        out.stderr.contains("auto: using the Azure CLI link"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(az.calls(), vec![expected_args(None)]);
+}

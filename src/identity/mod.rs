@@ -16,6 +16,7 @@ mod managed_identity;
 mod oidc;
 mod pipeline;
 mod service_principal;
+mod user;
 mod workload;
 
 use std::fmt;
@@ -35,6 +36,7 @@ pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};
 pub use service_principal::ServicePrincipal;
+pub use user::User;
 pub use workload::Workload;
 
 /// Entra's public-cloud authority.
@@ -161,7 +163,10 @@ pub fn resolve(
             Box::new(Workload::configured(name, c, authority, config, env)?)
         }
         IdentityKind::AzureCli(_) => return Err(not_yet("azure-cli")),
-        IdentityKind::User(_) => return Err(not_yet("user")),
+        IdentityKind::User(c) => {
+            let authority = authority(c.authority_host.as_deref(), config, env)?;
+            Box::new(User::configured(c, authority))
+        }
         IdentityKind::PipelineToken(PipelineTokenConfig { variable }) => Box::new(PipelineToken {
             variable: variable.clone(),
         }),

@@ -33,6 +33,22 @@ pub enum Command {
     Erase,
     /// git ≥ 2.46: which capabilities this helper has.
     Capability,
+    /// Sign in now (user identities): for URL's route, or --identity NAME.
+    Login {
+        /// An Azure DevOps URL whose route names the identity (default https://dev.azure.com).
+        url: Option<String>,
+        /// auto, browser, paste or device-code (overrides the configured flow once).
+        #[arg(long, value_name = "F")]
+        flow: Option<String>,
+    },
+    /// Forget the access and refresh tokens of a user identity.
+    Logout {
+        /// An Azure DevOps URL whose route names the identity (default https://dev.azure.com).
+        url: Option<String>,
+        /// Every user identity in the config.
+        #[arg(long, conflicts_with = "url")]
+        all: bool,
+    },
     /// Show or drop cached tokens (never printing a token).
     #[command(subcommand)]
     Cache(CacheCommand),

@@ -2,4 +2,5 @@
 //! invocation's [`Session`](crate::session::Session) and its own stdio.
 
 pub mod cache;
+pub mod login;
 pub mod secret;

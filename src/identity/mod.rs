@@ -211,3 +211,15 @@ pub fn configured_app(
         authority(sp.authority_host.as_deref(), config, env)?,
     ))
 }
+
+/// Builds the user identity of a config entry (for `login` and `logout`).
+pub fn configured_user(
+    c: &crate::config::UserConfig,
+    config: &Config,
+    env: &Env,
+) -> Result<User, Error> {
+    Ok(User::configured(
+        c,
+        authority(c.authority_host.as_deref(), config, env)?,
+    ))
+}

@@ -562,7 +562,11 @@ pub fn parse_device_code(status: u16, body: &str) -> Result<DeviceCode, EntraErr
             .filter(|e| *e > 0)
             .map_or(MAX_DEVICE_CODE_SECS, |e| e as u64)
             .min(MAX_DEVICE_CODE_SECS),
-        interval: b.interval.filter(|i| *i > 0).map_or(5, |i| i as u64).min(60),
+        interval: b
+            .interval
+            .filter(|i| *i > 0)
+            .map_or(5, |i| i as u64)
+            .min(60),
     })
 }
 
@@ -614,11 +618,18 @@ impl EntraError {
     /// Whether only the person can fix this: MFA, sign-in frequency, a
     /// revoked or expired refresh token, consent.
     pub fn needs_interaction(&self) -> bool {
-        const CODES: [u64; 9] = [50076, 50079, 70043, 50173, 700082, 70008, 65001, 50078, 50158];
+        const CODES: [u64; 9] = [
+            50076, 50079, 70043, 50173, 700082, 70008, 65001, 50078, 50158,
+        ];
         match self.refusal() {
             Some((error, codes)) => {
-                matches!(error, "interaction_required" | "invalid_grant" | "consent_required" | "login_required")
-                    || codes.iter().any(|c| CODES.contains(c))
+                matches!(
+                    error,
+                    "interaction_required"
+                        | "invalid_grant"
+                        | "consent_required"
+                        | "login_required"
+                ) || codes.iter().any(|c| CODES.contains(c))
             }
             None => false,
         }

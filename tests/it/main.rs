@@ -19,5 +19,6 @@ mod robustness;
 mod routing;
 mod support;
 mod trust;
+mod user_signin;
 mod workload;
 mod world;

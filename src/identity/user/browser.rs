@@ -249,7 +249,12 @@ pub fn run_bounded(program: &str, args: &[&str], limit: Duration) -> Option<Stri
         match child.try_wait() {
             Ok(Some(status)) => {
                 let mut out = String::new();
-                child.stdout.take()?.take(4096).read_to_string(&mut out).ok()?;
+                child
+                    .stdout
+                    .take()?
+                    .take(4096)
+                    .read_to_string(&mut out)
+                    .ok()?;
                 return status.success().then(|| out.trim().to_string());
             }
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
@@ -272,7 +277,11 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
     let pkce = Pkce::new().map_err(fail)?;
     let listener = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| fail(format!("cannot listen on 127.0.0.1 for the browser's answer: {e}. Fix: use --flow paste")))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot listen on 127.0.0.1 for the browser's answer: {e}. Fix: use --flow paste"
+            ))
+        })?;
     let port = listener
         .local_addr()
         .map_err(|e| fail(format!("cannot read the listener's port: {e}")))?
@@ -281,7 +290,8 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
     let url = authorize_url(user, cx, &pkce, &redirect_uri).map_err(fail)?;
     match open(cx.env, &url) {
         Ok(program) => {
-            cx.trace.decision(format_args!("browser sign-in: opened with {program}"));
+            cx.trace
+                .decision(format_args!("browser sign-in: opened with {program}"));
             cx.prompt.say(format_args!(
                 "identity '{}': continue the sign-in in your browser (if none opened, open this address: {url})",
                 cx.identity
@@ -348,7 +358,12 @@ fn answer(mut stream: TcpStream, state: &str) -> Option<Result<Secret<String>, S
         .unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path != "/" {
-        respond(&mut stream, 404, "Not found", "This address is not part of the sign-in.");
+        respond(
+            &mut stream,
+            404,
+            "Not found",
+            "This address is not part of the sign-in.",
+        );
         return None;
     }
     match read_redirect(query, state) {
@@ -366,7 +381,12 @@ fn answer(mut stream: TcpStream, state: &str) -> Option<Result<Secret<String>, S
             Some(Err(message))
         }
         Redirect::Other => {
-            respond(&mut stream, 400, "Waiting for sign-in", "This page expects the sign-in's answer.");
+            respond(
+                &mut stream,
+                400,
+                "Waiting for sign-in",
+                "This page expects the sign-in's answer.",
+            );
             None
         }
     }
@@ -431,7 +451,10 @@ mod tests {
             state: "s".into(),
         };
         // RFC 7636 appendix B.
-        assert_eq!(pkce.challenge(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSMZJ6-M");
+        assert_eq!(
+            pkce.challenge(),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSMZJ6-M"
+        );
         let fresh = Pkce::new().expect("rng");
         assert_eq!(fresh.verifier.expose().len(), 43);
         assert_ne!(fresh.state, Pkce::new().expect("rng").state);
@@ -439,9 +462,16 @@ mod tests {
 
     #[test]
     fn redirects_are_checked_for_state_and_errors() {
-        assert!(matches!(read_redirect("code=abc&state=s1", "s1"), Redirect::Code(c) if c.expose() == "abc"));
-        assert!(matches!(read_redirect("code=abc&state=s2", "s1"), Redirect::Refused(m) if m.contains("state does not match")));
-        assert!(matches!(read_redirect("code=abc", "s1"), Redirect::Refused(_)));
+        assert!(
+            matches!(read_redirect("code=abc&state=s1", "s1"), Redirect::Code(c) if c.expose() == "abc")
+        );
+        assert!(
+            matches!(read_redirect("code=abc&state=s2", "s1"), Redirect::Refused(m) if m.contains("state does not match"))
+        );
+        assert!(matches!(
+            read_redirect("code=abc", "s1"),
+            Redirect::Refused(_)
+        ));
         assert!(matches!(
             read_redirect("error=access_denied&error_description=AADSTS65004%3A+User+declined%0Amore&state=s1", "s1"),
             Redirect::Refused(m) if m.contains("access_denied: AADSTS65004: User declined;") && !m.contains("more")
@@ -455,7 +485,11 @@ mod tests {
         let url = "https://x/authorize?a=1&b=$(rm -rf ~)";
         assert_eq!(
             opener(&env, url),
-            vec![vec!["my-browser".to_string(), "--new-window".into(), url.into()]]
+            vec![vec![
+                "my-browser".to_string(),
+                "--new-window".into(),
+                url.into()
+            ]]
         );
         assert!(can_open(&env));
     }

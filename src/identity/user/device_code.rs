@@ -54,7 +54,9 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
     )
     .map_err(entra_err)?;
     match &dc.message {
-        Some(m) => cx.prompt.say(format_args!("identity '{}': {m}", cx.identity)),
+        Some(m) => cx
+            .prompt
+            .say(format_args!("identity '{}': {m}", cx.identity)),
         None => cx.prompt.say(format_args!(
             "identity '{}': to sign in, open {} and enter the code {}",
             cx.identity, dc.verification_uri, dc.user_code
@@ -86,8 +88,10 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
             "slow_down" => {
                 // RFC 8628 §3.5: five more seconds for this and every later poll.
                 interval += Duration::from_secs(5);
-                cx.trace
-                    .detail(format_args!("device code: slow_down, polling every {} s", interval.as_secs()));
+                cx.trace.detail(format_args!(
+                    "device code: slow_down, polling every {} s",
+                    interval.as_secs()
+                ));
             }
             "expired_token" => return Err(fail(expired())),
             "authorization_declined" => {
@@ -97,7 +101,8 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
             }
             "bad_verification_code" => {
                 return Err(fail(
-                    "Entra no longer knows this code. Fix: run `git-credential-entra login` again".into(),
+                    "Entra no longer knows this code. Fix: run `git-credential-entra login` again"
+                        .into(),
                 ));
             }
             _ if codes.contains(&70019) => return Err(fail(expired())),

@@ -170,8 +170,9 @@ fn git_forbids_prompts(cx: &AcquireCx) -> Option<&'static str> {
         "false" | "never" | "no" | "off" | "0"
     )
     .then(|| {
-        cx.trace
-            .decision(format_args!("git config credential.interactive forbids prompts"));
+        cx.trace.decision(format_args!(
+            "git config credential.interactive forbids prompts"
+        ));
         "git's credential.interactive is never"
     })
 }

@@ -32,7 +32,8 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
     let pkce = Pkce::new().map_err(fail)?;
     // Nothing listens: the address only has to be one Entra accepts (any
     // port on localhost) and one we recognise when it is pasted.
-    let port = 49152 + u16::from_le_bytes([pkce.state.as_bytes()[0], pkce.state.as_bytes()[1]]) % 16000;
+    let port =
+        49152 + u16::from_le_bytes([pkce.state.as_bytes()[0], pkce.state.as_bytes()[1]]) % 16000;
     let redirect_uri = format!("http://localhost:{port}");
     let url = authorize_url(user, cx, &pkce, &redirect_uri).map_err(fail)?;
     let mut terminal = tty::open().map_err(|e| {
@@ -102,7 +103,10 @@ mod tty {
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "nothing was pasted in time"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "nothing was pasted in time",
+                    ));
                 }
                 let mut fds = libc::pollfd {
                     fd: self.0.as_raw_fd(),
@@ -123,7 +127,12 @@ mod tty {
                     continue;
                 }
                 match self.0.read(&mut byte)? {
-                    0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal closed")),
+                    0 => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the terminal closed",
+                        ));
+                    }
                     _ if byte[0] == b'\n' || byte[0] == b'\r' => {
                         if !line.is_empty() {
                             break;
@@ -133,8 +142,9 @@ mod tty {
                     _ => {}
                 }
             }
-            String::from_utf8(line)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the pasted text is not UTF-8"))
+            String::from_utf8(line).map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidData, "the pasted text is not UTF-8")
+            })
         }
     }
 }
@@ -172,8 +182,14 @@ mod tests {
 
     #[test]
     fn only_the_address_of_this_sign_in_is_taken() {
-        assert_eq!(pasted_query("http://localhost:50000/?code=a&state=b", 50000), Some("code=a&state=b"));
-        assert_eq!(pasted_query("http://localhost:50000?code=a", 50000), Some("code=a"));
+        assert_eq!(
+            pasted_query("http://localhost:50000/?code=a&state=b", 50000),
+            Some("code=a&state=b")
+        );
+        assert_eq!(
+            pasted_query("http://localhost:50000?code=a", 50000),
+            Some("code=a")
+        );
         assert_eq!(pasted_query("http://localhost:50001/?code=a", 50000), None);
         assert_eq!(pasted_query("https://evil.example/?code=a", 50000), None);
     }

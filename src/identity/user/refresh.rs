@@ -23,8 +23,10 @@ pub fn silently(user: &User, cx: &AcquireCx) -> Result<Outcome, Error> {
     let keyring = match cx.secrets.keyring() {
         Ok(k) => k,
         Err(e) => {
-            cx.trace
-                .decision(format_args!("{}: no keyring for a refresh token: {e}", cx.identity));
+            cx.trace.decision(format_args!(
+                "{}: no keyring for a refresh token: {e}",
+                cx.identity
+            ));
             return Ok(Outcome::SignIn(
                 "not signed in (no OS keyring keeps a sign-in here)".into(),
             ));
@@ -35,8 +37,10 @@ pub fn silently(user: &User, cx: &AcquireCx) -> Result<Outcome, Error> {
         Ok(Some(rt)) => rt,
         Ok(None) => return Ok(Outcome::SignIn("not signed in".into())),
         Err(e) => {
-            cx.trace
-                .decision(format_args!("{}: reading the refresh token failed: {e}", cx.identity));
+            cx.trace.decision(format_args!(
+                "{}: reading the refresh token failed: {e}",
+                cx.identity
+            ));
             return Ok(Outcome::SignIn(
                 "not signed in (the OS keyring could not be read)".into(),
             ));

@@ -100,7 +100,7 @@ fn account(st: &State, tenant: &str) -> Option<(String, String)> {
 }
 
 /// Answers a sign-in request, or `None` when it is not one.
-pub fn handle(
+pub(super) fn handle(
     st: &mut State,
     method: &str,
     url: &str,
@@ -119,8 +119,15 @@ pub fn handle(
         }
         ("POST", [t, "oauth2", "v2.0", "devicecode"]) => {
             let (tenant, upn) = account(st, t)?;
-            if field("scope").split(' ').all(|s| s != format!("{ADO_RESOURCE}/.default")) {
-                return bad("invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.");
+            if field("scope")
+                .split(' ')
+                .all(|s| s != format!("{ADO_RESOURCE}/.default"))
+            {
+                return bad(
+                    "invalid_scope",
+                    70011,
+                    "The provided value for the input parameter 'scope' is not valid.",
+                );
             }
             let device_code = random();
             register_sensitive(&device_code);
@@ -157,14 +164,22 @@ fn authorize(st: &mut State, tenant: &str, q: &BTreeMap<String, String>) -> Opti
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     let redirect_uri = get("redirect_uri");
     if !redirect_uri.starts_with("http://localhost:") {
-        return bad("invalid_request", 50011, "The redirect URI specified in the request does not match the redirect URIs configured for the application.");
+        return bad(
+            "invalid_request",
+            50011,
+            "The redirect URI specified in the request does not match the redirect URIs configured for the application.",
+        );
     }
     if get("response_type") != "code"
         || get("code_challenge_method") != "S256"
         || get("code_challenge").len() != 43
         || get("state").is_empty()
     {
-        return bad("invalid_request", 900144, "The request body must contain a valid code_challenge, code_challenge_method=S256 and state.");
+        return bad(
+            "invalid_request",
+            900144,
+            "The request body must contain a valid code_challenge, code_challenge_method=S256 and state.",
+        );
     }
     let state = st.users.wrong_state.clone().unwrap_or_else(|| get("state"));
     let mut target = url::Url::parse(&redirect_uri).ok()?;
@@ -172,7 +187,10 @@ fn authorize(st: &mut State, tenant: &str, q: &BTreeMap<String, String>) -> Opti
         target
             .query_pairs_mut()
             .append_pair("error", "access_denied")
-            .append_pair("error_description", "AADSTS65004: User declined to consent to access the app.")
+            .append_pair(
+                "error_description",
+                "AADSTS65004: User declined to consent to access the app.",
+            )
             .append_pair("state", &state);
         return Some(redirect(target.into()));
     }
@@ -200,20 +218,40 @@ fn authorize(st: &mut State, tenant: &str, q: &BTreeMap<String, String>) -> Opti
 fn redeem(st: &mut State, form: &BTreeMap<String, String>) -> Scripted {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let Some(p) = st.users.codes.remove(field("code")) else {
-        return Scripted::aadsts(400, "invalid_grant", 70000, "The provided authorization code is invalid or has expired.");
+        return Scripted::aadsts(
+            400,
+            "invalid_grant",
+            70000,
+            "The provided authorization code is invalid or has expired.",
+        );
     };
     let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
         &ring::digest::SHA256,
         field("code_verifier").as_bytes(),
     ));
     if challenge != p.challenge {
-        return Scripted::aadsts(400, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.");
+        return Scripted::aadsts(
+            400,
+            "invalid_grant",
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        );
     }
     if field("redirect_uri") != p.redirect_uri {
-        return Scripted::aadsts(400, "invalid_grant", 50148, "The redirect_uri does not match the one in the authorization request.");
+        return Scripted::aadsts(
+            400,
+            "invalid_grant",
+            50148,
+            "The redirect_uri does not match the one in the authorization request.",
+        );
     }
     if field("client_id") != p.client_id || form.contains_key("client_secret") {
-        return Scripted::aadsts(400, "invalid_client", 700025, "The client_id does not match the authorization request, or a public client sent a secret.");
+        return Scripted::aadsts(
+            400,
+            "invalid_client",
+            700025,
+            "The client_id does not match the authorization request, or a public client sent a secret.",
+        );
     }
     issue_user(st, &p.tenant, &p.client_id, &p.upn)
 }
@@ -221,10 +259,20 @@ fn redeem(st: &mut State, form: &BTreeMap<String, String>) -> Scripted {
 fn refresh(st: &mut State, form: &BTreeMap<String, String>) -> Scripted {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let Some((tenant, client, upn)) = st.users.refresh.remove(field("refresh_token")) else {
-        return Scripted::aadsts(400, "invalid_grant", 700082, "The refresh token has expired due to inactivity.");
+        return Scripted::aadsts(
+            400,
+            "invalid_grant",
+            700082,
+            "The refresh token has expired due to inactivity.",
+        );
     };
     if client != field("client_id") {
-        return Scripted::aadsts(400, "invalid_grant", 70000, "The refresh token was issued to another client.");
+        return Scripted::aadsts(
+            400,
+            "invalid_grant",
+            70000,
+            "The refresh token was issued to another client.",
+        );
     }
     issue_user(st, &tenant, &client, &upn)
 }
@@ -233,13 +281,32 @@ fn poll(st: &mut State, form: &BTreeMap<String, String>) -> Scripted {
     st.users.device_polls.push(Instant::now());
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let Some((tenant, upn)) = st.users.device_codes.get(field("device_code")).cloned() else {
-        return Scripted::aadsts(400, "bad_verification_code", 70018, "The device code is unknown.");
+        return Scripted::aadsts(
+            400,
+            "bad_verification_code",
+            70018,
+            "The device code is unknown.",
+        );
     };
     match st.users.device_script.pop_front().as_deref() {
-        Some("authorization_pending") => Scripted::aadsts(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling."),
-        Some("slow_down") => Scripted::aadsts(400, "slow_down", 70016, "Polling too fast; slow down."),
-        Some("expired_token") => Scripted::aadsts(400, "expired_token", 70019, "Verification code expired."),
-        Some("blocked") => Scripted::aadsts(400, "invalid_grant", 530033, "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."),
+        Some("authorization_pending") => Scripted::aadsts(
+            400,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        ),
+        Some("slow_down") => {
+            Scripted::aadsts(400, "slow_down", 70016, "Polling too fast; slow down.")
+        }
+        Some("expired_token") => {
+            Scripted::aadsts(400, "expired_token", 70019, "Verification code expired.")
+        }
+        Some("blocked") => Scripted::aadsts(
+            400,
+            "invalid_grant",
+            530033,
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+        ),
         _ => {
             st.users.device_codes.remove(field("device_code"));
             let client = field("client_id").to_owned();
@@ -273,9 +340,10 @@ fn issue_user(st: &mut State, tenant: &str, client_id: &str, upn: &str) -> Scrip
     st.issued.push(token.clone());
     let rt = format!("rt.{}", random());
     register_sensitive(&rt);
-    st.users
-        .refresh
-        .insert(rt.clone(), (tenant.to_owned(), client_id.to_owned(), upn.to_owned()));
+    st.users.refresh.insert(
+        rt.clone(),
+        (tenant.to_owned(), client_id.to_owned(), upn.to_owned()),
+    );
     st.users.refresh_issued.push(rt.clone());
     let body: Value = json!({
         "token_type": "Bearer",

@@ -243,8 +243,8 @@ fn unknown_operations_and_store_are_quiet() {
 #[test]
 fn identity_types_of_later_versions_fail_clearly() {
     let w = World::new();
-    w.write_config(r#", "person": { "type": "user" }, "me": { "type": "azure-cli" }"#);
-    for name in ["person", "me"] {
+    w.write_config(r#", "me": { "type": "azure-cli" }"#);
+    for name in ["me"] {
         let out = w.helper(&["get", "--identity", name], &w.request());
         assert_eq!(out.stdout, "quit=1\n");
         assert!(

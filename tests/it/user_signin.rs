@@ -518,3 +518,31 @@ fn headless_chromium_signs_in_and_sees_the_landing_page() {
     let get = w.helper(&["get"], &w.request());
     assert_eq!(field(&get.stdout, "username"), Some(UPN), "{}", get.stderr);
 }
+
+#[test]
+fn auto_signs_a_person_in_only_when_prompts_are_allowed() {
+    let mut w = user_world("");
+    curl_browser(&mut w);
+    w.env.write_config(&format!(
+        r#"{{ "hosts": [ "{}" ], "authority_host": "{}" }}"#,
+        w.ado.base_url(),
+        w.entra.url()
+    ));
+    let out = w.helper(&["get"], &w.request());
+    assert!(
+        out.stderr
+            .contains("interactive sign-in (no prompt may be shown"),
+        "{}",
+        out.stderr
+    );
+    w.env.set_env("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "always");
+    let out = w.helper(&["get"], &w.request());
+    if no_keyring(&out) {
+        return;
+    }
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(field(&out.stdout, "username"), Some(UPN));
+    let auth = w.entra.users(|u| u.authorize_requests.clone());
+    assert_eq!(auth[0]["client_id"], "872cd9fa-d31f-45e0-9eab-6e460a02d1f1");
+    assert_eq!(w.entra.token_requests()[0].tenant, "organizations");
+}

@@ -208,7 +208,7 @@ pub fn aadsts(code: u64) -> (&'static str, &'static str) {
             "too many identical requests: Entra detected a loop",
             "make sure the token cache works (`git-credential-entra cache list`) and retry in a few minutes",
         ),
-        530033 | 530034 | 530035 => (
+        530033..=530035 => (
             "device-code sign-in is blocked by Conditional Access",
             "sign in with the browser or paste flow instead (`git-credential-entra login --flow browser` or `--flow paste`), or use an `azure-cli` identity after `az login`",
         ),

@@ -453,7 +453,7 @@ mod tests {
         // RFC 7636 appendix B.
         assert_eq!(
             pkce.challenge(),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSMZJ6-M"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         let fresh = Pkce::new().expect("rng");
         assert_eq!(fresh.verifier.expose().len(), 43);

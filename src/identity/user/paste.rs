@@ -133,11 +133,9 @@ mod tty {
                             "the terminal closed",
                         ));
                     }
-                    _ if byte[0] == b'\n' || byte[0] == b'\r' => {
-                        if !line.is_empty() {
-                            break;
-                        }
-                    }
+                    // Empty lines (a stray Enter) are skipped.
+                    _ if (byte[0] == b'\n' || byte[0] == b'\r') && !line.is_empty() => break,
+                    _ if byte[0] == b'\n' || byte[0] == b'\r' => {}
                     _ if line.len() < max => line.push(byte[0]),
                     _ => {}
                 }

@@ -546,3 +546,35 @@ fn auto_signs_a_person_in_only_when_prompts_are_allowed() {
     assert_eq!(auth[0]["client_id"], "872cd9fa-d31f-45e0-9eab-6e460a02d1f1");
     assert_eq!(w.entra.token_requests()[0].tenant, "organizations");
 }
+
+#[test]
+fn a_revoked_sign_in_is_explained_then_renewed_when_a_person_is_there() {
+    let mut w = user_world("");
+    curl_browser(&mut w);
+    w.env.set_env("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "always");
+    let out = w.helper(&["get"], &w.request());
+    if no_keyring(&out) {
+        return;
+    }
+    assert!(out.status.success(), "{}", out.stderr);
+    w.entra.users(|u| u.revoke_refresh_tokens());
+    w.age_cache(3600);
+    w.env.set_env("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "never");
+    let out = w.helper(&["get"], &w.request());
+    assert_eq!(out.stdout, "quit=1\n");
+    assert!(
+        out.stderr
+            .contains("the saved sign-in can no longer be used (AADSTS700082")
+            && out.stderr.contains("login --identity me"),
+        "{}",
+        out.stderr
+    );
+    w.env.set_env("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "always");
+    let out = w.helper(&["get"], &w.request());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        w.entra.users(|u| u.authorize_requests.len()),
+        2,
+        "signed in again"
+    );
+}

@@ -57,6 +57,13 @@ impl Default for Users {
     }
 }
 
+impl Users {
+    /// Revokes every refresh token (as a password change or an admin does).
+    pub fn revoke_refresh_tokens(&mut self) {
+        self.refresh.clear();
+    }
+}
+
 struct Pending {
     tenant: String,
     client_id: String,

@@ -132,7 +132,13 @@ pub fn get(
     let store = s.store(&config).map_err(Failure::quit)?;
     let secrets = Secrets::new(s.env);
     let prompt = Prompt::new(stderr);
-    let source = s.acquire_cx(&identity, &secrets, &prompt, Some(&request));
+    let source = s.acquire_cx(
+        &identity.name,
+        &secrets,
+        &prompt,
+        Some(&request),
+        Some(&target),
+    );
     let cx = s
         .token_ctx(store.as_ref(), &config, &source)
         .map_err(Failure::quit)?;
@@ -188,7 +194,13 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
     let store = s.store(&config)?;
     let secrets = Secrets::new(s.env);
     let prompt = Prompt::new(stderr);
-    let source = s.acquire_cx(&identity, &secrets, &prompt, Some(&request));
+    let source = s.acquire_cx(
+        &identity.name,
+        &secrets,
+        &prompt,
+        Some(&request),
+        Some(&target),
+    );
     let cx = s.token_ctx(store.as_ref(), &config, &source)?;
     match tokens::erase(&identity, rejected, &cx) {
         Ok(outcome) => s.trace.decision(format_args!(

@@ -46,6 +46,28 @@ pub enum Command {
     /// git ≥ 2.46: which capabilities this helper has.
     #[command(after_help = "Example:\n  git-credential-entra capability")]
     Capability,
+    /// Sign in now (user identities): for URL's route, or --identity NAME.
+    #[command(
+        after_help = "Examples:\n  git-credential-entra login https://dev.azure.com/contoso\n  git-credential-entra login --identity me --flow paste   # over SSH"
+    )]
+    Login {
+        /// An Azure DevOps URL whose route names the identity (default https://dev.azure.com).
+        url: Option<String>,
+        /// auto, browser, paste or device-code (overrides the configured flow once).
+        #[arg(long, value_name = "F")]
+        flow: Option<String>,
+    },
+    /// Forget the access and refresh tokens of a user identity.
+    #[command(
+        after_help = "Examples:\n  git-credential-entra logout https://dev.azure.com/contoso\n  git-credential-entra logout --all"
+    )]
+    Logout {
+        /// An Azure DevOps URL whose route names the identity (default https://dev.azure.com).
+        url: Option<String>,
+        /// Every user identity in the config.
+        #[arg(long, conflicts_with = "url")]
+        all: bool,
+    },
     /// Show or drop cached tokens (never printing a token).
     #[command(
         subcommand,

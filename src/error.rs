@@ -87,6 +87,22 @@ pub enum Error {
         failure: Failure,
         now: i64,
     },
+    /// A user identity must sign in, and no prompt may be shown here.
+    SignInRequired {
+        identity: String,
+        /// Why a sign-in is needed (no refresh token, it expired…).
+        reason: String,
+        /// What forbids the prompt.
+        forbidden_by: &'static str,
+    },
+    /// An interactive sign-in did not finish.
+    SignIn {
+        identity: String,
+        /// `browser`, `paste` or `device-code`.
+        flow: &'static str,
+        /// What went wrong and what to do.
+        problem: String,
+    },
     /// Another process held the identity's lock too long.
     Lock {
         identity: String,
@@ -170,6 +186,19 @@ impl fmt::Display for Error {
                     (FAILURE_TTL_SECS - age).max(1)
                 )
             }
+            Error::SignInRequired {
+                identity,
+                reason,
+                forbidden_by,
+            } => write!(
+                f,
+                "identity '{identity}': {reason}, and no sign-in prompt may be shown here ({forbidden_by}). Fix: run `git-credential-entra login --identity {identity}` in a terminal, then retry"
+            ),
+            Error::SignIn {
+                identity,
+                flow,
+                problem,
+            } => write!(f, "identity '{identity}': {flow} sign-in failed: {problem}"),
             Error::Lock { identity, timeout } => write!(
                 f,
                 "identity '{identity}': gave up after waiting {} s for the lock {} held by another git-credential-entra process. Fix: find that process (a hung sign-in?) and end it",

@@ -49,6 +49,13 @@ pub fn run(
         Command::Store => app::store(stdin),
         Command::Erase => app::erase(&session, stdin, stderr),
         Command::Capability => app::capability(stdout),
+        Command::Login { url, flow } => {
+            commands::login::login(&session, url.as_deref(), flow.as_deref(), stderr)
+                .map_err(Failure::plain)
+        }
+        Command::Logout { url, all } => {
+            commands::login::logout(&session, url.as_deref(), all, stderr).map_err(Failure::plain)
+        }
         Command::Cache(c) => commands::cache::run(&session, c, stdout).map_err(Failure::plain),
         Command::Secret(c) => {
             commands::secret::run(&session, c, stdin, stderr).map_err(Failure::plain)

@@ -83,13 +83,14 @@ impl Session<'_> {
     /// Opens nothing: the keyring and HTTP are opened by a source that needs them.
     pub fn acquire_cx<'s>(
         &'s self,
-        identity: &'s Resolved,
+        name: &'s str,
         secrets: &'s Secrets<'s>,
         prompt: &'s Prompt<'s>,
         request: Option<&'s Request>,
+        target: Option<&'s Target>,
     ) -> AcquireCx<'s> {
         AcquireCx {
-            identity: &identity.name,
+            identity: name,
             env: self.env,
             trace: &self.trace,
             http: Http,
@@ -98,6 +99,8 @@ impl Session<'_> {
             prompt,
             resource: RESOURCE,
             request,
+            target,
+            cache_dir: self.cache_dir().ok(),
         }
     }
 

@@ -237,7 +237,7 @@ mod tests {
     use super::*;
     use crate::cache::FileStore;
     use crate::env::Env;
-    use crate::identity::{Http, Interactivity, Prompt, TokenSource};
+    use crate::identity::{Prompt, TokenSource};
     use crate::secrets::Secrets;
 
     /// A source that counts its requests and hands out numbered tokens.
@@ -286,17 +286,7 @@ mod tests {
                 calls: calls.clone(),
             }),
         );
-        let source = AcquireCx {
-            identity: "t",
-            env: &env,
-            trace: &trace,
-            http: Http,
-            secrets: &secrets,
-            interactivity: Interactivity::Forbidden("test"),
-            prompt: &prompt,
-            resource: "r",
-            request: None,
-        };
+        let source = AcquireCx::for_test("t", &env, &trace, &secrets, &prompt);
         let store = FileStore::new(dir.path().join("tokens"));
         let locks = dir.path().join("locks");
         let cx = Ctx {

@@ -5,5 +5,6 @@ pub mod cache;
 pub mod completions;
 pub mod configure;
 pub mod identities;
+pub mod login;
 pub mod secret;
 pub mod token;

@@ -29,6 +29,7 @@ pub fn run(
     // Tokens are cached and locked outside the current directory, as for git.
     session.cache_dir()?;
     session.lock_dir()?;
+    let mut target = None;
     let identity = match (&args.url, &session.identity_flag) {
         (None, None) => {
             // No organization named: the route written for dev.azure.com
@@ -41,7 +42,7 @@ pub fn run(
         }
         (url, _) => {
             let url = url.as_deref().unwrap_or(DEFAULT_URL);
-            let target = Target::from_url(url, &config.hosts)
+            let found = Target::from_url(url, &config.hosts)
                 .map_err(|e| Error::Command(format!("token: cannot read the URL {url}: {e}")))?
                 .ok_or_else(|| {
                     Error::Command(format!(
@@ -49,7 +50,7 @@ pub fn run(
                         config.describe_file()
                     ))
                 })?;
-            session.identity_for(&target, &config)?
+            session.identity_for(target.insert(found), &config)?
         }
     };
     session
@@ -58,7 +59,7 @@ pub fn run(
     let store = session.store(&config)?;
     let secrets = Secrets::new(session.env);
     let prompt = Prompt::new(stderr);
-    let source = session.acquire_cx(&identity, &secrets, &prompt, None);
+    let source = session.acquire_cx(&identity.name, &secrets, &prompt, None, target.as_ref());
     let cx = session.token_ctx(store.as_ref(), &config, &source)?;
     let token = tokens::get(&identity, &cx)?;
     let text = match args.format {

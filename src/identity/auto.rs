@@ -25,7 +25,16 @@ use crate::trace::Trace;
 
 use super::azure_cli;
 use super::managed_identity::Endpoint;
-use super::{AzureCli, EnvCredential, ManagedIdentity, ServicePrincipal, TokenSource};
+use super::{
+    AzureCli, EnvCredential, Interactivity, ManagedIdentity, ServicePrincipal, TokenSource, User,
+};
+use crate::config::UserConfig;
+
+/// Whether a person may be asked to sign in (no I/O beyond isatty).
+fn interactivity(env: &Env) -> Interactivity {
+    use std::io::IsTerminal;
+    Interactivity::from_env(env, std::io::stderr().is_terminal())
+}
 
 /// How long IMDS has to answer the probe.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
@@ -101,6 +110,7 @@ pub fn resolve(
     probe: &ImdsProbe,
 ) -> Result<Box<dyn TokenSource>, Error> {
     let links = allowed(env)?;
+    let user_authority = authority.clone();
     let from_env = ServicePrincipal::from_environment(env, authority)?;
     let mut tried = Vec::new();
     let mut skip = |link: Link, why: String| {
@@ -150,10 +160,17 @@ pub fn resolve(
                     None
                 }
             },
-            (Link::User, _) => {
-                skip(link, "not available in this version".into());
-                None
-            }
+            // Only selected here; a prompt comes later, on a cache miss.
+            (Link::User, _) => match interactivity(env) {
+                Interactivity::Forbidden(why) => {
+                    skip(link, format!("no prompt may be shown: {why}"));
+                    None
+                }
+                _ => Some(Box::new(User::configured(
+                    &UserConfig::default(),
+                    user_authority.clone(),
+                ))),
+            },
         };
         if let Some(source) = found {
             probe.trace.decision(format_args!(

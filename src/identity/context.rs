@@ -12,6 +12,9 @@ use std::io::Write;
 
 use reqwest::blocking::Client;
 
+use std::path::Path;
+
+use crate::azure_devops::Target;
 use crate::env::Env;
 use crate::http::HttpSetupError;
 use crate::protocol::Request;
@@ -38,9 +41,37 @@ pub struct AcquireCx<'a> {
     pub resource: &'a str,
     /// What git sent, when a git request started this.
     pub request: Option<&'a Request>,
+    /// The Azure DevOps organization asked about, when known (tenant discovery).
+    pub target: Option<&'a Target>,
+    /// The cache directory, for what a source remembers between runs.
+    pub cache_dir: Option<&'a Path>,
 }
 
-impl AcquireCx<'_> {
+impl<'a> AcquireCx<'a> {
+    /// A context for unit tests of sources: no prompts, no request, no cache.
+    #[cfg(test)]
+    pub fn for_test(
+        identity: &'a str,
+        env: &'a Env,
+        trace: &'a Trace,
+        secrets: &'a Secrets<'a>,
+        prompt: &'a Prompt<'a>,
+    ) -> AcquireCx<'a> {
+        AcquireCx {
+            identity,
+            env,
+            trace,
+            http: Http,
+            secrets,
+            interactivity: Interactivity::Forbidden("test"),
+            prompt,
+            resource: crate::azure_devops::RESOURCE,
+            request: None,
+            target: None,
+            cache_dir: None,
+        }
+    }
+
     /// The v2 scope for the resource.
     pub fn scope(&self) -> String {
         format!("{}/.default", self.resource)

@@ -17,6 +17,7 @@ mod managed_identity;
 mod oidc;
 mod pipeline;
 mod service_principal;
+mod user;
 mod workload;
 
 use std::fmt;
@@ -37,6 +38,7 @@ pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};
 pub use service_principal::ServicePrincipal;
+pub use user::User;
 pub use workload::Workload;
 
 /// Entra's public-cloud authority.
@@ -163,7 +165,10 @@ pub fn resolve(
             Box::new(Workload::configured(name, c, authority, config, env)?)
         }
         IdentityKind::AzureCli(c) => Box::new(AzureCli::configured(c)),
-        IdentityKind::User(_) => return Err(not_yet("user")),
+        IdentityKind::User(c) => {
+            let authority = authority(c.authority_host.as_deref(), config, env)?;
+            Box::new(User::configured(c, authority))
+        }
         IdentityKind::PipelineToken(PipelineTokenConfig { variable }) => Box::new(PipelineToken {
             variable: variable.clone(),
         }),
@@ -206,5 +211,17 @@ pub fn configured_app(
     Ok(ServicePrincipal::configured(
         sp,
         authority(sp.authority_host.as_deref(), config, env)?,
+    ))
+}
+
+/// Builds the user identity of a config entry (for `login` and `logout`).
+pub fn configured_user(
+    c: &crate::config::UserConfig,
+    config: &Config,
+    env: &Env,
+) -> Result<User, Error> {
+    Ok(User::configured(
+        c,
+        authority(c.authority_host.as_deref(), config, env)?,
     ))
 }

@@ -118,7 +118,7 @@ mod tests {
 
     use super::*;
     use crate::env::Env;
-    use crate::identity::{Http, Interactivity, Prompt};
+    use crate::identity::Prompt;
     use crate::secrets::Secrets;
     use crate::trace::Trace;
 
@@ -128,17 +128,7 @@ mod tests {
         let secrets = Secrets::new(&env);
         let mut out = Vec::new();
         let prompt = Prompt::new(&mut out);
-        let cx = AcquireCx {
-            identity: "job",
-            env: &env,
-            trace: &trace,
-            http: Http,
-            secrets: &secrets,
-            interactivity: Interactivity::Forbidden("test"),
-            prompt: &prompt,
-            resource: RESOURCE,
-            request: None,
-        };
+        let cx = AcquireCx::for_test("job", &env, &trace, &secrets, &prompt);
         PipelineToken {
             variable: variable.to_string(),
         }

@@ -241,20 +241,6 @@ fn unknown_operations_and_store_are_quiet() {
 }
 
 #[test]
-fn identity_types_of_later_versions_fail_clearly() {
-    let w = World::new();
-    w.write_config(r#", "person": { "type": "user" }"#);
-    let out = w.helper(&["get", "--identity", "person"], &w.request());
-    assert_eq!(out.stdout, "quit=1\n");
-    assert!(
-        out.stderr.contains("not available in this version")
-            && out.stderr.contains("identity 'person'"),
-        "{}",
-        out.stderr
-    );
-}
-
-#[test]
 fn missing_organization_with_org_routes_says_to_configure() {
     let w = World::new();
     let out = w.helper(&["get"], &format!("protocol=http\nhost={}\n", w.ado.host()));

@@ -23,5 +23,6 @@ mod routing;
 mod support;
 mod tenant;
 mod trust;
+mod user_signin;
 mod workload;
 mod world;

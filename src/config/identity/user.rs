@@ -23,6 +23,19 @@ pub struct UserConfig {
     pub authority_host: Option<String>,
 }
 
+impl Default for UserConfig {
+    /// `{"type": "user"}`: Visual Studio's client, tenant discovered, flow auto.
+    fn default() -> UserConfig {
+        UserConfig {
+            tenant: None,
+            client_id: VS_CLIENT_ID.into(),
+            flow: UserFlow::Auto,
+            login_hint: None,
+            authority_host: None,
+        }
+    }
+}
+
 /// How a user signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserFlow {

@@ -136,16 +136,18 @@ pub struct TokenRequest {
 }
 
 /// Mutable configuration and logs, shared with the server thread.
-struct State {
+pub(super) struct State {
     apps: BTreeMap<(String, String), String>,
     federated: BTreeMap<(String, String), Vec<Federation>>,
-    lifetime: u64,
+    pub(super) lifetime: u64,
     refresh_in: Option<u64>,
     numbers_as_strings: bool,
     queue: VecDeque<Scripted>,
     outage: Option<Scripted>,
     requests: Vec<TokenRequest>,
-    issued: Vec<String>,
+    pub(super) issued: Vec<String>,
+    /// The user sign-in endpoints' state (support/authorize.rs).
+    pub(super) users: super::authorize::Users,
 }
 
 /// A fake Entra authority on `127.0.0.1`; stops when dropped.
@@ -169,6 +171,7 @@ impl FakeEntra {
             outage: None,
             requests: Vec::new(),
             issued: Vec::new(),
+            users: super::authorize::Users::default(),
         }));
         let server = {
             let state = state.clone();
@@ -245,6 +248,19 @@ impl FakeEntra {
         self.lock().issued.clone()
     }
 
+    /// Registers `upn` as the user who signs in at `tenant` (also for `organizations`).
+    pub fn add_user(&self, tenant: &str, upn: &str) {
+        self.lock()
+            .users
+            .accounts
+            .insert(tenant.to_owned(), upn.to_owned());
+    }
+
+    /// Reads or changes the sign-in endpoints' state.
+    pub fn users<T>(&self, f: impl FnOnce(&mut super::authorize::Users) -> T) -> T {
+        f(&mut self.lock().users)
+    }
+
     /// Locks the shared state, tolerating poison from a panicked test thread.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -252,7 +268,7 @@ impl FakeEntra {
 }
 
 /// See [`FakeEntra::tenant_id`].
-fn tenant_id(tenant: &str) -> String {
+pub(super) fn tenant_id(tenant: &str) -> String {
     if is_guid(tenant) {
         tenant.to_ascii_lowercase()
     } else {
@@ -271,6 +287,14 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
     };
     if reply.delivery != Delivery::Normal {
         std::thread::spawn(move || misbehave(rq, reply));
+        return;
+    }
+    if reply.status == 302 {
+        // A sign-in redirect (support/authorize.rs): the body is the Location.
+        let resp = tiny_http::Response::from_string("")
+            .with_status_code(302)
+            .with_header(header("Location", &reply.body));
+        let _ = rq.respond(resp);
         return;
     }
     let mut resp = tiny_http::Response::from_string(reply.body)
@@ -334,6 +358,8 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         matches!(segments.as_slice(), [t, "oauth2", "v2.0", "token"] if !t.is_empty());
     let mut form: BTreeMap<String, String> =
         url::form_urlencoded::parse(body).into_owned().collect();
+    // The sign-in grants need the values the log below redacts.
+    let raw_form = form.clone();
     let tenant = if is_token_path {
         segments[0].to_owned()
     } else {
@@ -344,7 +370,14 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
     let secret = form.get("client_secret").cloned();
     let assertion = form.get("client_assertion").cloned();
     if is_token_path {
-        for key in ["client_secret", "client_assertion"] {
+        for key in [
+            "client_secret",
+            "client_assertion",
+            "refresh_token",
+            "code",
+            "code_verifier",
+            "device_code",
+        ] {
             if let Some(s) = form.get_mut(key) {
                 *s = "<redacted>".to_owned();
             }
@@ -352,7 +385,7 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         let secret_ok = secret.is_some() && secret == registered;
         st.requests.push(TokenRequest {
             method: method.to_owned(),
-            path,
+            path: path.clone(),
             tenant: tenant.clone(),
             form: form.clone(),
             secret_ok,
@@ -360,6 +393,9 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         });
     }
     if let Some(r) = st.queue.pop_front().or_else(|| st.outage.clone()) {
+        return r;
+    }
+    if let Some(r) = super::authorize::handle(st, method, url, &segments, &raw_form) {
         return r;
     }
     if !is_token_path || method != "POST" {

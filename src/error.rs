@@ -220,6 +220,8 @@ pub enum SecretError {
     NotStored { identity: String },
     /// The `environment` identity lacks some `AZURE_*` variables.
     EnvironmentIncomplete { missing: String },
+    /// A certificate credential cannot be loaded or used.
+    Certificate(crate::identity::CertError),
     /// `pipeline-token`: the variable holding the job token is empty or unset.
     PipelineTokenUnset { var: String },
     /// `pipeline-token`: the variable holds no usable token.
@@ -247,8 +249,9 @@ impl fmt::Display for SecretError {
             ),
             SecretError::EnvironmentIncomplete { missing } => write!(
                 f,
-                "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE, as AKS workload identity does) in the environment git runs in"
+                "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_FEDERATED_TOKEN_FILE as AKS workload identity does) in the environment git runs in"
             ),
+            SecretError::Certificate(e) => write!(f, "{e}"),
             SecretError::PipelineTokenUnset { var } => write!(
                 f,
                 "${var} is empty or not set, so there is no Azure Pipelines job token (pipelines give it to scripts only when asked). Fix: {}",
@@ -267,6 +270,7 @@ impl std::error::Error for SecretError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SecretError::NoKeyring(e) | SecretError::Keyring(e) => Some(e),
+            SecretError::Certificate(e) => Some(e),
             _ => None,
         }
     }

@@ -9,6 +9,8 @@
 //! Adding a source: a file here implementing [`TokenSource`], its config
 //! parse function (`config/identity/`), and one line in [`resolve`].
 
+mod assertion;
+mod certificate;
 mod context;
 mod federation;
 mod managed_identity;
@@ -32,6 +34,7 @@ pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};
+pub use certificate::CertError;
 pub use service_principal::ServicePrincipal;
 pub use workload::Workload;
 
@@ -124,9 +127,6 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
         kind,
     };
     let source: Box<dyn TokenSource> = match kind {
-        IdentityKind::ServicePrincipal(sp) if sp.secret.is_certificate() => {
-            return Err(not_yet("service-principal with a certificate"));
-        }
         IdentityKind::ServicePrincipal(sp) => Box::new(configured_app(sp, config, env)?),
         IdentityKind::Environment(EnvironmentConfig { authority_host })
         | IdentityKind::Auto(AutoConfig { authority_host }) => {
@@ -134,7 +134,6 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
             match ServicePrincipal::from_environment(env, authority)? {
                 EnvCredential::Secret(sp) => Box::new(sp),
                 EnvCredential::Federated(w) => Box::new(w),
-                EnvCredential::Unsupported(what) => return Err(not_yet(what)),
                 EnvCredential::Missing(_) if matches!(kind, IdentityKind::Auto(_)) => {
                     return Err(Error::NoAutoSource {
                         identity: name.to_string(),
@@ -167,12 +166,10 @@ pub fn resolve(name: &str, config: &Config, env: &Env) -> Result<Resolved, Error
 
 /// What the `AZURE_*` variables describe.
 pub enum EnvCredential {
-    /// Tenant, client id and secret.
+    /// Tenant, client id and a secret or certificate.
     Secret(ServicePrincipal),
     /// Tenant, client id and a federated token file (AKS workload identity).
     Federated(Workload),
-    /// A credential kind this version cannot use yet.
-    Unsupported(&'static str),
     /// Which variables are missing.
     Missing(String),
 }

@@ -30,11 +30,11 @@ use crate::env::Env;
 use crate::error::{Error, SecretError};
 use crate::token::AccessToken;
 
+pub use certificate::CertError;
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};
-pub use certificate::CertError;
 pub use service_principal::ServicePrincipal;
 pub use workload::Workload;
 

@@ -240,8 +240,7 @@ impl ServicePrincipal {
             (None, false) => None,
         };
         let started = Instant::now();
-        let loaded = certificate::load(path, private_key, password.as_ref())
-            .map_err(fail)?;
+        let loaded = certificate::load(path, private_key, password.as_ref()).map_err(fail)?;
         drop(password);
         let now = now();
         let leaf = loaded.chain.first().map(Vec::as_slice).unwrap_or_default();

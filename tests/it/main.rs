@@ -2,6 +2,7 @@
 mod cache_notices;
 mod cache_trust;
 mod caching;
+mod certificates;
 mod ci_oidc;
 mod errors;
 mod git_flow;

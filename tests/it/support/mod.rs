@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod ado;
+pub mod cert;
 pub mod entra;
 pub mod env;
 pub mod imds;

@@ -114,3 +114,40 @@ pub fn sign(cert: &Loaded, request: &Request, now: i64) -> Result<Secret<String>
         URL_SAFE_NO_PAD.encode(&signature)
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jti_is_a_fresh_version_4_uuid() {
+        let rng = SystemRandom::new();
+        let a = uuid_v4(&rng).expect("uuid");
+        let b = uuid_v4(&rng).expect("uuid");
+        assert_ne!(a, b);
+        let groups: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(groups[2].starts_with('4'), "{a}");
+        assert!(
+            matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn thumbprints_are_unpadded_base64url_of_the_der_digest() {
+        // SHA-1("abc") and SHA-256("abc"), the FIPS 180 test vectors.
+        assert_eq!(thumbprint_sha1(b"abc"), "qZk-NkcGgWq6PiVxeFDCbJzQ2J0");
+        assert_eq!(
+            thumbprint_sha256(b"abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
+        assert_eq!(
+            thumbprint_hex(b"abc"),
+            "A9993E364706816ABA3E25717850C26C9CD0D89D"
+        );
+    }
+}

@@ -487,4 +487,47 @@ mod tests {
         ]);
         assert_eq!(var, "AZURE_AUTHORITY_HOST");
     }
+
+    #[test]
+    fn azure_certificate_variables_make_a_certificate_credential() {
+        let shown = resolve_env(&[
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/app.pfx"),
+        ]);
+        // AZURE_CLIENT_SECRET (set by resolve_env) wins, as in Azure's SDKs.
+        assert!(
+            shown
+                .expect("valid")
+                .contains("secret from $AZURE_CLIENT_SECRET")
+        );
+        let env = Env::from_pairs([
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/app.pfx"),
+        ]);
+        let config = Config::parse(
+            r#"{"identities":{"env":{"type":"environment"}}}"#,
+            std::path::Path::new("/cfg/config.json"),
+            None,
+        )
+        .expect("valid config");
+        let shown = resolve("env", &config, &env).expect("valid").to_string();
+        assert!(
+            shown.contains("environment, tenant") && shown.ends_with("certificate /etc/app.pfx)"),
+            "{shown}"
+        );
+        let env = Env::from_pairs([
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "app.pfx"),
+        ]);
+        assert!(matches!(
+            resolve("env", &config, &env),
+            Err(Error::Environment {
+                var: "AZURE_CLIENT_CERTIFICATE_PATH",
+                ..
+            })
+        ));
+    }
 }

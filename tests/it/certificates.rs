@@ -55,7 +55,7 @@ fn last_assertion(w: &World) -> String {
         last.form.get("client_assertion_type").map(String::as_str),
         Some(JWT_BEARER)
     );
-    assert!(last.form.get("client_secret").is_none());
+    assert!(!last.form.contains_key("client_secret"));
     last.assertion
         .as_ref()
         .expect("an assertion was sent")

@@ -10,7 +10,11 @@
 //! 3. the peak RSS (`ru_maxrss`) of a cached `get`, taken by a small probe process (this bench
 //!    binary re-executed) so that the bench's own memory does not inflate the figure;
 //! 4. N = 1, 8, 32, 64 helpers started at once on a cold cache: token requests made (must be
-//!    one), whether all returned the same token, and the wall time of the batch.
+//!    one), whether all returned the same token, and the wall time of the batch;
+//! 5. a cold `get` (no cache) with a client secret and with a certificate (PEM, PFX): the whole
+//!    process, and the certificate's load-and-sign time taken from the helper's `-v` line, so
+//!    signing is seen not to dominate (certificates made by the `openssl` command; skipped
+//!    without it).
 //!
 //! Run it with `cargo bench --bench latency` (release profile), or `scripts/bench.sh`, which
 //! starts a throwaway D-Bus session and gnome-keyring so the Secret Service row is measured too.
@@ -176,12 +180,111 @@ fn bench(report: &mut Report) {
         }
     }
 
+    println!("\n== 5. cold get (no cache): a client secret vs a certificate ==");
+    bench_certificate(&entra, report);
+
     for store in &stores {
         // Keyring items outlive the temporary directories: drop them.
         let out = run_helper(&store.env, &["cache", "clear"], "");
         report.check(
             out.ok,
             format!("{}: final `cache clear` failed", store.label),
+        );
+    }
+}
+
+/// Cold `get`s per series of section 5.
+const COLD_RUNS: usize = 40;
+
+/// Section 5: cold `get`s with a secret, a PEM and a PFX certificate; the
+/// certificate's load-and-sign time comes from the helper's `-v` line.
+fn bench_certificate(entra: &FakeEntra, report: &mut Report) {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        println!("   skipped: no openssl command to make a certificate");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let cert = support::cert::TestCert::new(&env.path().join("certs"), "bench", 30);
+    let pem = cert.combine("bench.pem", &[&cert.cert, &cert.key_pkcs8]);
+    let pfx = cert.pfx("bench.pfx", "bench-pfx-password", None);
+    let (secret_app, cert_app) = (support::random_guid(), support::random_guid());
+    let secret = format!("bench-secret-{}", support::random_guid());
+    entra.add_app(TENANT, &secret_app, &secret);
+    entra.add_cert_app(TENANT, &cert_app, &cert.der);
+    let sp = |extra: serde_json::Value, app: &str| {
+        let mut v =
+            serde_json::json!({"type": "service-principal", "tenant": TENANT, "client_id": app});
+        for (k, x) in extra.as_object().expect("an object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let config = serde_json::json!({
+        "identities": {
+            "secret": sp(serde_json::json!({"client_secret_env": "CI_SECRET"}), &secret_app),
+            "pem": sp(serde_json::json!({"certificate": pem}), &cert_app),
+            "pfx": sp(serde_json::json!({"certificate": pfx, "certificate_password_env": "PFX_PASS"}), &cert_app),
+        },
+        "hosts": [format!("http://{ADO_HOST}")],
+        "authority_host": entra.url(),
+    });
+    env.write_config(&config.to_string());
+    env.set_env("CI_SECRET", &secret);
+    env.set_env("PFX_PASS", "bench-pfx-password");
+    env.set_env("GIT_CREDENTIAL_ENTRA_CACHE", "none");
+    println!(
+        "{:<44} {:>5} {:>10} {:>10} {:>10}",
+        "series", "n", "median ms", "p95 ms", "min ms"
+    );
+    let mut medians = Vec::new();
+    for identity in ["secret", "pem", "pfx"] {
+        let mut cmd = env.helper();
+        cmd.args(["get", "-v", "--identity", identity])
+            .stderr(Stdio::piped());
+        let (mut times, mut signing, mut good) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..COLD_RUNS {
+            let run = run_timed(&mut cmd, REQUEST.as_bytes());
+            good += usize::from(run.ok && field(&run.stdout, "password").is_some());
+            times.push(run.elapsed);
+            // "... client assertion with certificate ... in N us"
+            if let Some(us) = run
+                .stderr
+                .lines()
+                .find(|l| l.contains("client assertion with certificate"))
+                .and_then(|l| l.rsplit_once(" in "))
+                .and_then(|(_, t)| t.trim_end_matches(" us").parse::<u64>().ok())
+            {
+                signing.push(Duration::from_micros(us));
+            }
+        }
+        report.check(
+            good == COLD_RUNS,
+            format!("cold get with {identity}: {good}/{COLD_RUNS} returned a token"),
+        );
+        let median = print_stats(&format!("helper get, cold, {identity}"), times);
+        if identity != "secret" {
+            report.check(
+                signing.len() == COLD_RUNS,
+                format!("{identity}: the -v line with the signing time is missing"),
+            );
+            let sign = print_stats(&format!("  of which load + sign, {identity}"), signing);
+            println!(
+                "   {:<44} {:>7.1} %",
+                format!("{identity}: load + sign share of a cold get"),
+                100.0 * sign / median
+            );
+        }
+        medians.push((identity, median));
+    }
+    if let (Some((_, secret)), Some((_, pem))) = (medians.first(), medians.get(1)) {
+        println!(
+            "   {:<44} {:>8.2}",
+            "pem cold get / secret cold get",
+            pem / secret
         );
     }
 }

@@ -225,8 +225,16 @@ pub fn aadsts(code: u64) -> (&'static str, &'static str) {
             "a Conditional Access policy in the tenant blocks this sign-in; ask a tenant administrator to allow this principal or location",
         ),
         700027 => (
-            "the client assertion's signature is invalid",
-            "upload this certificate to the app registration, or point the identity at the certificate that is registered",
+            "the client assertion's signature is invalid, or its certificate is not registered on the app",
+            "upload this certificate (its public part, .cer/.pem) to the app registration's Certificates & secrets, or point the identity at the certificate that is registered; compare thumbprints with `openssl x509 -noout -fingerprint -sha1 -in CERT`",
+        ),
+        700023 => (
+            "the client assertion's audience does not match the tenant's token endpoint",
+            "use the tenant (and authority_host) the app is registered in; the assertion's aud is the token URL built from them",
+        ),
+        7000274 => (
+            "Entra found the certificate on the app registration but will not accept it (see its text: typically expired or not yet valid)",
+            "upload a current certificate to the app registration (Certificates & secrets) and point the identity at its PEM or PFX",
         ),
         700024 => (
             "the client assertion is outside its valid time range",
@@ -399,8 +407,14 @@ pub const POLICY: Policy = Policy {
     retry_transport: true,
 };
 
+/// The v2 token endpoint of `tenant`: where client credentials are posted,
+/// and so the exact `aud` a certificate's client assertion must carry.
+pub fn token_endpoint(authority: &str, tenant: &str) -> String {
+    format!("{authority}/{tenant}/oauth2/v2.0/token")
+}
+
 /// The client-credentials grant: a token for `scope` as the application
-/// itself, from `{authority}/{tenant}/oauth2/v2.0/token`.
+/// itself, from [`token_endpoint`].
 pub fn client_credentials(
     http: &Client,
     authority: &str,
@@ -410,7 +424,7 @@ pub fn client_credentials(
     auth: &ClientAuth,
     trace: &Trace,
 ) -> Result<TokenResponse, EntraError> {
-    let endpoint = format!("{authority}/{tenant}/oauth2/v2.0/token");
+    let endpoint = token_endpoint(authority, tenant);
     post_form(
         http,
         &endpoint,

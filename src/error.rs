@@ -34,11 +34,6 @@ pub enum Error {
     /// Routes depend on the path, but it has `.`/`..` segments that the
     /// HTTP client resolves and git does not.
     DotSegments { base: String },
-    /// An identity type that a later version implements.
-    NotAvailable {
-        identity: String,
-        kind: &'static str,
-    },
     /// `auto` found no usable source.
     NoAutoSource {
         identity: String,
@@ -141,10 +136,6 @@ impl fmt::Display for Error {
             Error::DotSegments { base } => write!(
                 f,
                 "the repository path git sent for {base} has a '.' or '..' segment, so it is not certain which organization or project the request goes to, and your routes depend on that. Fix: set the remote URL without them: git remote set-url origin {base}/ORG/PROJECT/_git/REPO"
-            ),
-            Error::NotAvailable { identity, kind } => write!(
-                f,
-                "identity '{identity}': the identity type {kind} is not available in this version of git-credential-entra. Fix: use a service principal with a client secret (client_secret_env, client_secret_file or client_secret_keyring) for now"
             ),
             Error::NoAutoSource {
                 identity,
@@ -267,6 +258,8 @@ pub enum SecretError {
     NotStored { identity: String },
     /// The `environment` identity lacks some `AZURE_*` variables.
     EnvironmentIncomplete { missing: String },
+    /// A certificate credential cannot be loaded or used.
+    Certificate(crate::identity::CertError),
     /// `pipeline-token`: the variable holding the job token is empty or unset.
     PipelineTokenUnset { var: String },
     /// `pipeline-token`: the variable holds no usable token.
@@ -294,8 +287,9 @@ impl fmt::Display for SecretError {
             ),
             SecretError::EnvironmentIncomplete { missing } => write!(
                 f,
-                "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE, as AKS workload identity does) in the environment git runs in"
+                "the environment identity needs {missing}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_FEDERATED_TOKEN_FILE as AKS workload identity does) in the environment git runs in"
             ),
+            SecretError::Certificate(e) => write!(f, "{e}"),
             SecretError::PipelineTokenUnset { var } => write!(
                 f,
                 "${var} is empty or not set, so there is no Azure Pipelines job token (pipelines give it to scripts only when asked). Fix: {}",
@@ -314,6 +308,7 @@ impl std::error::Error for SecretError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SecretError::NoKeyring(e) | SecretError::Keyring(e) => Some(e),
+            SecretError::Certificate(e) => Some(e),
             _ => None,
         }
     }

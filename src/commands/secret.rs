@@ -1,5 +1,6 @@
-//! `secret set` and `secret delete`: a service principal's secret in the OS
-//! keyring, read from stdin (never from the command line).
+//! `secret set` and `secret delete`: a service principal's client secret or
+//! certificate password in the OS keyring, read from stdin (never from the
+//! command line).
 
 use std::io::{Read, Write};
 
@@ -24,7 +25,16 @@ pub fn run(
         ));
     };
     let sp = match config.identities.get(&name) {
-        Some(IdentityKind::ServicePrincipal(sp)) if matches!(sp.secret, SecretSource::Keyring) => {
+        Some(IdentityKind::ServicePrincipal(sp))
+            if matches!(
+                sp.secret,
+                SecretSource::Keyring
+                    | SecretSource::Certificate {
+                        password_keyring: true,
+                        ..
+                    }
+            ) =>
+        {
             sp
         }
         None | Some(IdentityKind::Auto { .. }) if name == AUTO => {
@@ -35,7 +45,7 @@ pub fn run(
         }
         Some(_) => {
             return Err(Error::Command(format!(
-                "identity '{name}' does not read its secret from the keyring. Fix: set \"client_secret_keyring\": true on it (instead of its other secret source)"
+                "identity '{name}' does not read a secret from the keyring. Fix: set \"client_secret_keyring\": true on it (instead of its other secret source), or \"certificate_password_keyring\": true for a certificate's password"
             )));
         }
         None => {

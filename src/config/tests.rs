@@ -261,3 +261,39 @@ fn missing_default_file_is_empty_but_explicit_is_an_error() {
     let e = Config::load(&path, true, None).expect_err("explicit");
     assert!(e.problem.contains("cannot read"));
 }
+
+#[test]
+fn a_private_key_file_goes_with_a_certificate_only() {
+    let sp = |fields: &str| {
+        format!(
+            r#"{{"identities":{{"c":{{"type":"service-principal","tenant":"t.example","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444",{fields}}}}}}}"#
+        )
+    };
+    let c = parse(&sp(
+        r#""certificate":"certs/app.crt","private_key":"~/keys/app.key""#,
+    ))
+    .expect("valid");
+    match &c.identities["c"] {
+        IdentityKind::ServicePrincipal(ServicePrincipalConfig {
+            secret: SecretSource::Certificate {
+                path, private_key, ..
+            },
+            ..
+        }) => {
+            assert_eq!(path, Path::new("/cfg/certs/app.crt"));
+            assert_eq!(
+                private_key.as_deref(),
+                Some(Path::new("/home/u/keys/app.key"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = error(&sp(r#""client_secret_env":"X","private_key":"/k.pem""#));
+    assert_eq!(e.path, "identities.c.private_key");
+    assert!(
+        e.problem
+            .contains("only applies together with \"certificate\""),
+        "{}",
+        e.problem
+    );
+}

@@ -122,12 +122,6 @@ pub fn resolve(
     for link in links {
         let found: Option<Box<dyn TokenSource>> = match (link, &from_env) {
             (Link::Environment, EnvCredential::Secret(sp)) => Some(Box::new(sp.clone())),
-            (Link::Environment, EnvCredential::Unsupported(what)) => {
-                return Err(Error::NotAvailable {
-                    identity: name.to_string(),
-                    kind: what,
-                });
-            }
             (Link::Environment, _) => {
                 skip(
                     link,

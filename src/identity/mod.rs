@@ -9,8 +9,10 @@
 //! Adding a source: a file here implementing [`TokenSource`], its config
 //! parse function (`config/identity/`), and one line in [`resolve`].
 
+mod assertion;
 mod auto;
 mod azure_cli;
+mod certificate;
 mod context;
 mod federation;
 mod managed_identity;
@@ -33,6 +35,7 @@ use crate::token::AccessToken;
 
 pub use auto::ImdsProbe;
 pub use azure_cli::{AzCliError, AzureCli};
+pub use certificate::CertError;
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
@@ -130,14 +133,7 @@ pub fn resolve(
             });
         }
     };
-    let not_yet = |kind: &'static str| Error::NotAvailable {
-        identity: name.to_string(),
-        kind,
-    };
     let source: Box<dyn TokenSource> = match kind {
-        IdentityKind::ServicePrincipal(sp) if sp.secret.is_certificate() => {
-            return Err(not_yet("service-principal with a certificate"));
-        }
         IdentityKind::ServicePrincipal(sp) => Box::new(configured_app(sp, config, env)?),
         IdentityKind::Auto(AutoConfig { authority_host }) => {
             let authority = authority(authority_host.as_deref(), config, env)?;
@@ -148,7 +144,6 @@ pub fn resolve(
             match ServicePrincipal::from_environment(env, authority)? {
                 EnvCredential::Secret(sp) => Box::new(sp),
                 EnvCredential::Federated(w) => Box::new(w),
-                EnvCredential::Unsupported(what) => return Err(not_yet(what)),
                 EnvCredential::Missing(missing) => {
                     return Err(Error::Secret {
                         identity: name.to_string(),
@@ -178,12 +173,10 @@ pub fn resolve(
 
 /// What the `AZURE_*` variables describe.
 pub enum EnvCredential {
-    /// Tenant, client id and secret.
+    /// Tenant, client id and a secret or certificate.
     Secret(ServicePrincipal),
     /// Tenant, client id and a federated token file (AKS workload identity).
     Federated(Workload),
-    /// A credential kind this version cannot use yet.
-    Unsupported(&'static str),
     /// Which variables are missing.
     Missing(String),
 }

@@ -1,19 +1,23 @@
 //! Service principals: client credentials with a secret from an environment
-//! variable, a private file or the OS keyring.
+//! variable, a private file or the OS keyring, or with a client assertion
+//! signed by a certificate (`certificate.rs` loads it, `assertion.rs` signs).
 
 use std::path::Path;
+use std::time::Instant;
 
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
-use crate::config::{SecretSource, check_client_id, check_tenant};
-use crate::entra::ClientAuth;
+use crate::config::{AssertionAlg, SecretSource, check_client_id, check_tenant};
+use crate::entra::{ClientAuth, token_endpoint};
 use crate::env::Env;
 use crate::error::{Error, SecretError};
 use crate::secret::Secret;
 use crate::secrets::Secrets;
+use crate::timefmt::{now, rfc3339};
 use crate::token::{AccessToken, TokenResponse};
 
-use super::{AcquireCx, EnvCredential, TokenSource, Workload};
+use super::certificate::{self, CertError};
+use super::{AcquireCx, EnvCredential, TokenSource, Workload, assertion};
 
 /// An application that authenticates with a client secret.
 #[derive(Debug, Clone)]
@@ -31,18 +35,18 @@ pub struct ServicePrincipal {
 }
 
 impl SecretSource {
-    /// Whether this is a certificate (signing an assertion) rather than a secret.
-    pub fn is_certificate(&self) -> bool {
-        matches!(self, SecretSource::Certificate { .. })
-    }
-
     /// Where the secret comes from, for messages.
     pub fn describe(&self) -> String {
         match self {
             SecretSource::Env(var) => format!("secret from ${var}"),
             SecretSource::File(p) => format!("secret from {}", p.display()),
             SecretSource::Keyring => "secret from the OS keyring".into(),
-            SecretSource::Certificate { path, .. } => format!("certificate {}", path.display()),
+            SecretSource::Certificate {
+                path, private_key, ..
+            } => match private_key {
+                Some(key) => format!("certificate {} with key {}", path.display(), key.display()),
+                None => format!("certificate {}", path.display()),
+            },
         }
     }
 }
@@ -62,8 +66,10 @@ impl ServicePrincipal {
         }
     }
 
-    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, and `AZURE_CLIENT_SECRET` or
-    /// `AZURE_FEDERATED_TOKEN_FILE` (a workload identity), as Azure's SDKs read them.
+    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, and `AZURE_CLIENT_SECRET`,
+    /// `AZURE_CLIENT_CERTIFICATE_PATH` (+ `AZURE_CLIENT_CERTIFICATE_PASSWORD`,
+    /// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`) or `AZURE_FEDERATED_TOKEN_FILE`
+    /// (a workload identity), in that order, as Azure's SDKs read them.
     /// The ids are checked as the config's are: the tenant becomes part of
     /// the token endpoint's path, where `../` or `?` would change the request.
     pub fn from_environment(env: &Env, authority: String) -> Result<EnvCredential, Error> {
@@ -87,10 +93,36 @@ impl ServicePrincipal {
                     origin: "environment",
                 }));
             }
-            if env.get("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
-                return Ok(EnvCredential::Unsupported(
-                    "environment with AZURE_CLIENT_CERTIFICATE_PATH",
-                ));
+            if let Some(path) = env.get("AZURE_CLIENT_CERTIFICATE_PATH") {
+                let path = std::path::PathBuf::from(path);
+                // As for the token file: a relative path would be read inside
+                // the repository git runs this helper in.
+                if !path.is_absolute() {
+                    return Err(Error::Environment {
+                        var: "AZURE_CLIENT_CERTIFICATE_PATH",
+                        problem: "must be an absolute path (a relative one would be read inside the repository git runs this helper in). Fix: set it to the PEM or PFX file's absolute path".into(),
+                    });
+                }
+                // Azure's SDKs: the password is optional, and the chain is
+                // sent when the variable is `1` or `true`.
+                let password = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+                let send_chain = env
+                    .get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
+                    .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+                return Ok(EnvCredential::Secret(ServicePrincipal {
+                    tenant,
+                    client_id,
+                    authority,
+                    secret: SecretSource::Certificate {
+                        path,
+                        private_key: None,
+                        password_env: env.get(password).map(|_| password.to_string()),
+                        password_keyring: false,
+                        send_chain,
+                        algorithm: AssertionAlg::Ps256,
+                    },
+                    origin: "environment",
+                }));
             }
             if let Some(file) = env.get("AZURE_FEDERATED_TOKEN_FILE") {
                 let file = std::path::PathBuf::from(file);
@@ -117,7 +149,9 @@ impl ServicePrincipal {
             "AZURE_FEDERATED_TOKEN_FILE",
         ];
         if credential.iter().all(|v| env.get(v).is_none()) {
-            missing.push("AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE)");
+            missing.push(
+                "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_FEDERATED_TOKEN_FILE)",
+            );
         }
         Ok(EnvCredential::Missing(missing.join(", ")))
     }
@@ -127,14 +161,18 @@ impl ServicePrincipal {
         format!("secret:{}", self.fingerprint())
     }
 
-    /// Reads the secret, with an actionable error naming its source.
-    fn secret(&self, name: &str, env: &Env, secrets: &Secrets) -> Result<Secret<String>, Error> {
+    /// How this principal proves itself for one token request: its secret,
+    /// or a client assertion for the exact token endpoint `audience`, with an
+    /// actionable error naming the source.
+    fn client_auth(&self, cx: &AcquireCx, audience: &str) -> Result<ClientAuth, Error> {
+        let name = cx.identity;
         let fail = |cause: SecretError| Error::Secret {
             identity: name.to_string(),
             cause,
         };
-        match &self.secret {
-            SecretSource::Env(var) => env
+        let secret = match &self.secret {
+            SecretSource::Env(var) => cx
+                .env
                 .get(var)
                 .map(|v| Secret::new(v.to_string()))
                 .ok_or_else(|| fail(SecretError::EnvUnset { var: var.clone() })),
@@ -144,23 +182,119 @@ impl ServicePrincipal {
                     problem,
                 })
             }),
-            SecretSource::Keyring => {
-                let found = secrets
-                    .keyring()
-                    .map_err(|e| fail(SecretError::NoKeyring(e)))?
-                    .get(&self.keyring_account())
-                    .map_err(|e| fail(SecretError::Keyring(e)))?;
-                found.ok_or_else(|| {
-                    fail(SecretError::NotStored {
-                        identity: name.to_string(),
-                    })
-                })
+            SecretSource::Keyring => self.keyring_secret(name, cx.secrets),
+            SecretSource::Certificate {
+                path,
+                private_key,
+                password_env,
+                password_keyring,
+                send_chain,
+                algorithm,
+            } => {
+                let cert = CertSettings {
+                    path,
+                    private_key: private_key.as_deref(),
+                    password_env: password_env.as_deref(),
+                    password_keyring: *password_keyring,
+                    send_chain: *send_chain,
+                    algorithm: *algorithm,
+                };
+                return self.sign_assertion(cx, audience, &cert);
             }
-            SecretSource::Certificate { .. } => Err(Error::NotAvailable {
-                identity: name.to_string(),
-                kind: "service-principal with a certificate",
-            }),
+        };
+        secret.map(ClientAuth::Secret)
+    }
+
+    /// A client assertion freshly signed with the certificate for `audience`.
+    fn sign_assertion(
+        &self,
+        cx: &AcquireCx,
+        audience: &str,
+        cert: &CertSettings,
+    ) -> Result<ClientAuth, Error> {
+        let name = cx.identity;
+        let CertSettings {
+            path,
+            private_key,
+            password_env,
+            password_keyring,
+            send_chain,
+            algorithm,
+        } = *cert;
+        let fail = |cause: CertError| Error::Secret {
+            identity: name.to_string(),
+            cause: SecretError::Certificate(cause),
+        };
+        let password = match (password_env, password_keyring) {
+            (Some(var), _) => Some(
+                cx.env
+                    .get(var)
+                    .map(|v| Secret::new(v.to_string()))
+                    .ok_or_else(|| {
+                        fail(CertError::PasswordUnset {
+                            var: var.to_string(),
+                        })
+                    })?,
+            ),
+            (None, true) => Some(self.keyring_secret(name, cx.secrets)?),
+            (None, false) => None,
+        };
+        let started = Instant::now();
+        let loaded = certificate::load(path, private_key, password.as_ref()).map_err(fail)?;
+        drop(password);
+        let now = now();
+        let leaf = loaded.chain.first().map(Vec::as_slice).unwrap_or_default();
+        if now < loaded.not_before || now >= loaded.not_after {
+            let (state, at) = if now < loaded.not_before {
+                ("is not valid until", loaded.not_before)
+            } else {
+                ("expired on", loaded.not_after)
+            };
+            cx.prompt.say(format_args!(
+                "warning: identity '{name}': certificate {} (thumbprint {}) {state} {}; trying it anyway (Entra decides). Fix: create a new certificate and upload it to the app registration",
+                path.display(),
+                assertion::thumbprint_hex(leaf),
+                rfc3339(at)
+            ));
         }
+        let request = assertion::Request {
+            client_id: &self.client_id,
+            audience,
+            algorithm,
+            send_chain,
+        };
+        let jwt = assertion::sign(&loaded, &request, now).map_err(fail)?;
+        cx.trace.decision(format_args!(
+            "{name}: signed a {} client assertion with certificate {} (thumbprint {}, {} certificate(s){}) in {} us",
+            match algorithm {
+                AssertionAlg::Ps256 => "PS256",
+                AssertionAlg::Rs256 => "RS256",
+            },
+            path.display(),
+            assertion::thumbprint_hex(leaf),
+            loaded.chain.len(),
+            if send_chain { ", sent as x5c" } else { "" },
+            started.elapsed().as_micros()
+        ));
+        Ok(ClientAuth::Assertion(jwt))
+    }
+
+    /// The secret `secret set` stored for this principal in the OS keyring.
+    fn keyring_secret(&self, name: &str, secrets: &Secrets) -> Result<Secret<String>, Error> {
+        let fail = |cause: SecretError| Error::Secret {
+            identity: name.to_string(),
+            cause,
+        };
+        let found = secrets
+            .keyring()
+            .map_err(|e| fail(SecretError::NoKeyring(e)))?
+            .get(&self.keyring_account())
+            .map_err(|e| fail(SecretError::Keyring(e)))?;
+        found.ok_or_else(|| {
+            fail(SecretError::NotStored {
+                identity: name.to_string(),
+            })
+        })
     }
 }
 
@@ -194,7 +328,7 @@ impl TokenSource for ServicePrincipal {
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
     fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
         let name = cx.identity;
-        let auth = ClientAuth::Secret(self.secret(name, cx.env, cx.secrets)?);
+        let auth = self.client_auth(cx, &token_endpoint(&self.authority, &self.tenant))?;
         let http = cx
             .http
             .entra(&self.authority)
@@ -220,6 +354,40 @@ impl TokenSource for ServicePrincipal {
     }
 }
 
+/// A certificate credential's settings, borrowed from its [`SecretSource`].
+#[derive(Clone, Copy)]
+struct CertSettings<'a> {
+    path: &'a Path,
+    private_key: Option<&'a Path>,
+    password_env: Option<&'a str>,
+    password_keyring: bool,
+    send_chain: bool,
+    algorithm: AssertionAlg,
+}
+
+/// Refuses a file holding a secret or a private key (`what` names it) when
+/// group or others may read or write it, as ssh refuses such keys.
+pub(super) fn refuse_if_shared(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    what: &str,
+) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let shown = path.display();
+            return Err(format!(
+                "{shown} ({what}) is readable or writable by others (mode {mode:03o}). Fix: chmod 600 {shown}"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, meta, what);
+    Ok(())
+}
+
 /// Reads `client_secret_file`: refused when group or others may read it
 /// (like ssh keys), one trailing newline trimmed.
 fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
@@ -229,16 +397,7 @@ fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
             "cannot read {shown} (client_secret_file): {e}. Fix: check the path in the config file"
         )
     })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(format!(
-                "{shown} (client_secret_file) is readable or writable by others (mode {mode:03o}). Fix: chmod 600 {shown}"
-            ));
-        }
-    }
+    refuse_if_shared(path, &meta, "client_secret_file")?;
     if !meta.is_file() || meta.len() > 64 * 1024 {
         return Err(format!(
             "{shown} (client_secret_file) is not a small regular file"
@@ -330,5 +489,50 @@ mod tests {
             ),
         ]);
         assert_eq!(var, "AZURE_AUTHORITY_HOST");
+    }
+
+    #[test]
+    fn azure_certificate_variables_make_a_certificate_credential() {
+        let shown = resolve_env(&[
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/app.pfx"),
+        ]);
+        // AZURE_CLIENT_SECRET (set by resolve_env) wins, as in Azure's SDKs.
+        assert!(
+            shown
+                .expect("valid")
+                .contains("secret from $AZURE_CLIENT_SECRET")
+        );
+        let env = Env::from_pairs([
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/app.pfx"),
+        ]);
+        let config = Config::parse(
+            r#"{"identities":{"env":{"type":"environment"}}}"#,
+            std::path::Path::new("/cfg/config.json"),
+            None,
+        )
+        .expect("valid config");
+        let shown = resolve("env", &config, &env, &ImdsProbe::offline(&Trace::off()))
+            .expect("valid")
+            .to_string();
+        assert!(
+            shown.contains("environment, tenant") && shown.ends_with("certificate /etc/app.pfx)"),
+            "{shown}"
+        );
+        let env = Env::from_pairs([
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "app.pfx"),
+        ]);
+        assert!(matches!(
+            resolve("env", &config, &env, &ImdsProbe::offline(&Trace::off())),
+            Err(Error::Environment {
+                var: "AZURE_CLIENT_CERTIFICATE_PATH",
+                ..
+            })
+        ));
     }
 }

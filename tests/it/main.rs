@@ -4,6 +4,7 @@ mod azure_cli;
 mod cache_notices;
 mod cache_trust;
 mod caching;
+mod certificates;
 mod ci_oidc;
 mod errors;
 mod git_flow;

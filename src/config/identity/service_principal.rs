@@ -28,9 +28,11 @@ pub enum SecretSource {
     File(PathBuf),
     /// `client_secret_keyring: true`: stored with `secret set`.
     Keyring,
-    /// `certificate`: PEM or PFX, signing a client assertion.
+    /// `certificate`: PEM or PFX, signing a client assertion; the key may be
+    /// in a second PEM file (`private_key`).
     Certificate {
         path: PathBuf,
+        private_key: Option<PathBuf>,
         password_env: Option<String>,
         password_keyring: bool,
         send_chain: bool,
@@ -47,7 +49,8 @@ pub enum AssertionAlg {
     Rs256,
 }
 
-const CERT_ONLY: [&str; 4] = [
+const CERT_ONLY: [&str; 5] = [
+    "private_key",
     "certificate_password_env",
     "certificate_password_keyring",
     "send_certificate_chain",
@@ -63,6 +66,7 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
         "client_secret_file",
         "client_secret_keyring",
         "certificate",
+        "private_key",
         "certificate_password_env",
         "certificate_password_keyring",
         "send_certificate_chain",
@@ -134,6 +138,7 @@ fn certificate(o: &Obj, path: PathBuf) -> Result<SecretSource, ConfigError> {
     }
     Ok(SecretSource::Certificate {
         path,
+        private_key: o.path_value("private_key")?,
         password_env,
         password_keyring,
         send_chain: o.boolean("send_certificate_chain")?.unwrap_or(false),

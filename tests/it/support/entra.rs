@@ -138,6 +138,9 @@ pub struct TokenRequest {
 /// Mutable configuration and logs, shared with the server thread.
 pub(super) struct State {
     apps: BTreeMap<(String, String), String>,
+    cert_apps: BTreeMap<(String, String), Vec<Vec<u8>>>,
+    used_jtis: std::collections::BTreeSet<String>,
+    base_url: String,
     federated: BTreeMap<(String, String), Vec<Federation>>,
     pub(super) lifetime: u64,
     refresh_in: Option<u64>,
@@ -163,6 +166,9 @@ impl FakeEntra {
     pub fn start() -> FakeEntra {
         let state = Arc::new(Mutex::new(State {
             apps: BTreeMap::new(),
+            cert_apps: BTreeMap::new(),
+            used_jtis: Default::default(),
+            base_url: String::new(),
             federated: BTreeMap::new(),
             lifetime: 3599,
             refresh_in: None,
@@ -178,6 +184,7 @@ impl FakeEntra {
             BackgroundServer::start(move |rq| respond(&state, rq))
         };
         let url = format!("http://{}", server.addr());
+        state.lock().unwrap_or_else(|e| e.into_inner()).base_url = url.clone();
         FakeEntra {
             state,
             _server: server,
@@ -196,6 +203,16 @@ impl FakeEntra {
         self.lock()
             .apps
             .insert((tenant.to_owned(), client_id.to_owned()), secret.to_owned());
+    }
+
+    /// Registers a certificate (DER) on an app, as uploading it to the app
+    /// registration does (may be called again: an app may have several).
+    pub fn add_cert_app(&self, tenant: &str, client_id: &str, der: &[u8]) {
+        self.lock()
+            .cert_apps
+            .entry((tenant.to_owned(), client_id.to_owned()))
+            .or_default()
+            .push(der.to_vec());
     }
 
     /// Registers an app that authenticates with federated tokens trusted by
@@ -411,6 +428,7 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         .apps
         .keys()
         .chain(st.federated.keys())
+        .chain(st.cert_apps.keys())
         .any(|(t, _)| *t == tenant);
     if !known_tenant {
         let text = format!(
@@ -436,11 +454,43 @@ fn handle(st: &mut State, method: &str, url: &str, body: &[u8]) -> Scripted {
         .federated
         .get(&(tenant.clone(), client_id.clone()))
         .cloned();
-    if registered.is_none() && federations.is_none() {
+    let certificates = st
+        .cert_apps
+        .get(&(tenant.clone(), client_id.clone()))
+        .cloned();
+    if registered.is_none() && federations.is_none() && certificates.is_none() {
         let text = format!(
             "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
         );
         return Scripted::aadsts(400, "unauthorized_client", 700016, &text);
+    }
+    if let Some(assertion) = assertion
+        .as_deref()
+        .filter(|a| super::cert::is_certificate_assertion(a))
+    {
+        let called = format!("{}{path}", st.base_url);
+        let checked = if field("client_assertion_type")
+            != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        {
+            Err(Scripted::aadsts(
+                400,
+                "invalid_request",
+                700023,
+                "The client_assertion_type is not supported.",
+            ))
+        } else {
+            super::cert::verify_assertion(
+                &certificates.unwrap_or_default(),
+                &called,
+                &client_id,
+                assertion,
+                &mut st.used_jtis,
+            )
+        };
+        return match checked {
+            Ok(()) => issue(st, &tenant, &client_id),
+            Err(refusal) => refusal,
+        };
     }
     if let Some(assertion) = assertion {
         return match federated(

@@ -5,6 +5,7 @@
 
 pub mod ado;
 pub mod authorize;
+pub mod cert;
 pub mod entra;
 pub mod env;
 pub mod imds;

@@ -21,7 +21,9 @@
 //! The report goes to stdout. Tokens are only compared, never printed. The exit status is 0
 //! when every correctness check passed and 1 otherwise, after the full report.
 
+// The bench uses a few of the test support's fakes; the rest is the tests'.
 #[path = "../tests/it/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::ffi::OsString;

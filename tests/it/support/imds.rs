@@ -12,7 +12,6 @@ use super::oidc::EXCHANGE_AUDIENCE;
 use super::{ADO_RESOURCE, BackgroundServer, jwt, now_secs, random_guid};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -127,11 +126,6 @@ impl FakeImds {
             .as_ref()
             .map(|u| u.client_id.clone())
             .expect("a system-assigned identity")
-    }
-
-    /// Removes the system-assigned identity.
-    pub fn disable_system(&self) {
-        self.lock().system = None;
     }
 
     /// Assigns a new user-assigned identity and returns it.

@@ -1,7 +1,5 @@
 //! Test support: fake Entra and Azure DevOps servers, an isolated environment per test, and a
 //! registry of every secret and token so that tests can prove none of them leak.
-// Not every test uses every helper, and the re-exports exist for tests not yet written.
-#![allow(dead_code, unused_imports)]
 
 pub mod ado;
 pub mod authorize;
@@ -13,9 +11,9 @@ pub mod jwt;
 pub mod oidc;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
-pub use entra::{Delivery, FakeEntra, Federation, Scripted, TokenRequest};
+pub use entra::{Delivery, FakeEntra, Federation, Scripted};
 pub use env::{RunOutput, TestEnv};
-pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind, MiRequest, Uami};
+pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind};
 pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
 
 use ring::rand::{SecureRandom as _, SystemRandom};

@@ -11,7 +11,6 @@ use super::entra::{Federation, Scripted};
 use super::{BackgroundServer, jwt, now_secs, random_guid, register_sensitive};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The default token-exchange audience.
@@ -33,8 +32,6 @@ enum Flavor {
 pub struct OidcRequest {
     /// HTTP method.
     pub method: String,
-    /// Path without the query.
-    pub path: String,
     /// Query pairs, decoded, in order.
     pub query: Vec<(String, String)>,
     /// Headers (names lower-cased); `authorization` is replaced by whether it was right.
@@ -148,11 +145,6 @@ impl FakeOidc {
 
     fn subject(&self) -> String {
         subject(&self.flavor)
-    }
-
-    /// Seconds the issued tokens live (negative: already expired); default 300.
-    pub fn set_lifetime(&self, secs: i64) {
-        self.lock().lifetime = secs;
     }
 
     /// Queues a canned answer for the next request.
@@ -298,7 +290,6 @@ fn respond(flavor: &Flavor, bearer: &str, state: &Mutex<State>, mut rq: tiny_htt
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     st.requests.push(OidcRequest {
         method,
-        path,
         query: query.clone(),
         headers,
         body_len: body.len(),

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use crate::azure_devops::{Target, recognise};
 use crate::config::Config;
 use crate::error::Error;
-use crate::identity::Prompt;
+use crate::identity::{Prompt, Resolved};
 use crate::jwt::Claims;
 use crate::protocol::{self, Response};
 use crate::secrets::Secrets;
@@ -129,20 +129,11 @@ pub fn get(
     };
     let identity = s.identity_for(&target, &config).map_err(Failure::quit)?;
     s.trace.decision(format_args!("identity {identity}"));
-    let store = s.store(&config).map_err(Failure::quit)?;
-    let secrets = Secrets::new(s.env);
-    let prompt = Prompt::new(stderr);
-    let source = s.acquire_cx(
-        &identity.name,
-        &secrets,
-        &prompt,
-        Some(&request),
-        Some(&target),
-    );
-    let cx = s
-        .token_ctx(store.as_ref(), &config, &source)
-        .map_err(Failure::quit)?;
-    let token = tokens::get(&identity, &cx).map_err(Failure::quit)?;
+    let token = with_tokens(s, &config, &identity, &request, &target, stderr, |cx, _| {
+        tokens::get(&identity, cx)
+    })
+    .and_then(|got| got)
+    .map_err(Failure::quit)?;
     let expiry = token.git_expiry(config.refresh_margin_seconds, now());
     let username;
     let response = if request.offers_authtype() {
@@ -191,29 +182,53 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
             return Ok(());
         }
     };
-    let store = s.store(&config)?;
+    with_tokens(
+        s,
+        &config,
+        &identity,
+        &request,
+        &target,
+        stderr,
+        |cx, prompt| {
+            match tokens::erase(&identity, rejected, cx) {
+                Ok(outcome) => s.trace.decision(format_args!(
+                    "erase for '{}': {}",
+                    identity.name,
+                    match outcome {
+                        Erased::Dropped => "dropped the rejected token",
+                        Erased::Kept => "the cached token is not the rejected one; kept",
+                        Erased::NotCached => "no cached token",
+                    }
+                )),
+                // git ignores what erase says; the person reading stderr should know.
+                Err(e) => prompt.say(format_args!("{e}")),
+            }
+        },
+    )?;
+    Ok(())
+}
+
+/// Runs `f` with what the cache → lock → acquire sequence needs for
+/// `identity` serving git's `request`; prompts go to `stderr`.
+fn with_tokens<T>(
+    s: &Session,
+    config: &Config,
+    identity: &Resolved,
+    request: &protocol::Request,
+    target: &Target,
+    stderr: &mut dyn Write,
+    f: impl FnOnce(&tokens::Ctx, &Prompt) -> T,
+) -> Result<T, Error> {
+    let store = s.store(config)?;
     let secrets = Secrets::new(s.env);
     let prompt = Prompt::new(stderr);
     let source = s.acquire_cx(
         &identity.name,
         &secrets,
         &prompt,
-        Some(&request),
-        Some(&target),
+        Some(request),
+        Some(target),
     );
-    let cx = s.token_ctx(store.as_ref(), &config, &source)?;
-    match tokens::erase(&identity, rejected, &cx) {
-        Ok(outcome) => s.trace.decision(format_args!(
-            "erase for '{}': {}",
-            identity.name,
-            match outcome {
-                Erased::Dropped => "dropped the rejected token",
-                Erased::Kept => "the cached token is not the rejected one; kept",
-                Erased::NotCached => "no cached token",
-            }
-        )),
-        // git ignores what erase says; the person reading stderr should know.
-        Err(e) => prompt.say(format_args!("{e}")),
-    }
-    Ok(())
+    let cx = s.token_ctx(store.as_ref(), config, &source)?;
+    Ok(f(&cx, &prompt))
 }

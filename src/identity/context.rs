@@ -15,10 +15,13 @@ use reqwest::blocking::Client;
 use std::path::Path;
 
 use crate::azure_devops::Target;
+use crate::entra::ClientAuth;
 use crate::env::Env;
+use crate::error::Error;
 use crate::http::HttpSetupError;
 use crate::protocol::Request;
 use crate::secrets::Secrets;
+use crate::token::{AccessToken, TokenResponse};
 use crate::trace::Trace;
 
 /// Everything a source may use to acquire a token.
@@ -70,6 +73,37 @@ impl<'a> AcquireCx<'a> {
             target: None,
             cache_dir: None,
         }
+    }
+
+    /// An application's token from Entra's client-credentials grant at
+    /// `{authority}/{tenant}`, with failures named for this identity and `step`.
+    pub fn client_credentials(
+        &self,
+        authority: &str,
+        tenant: &str,
+        client_id: &str,
+        auth: &ClientAuth,
+        step: &'static str,
+    ) -> Result<AccessToken, Error> {
+        let http = self.http.entra(authority).map_err(|cause| Error::Http {
+            identity: self.identity.to_string(),
+            cause,
+        })?;
+        crate::entra::client_credentials(
+            &http,
+            authority,
+            tenant,
+            client_id,
+            &self.scope(),
+            auth,
+            self.trace,
+        )
+        .map(TokenResponse::into_access_token)
+        .map_err(|source| Error::Entra {
+            identity: self.identity.to_string(),
+            step,
+            source: Box::new(source),
+        })
     }
 
     /// The v2 scope for the resource.

@@ -14,7 +14,7 @@ use crate::error::{Error, SecretError};
 use crate::secret::Secret;
 use crate::secrets::Secrets;
 use crate::timefmt::{now, rfc3339};
-use crate::token::{AccessToken, TokenResponse};
+use crate::token::AccessToken;
 
 use super::certificate::{self, CertError};
 use super::{AcquireCx, EnvCredential, TokenSource, Workload, assertion};
@@ -327,30 +327,14 @@ impl TokenSource for ServicePrincipal {
 
     /// Client-credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.
     fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
-        let name = cx.identity;
         let auth = self.client_auth(cx, &token_endpoint(&self.authority, &self.tenant))?;
-        let http = cx
-            .http
-            .entra(&self.authority)
-            .map_err(|cause| Error::Http {
-                identity: name.to_string(),
-                cause,
-            })?;
-        crate::entra::client_credentials(
-            &http,
+        cx.client_credentials(
             &self.authority,
             &self.tenant,
             &self.client_id,
-            &cx.scope(),
             &auth,
-            cx.trace,
+            "client credentials",
         )
-        .map(TokenResponse::into_access_token)
-        .map_err(|source| Error::Entra {
-            identity: name.to_string(),
-            step: "client credentials",
-            source: Box::new(source),
-        })
     }
 }
 

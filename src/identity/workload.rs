@@ -15,7 +15,7 @@ use crate::config::{Assertion, Config, MiSelector, WorkloadConfig};
 use crate::entra::ClientAuth;
 use crate::env::Env;
 use crate::error::Error;
-use crate::token::{AccessToken, TokenResponse};
+use crate::token::AccessToken;
 
 use super::federation::AssertionSource;
 use super::{AcquireCx, ManagedIdentity, TokenSource};
@@ -165,28 +165,13 @@ impl TokenSource for Workload {
             self.assertion.describe(),
             assertion.expose().len()
         ));
-        let http = cx
-            .http
-            .entra(&self.authority)
-            .map_err(|cause| Error::Http {
-                identity: name.to_string(),
-                cause,
-            })?;
-        crate::entra::client_credentials(
-            &http,
+        cx.client_credentials(
             &self.authority,
             &self.tenant,
             &self.client_id,
-            &cx.scope(),
             &ClientAuth::Assertion(assertion),
-            cx.trace,
+            "federated client credentials",
         )
-        .map(TokenResponse::into_access_token)
-        .map_err(|source| Error::Entra {
-            identity: name.to_string(),
-            step: "federated client credentials",
-            source: Box::new(source),
-        })
     }
 }
 

@@ -81,18 +81,16 @@ impl KeyringStore {
             ));
         }
         use std::io::IsTerminal as _;
-        let forbidden = match crate::identity::Interactivity::from_env(
-            env,
-            std::io::stderr().is_terminal(),
-        ) {
-            crate::identity::Interactivity::Allowed => None,
-            // `always` approves device code from a log, not a keyring's
-            // unlock dialog on a screen nobody may be watching.
-            crate::identity::Interactivity::Always => {
-                Some("GIT_CREDENTIAL_ENTRA_INTERACTIVE is always, which allows device code only")
-            }
-            crate::identity::Interactivity::Forbidden(why) => Some(why),
-        };
+        let forbidden =
+            match crate::identity::Interactivity::from_env(env, std::io::stderr().is_terminal()) {
+                crate::identity::Interactivity::Allowed => None,
+                // `always` approves device code from a log, not a keyring's
+                // unlock dialog on a screen nobody may be watching.
+                crate::identity::Interactivity::Always => Some(
+                    "GIT_CREDENTIAL_ENTRA_INTERACTIVE is always, which allows device code only",
+                ),
+                crate::identity::Interactivity::Forbidden(why) => Some(why),
+            };
         let store = secret_service::Store::connect(forbidden)?;
         Ok(KeyringStore {
             backend: Backend::SecretService {

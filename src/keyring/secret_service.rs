@@ -173,9 +173,10 @@ impl Store {
                 items.first().map_or(Ok(()), write)
             }
             Found::Nothing => {
-                let collection = self.ss.get_default_collection().map_err(|e| {
-                    failure("no default collection to keep the item in", e)
-                })?;
+                let collection = self
+                    .ss
+                    .get_default_collection()
+                    .map_err(|e| failure("no default collection to keep the item in", e))?;
                 if collection
                     .is_locked()
                     .map_err(|e| failure("cannot read the default collection", e))?

@@ -29,7 +29,11 @@ impl Drop for LockedKeyring {
 fn dbus_send(address: &str, args: &[&str]) -> String {
     let out = Command::new("dbus-send")
         .env("DBUS_SESSION_BUS_ADDRESS", address)
-        .args(["--session", "--print-reply", "--dest=org.freedesktop.secrets"])
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+        ])
         .args(args)
         .output()
         .expect("run dbus-send");
@@ -41,13 +45,10 @@ fn dbus_send(address: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Whether `tool` is on PATH.
 fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()))
 }
 
 impl LockedKeyring {
@@ -88,7 +89,7 @@ impl LockedKeyring {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DBUS_SESSION_BUS_ADDRESS", &kr.address)
             .env("HOME", dir)
-            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_DATA_HOME", dir)
             .env("XDG_RUNTIME_DIR", dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -102,7 +103,9 @@ impl LockedKeyring {
                 .write_all(b"throwaway-test-keyring")
                 .expect("give the keyring its password");
         }
-        daemon.wait().expect("gnome-keyring-daemon forks and returns");
+        daemon
+            .wait()
+            .expect("gnome-keyring-daemon forks and returns");
         let collection = kr.default_collection();
         dbus_send(
             &kr.address,
@@ -122,7 +125,11 @@ impl LockedKeyring {
         loop {
             let out = Command::new("dbus-send")
                 .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-                .args(["--session", "--print-reply", "--dest=org.freedesktop.secrets"])
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.secrets",
+                ])
                 .args([
                     "/org/freedesktop/secrets",
                     "org.freedesktop.Secret.Service.ReadAlias",
@@ -205,8 +212,15 @@ fn a_locked_secret_service_is_skipped_when_prompts_are_forbidden() {
         second.stderr
     );
     assert_eq!(token_of(&first.stdout), token_of(&second.stdout));
-    assert!(kr.is_locked(&collection), "the helper unlocked the collection");
-    assert_eq!(kr.helper_items(), 0, "a token was kept in the locked keyring");
+    assert!(
+        kr.is_locked(&collection),
+        "the helper unlocked the collection"
+    );
+    assert_eq!(
+        kr.helper_items(),
+        0,
+        "a token was kept in the locked keyring"
+    );
     // The kernel keyring took it when usable; else `auto` said it used a file.
     assert!(
         !first.stderr.contains("refused a token") || first.stderr.contains("is locked"),
@@ -230,7 +244,11 @@ fn a_forced_keyring_that_is_locked_caches_nothing() {
     let started = Instant::now();
     let first = w.helper(&["get", "-vv"], &w.request());
     assert!(first.status.success(), "{}", first.stderr);
-    assert!(started.elapsed() < Duration::from_secs(5), "{}", first.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{}",
+        first.stderr
+    );
     assert!(
         first.stderr.contains("default collection is locked")
             && first.stderr.contains("GIT_TERMINAL_PROMPT is 0"),

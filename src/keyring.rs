@@ -210,10 +210,10 @@ impl KeyringStore {
     /// The kernel keyring standing in for a skipped Secret Service
     /// collection, or the failure to report.
     #[cfg(target_os = "linux")]
-    fn instead<'a>(
-        fallback: &'a Option<OnceCell<Result<Box<KeyringStore>, StoreError>>>,
+    fn instead(
+        fallback: &Option<OnceCell<Result<Box<KeyringStore>, StoreError>>>,
         e: secret_service::Access,
-    ) -> Result<&'a KeyringStore, StoreError> {
+    ) -> Result<&KeyringStore, StoreError> {
         let why = match e {
             secret_service::Access::Failed(e) => return Err(e),
             secret_service::Access::Skipped(why) => why,

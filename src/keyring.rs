@@ -5,6 +5,8 @@
 //! the fingerprint) and the secret store (`secrets.rs`, account =
 //! `secret:{fingerprint}`). Every item has the service `git-credential-entra`.
 
+#[cfg(target_os = "linux")]
+use std::cell::OnceCell;
 use std::sync::Arc;
 
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
@@ -16,12 +18,27 @@ use crate::secret::Secret;
 /// Keyring service name for every item this helper stores.
 pub const SERVICE: &str = "git-credential-entra";
 
-/// A keyring-core credential store.
+#[cfg(target_os = "linux")]
+mod secret_service;
+
+/// An OS keyring.
 pub struct KeyringStore {
-    store: Arc<CredentialStore>,
+    backend: Backend,
     name: &'static str,
     /// Windows Credential Manager caps a blob at 2560 bytes (1280 UTF-16 units).
     max_chars: Option<usize>,
+}
+
+enum Backend {
+    /// A keyring-core credential store.
+    Core(Arc<CredentialStore>),
+    /// The Secret Service, and the kernel keyring to use instead when its
+    /// locked collection is skipped (opened then; `None` when not wanted).
+    #[cfg(target_os = "linux")]
+    SecretService {
+        store: secret_service::Store,
+        fallback: Option<OnceCell<Result<Box<KeyringStore>, StoreError>>>,
+    },
 }
 
 fn failure(e: KeyringError) -> StoreError {
@@ -31,8 +48,13 @@ fn failure(e: KeyringError) -> StoreError {
 
 impl KeyringStore {
     /// The platform's own keyring, probed once: it must answer a lookup.
-    pub fn os(env: &Env) -> Result<KeyringStore, StoreError> {
-        let store = Self::platform(env)?;
+    ///
+    /// When prompts are forbidden (contract §7), a locked Secret Service
+    /// collection is skipped rather than unlocked: with `fallback`, the
+    /// kernel keyring is used instead (as `auto` would); without it, reads
+    /// and writes fail, so nothing is kept there.
+    pub fn os(env: &Env, fallback: bool) -> Result<KeyringStore, StoreError> {
+        let store = Self::platform(env, fallback)?;
         // Opening a Secret Service store already opened a session with the
         // daemon, so it answered; a lookup would only add a round trip.
         if store.name != "secret-service" {
@@ -47,7 +69,7 @@ impl KeyringStore {
     }
 
     #[cfg(target_os = "linux")]
-    fn platform(env: &Env) -> Result<KeyringStore, StoreError> {
+    fn platform(env: &Env, fallback: bool) -> Result<KeyringStore, StoreError> {
         // Without a session bus, libdbus would try X11 autolaunch: don't.
         let bus = env.get("DBUS_SESSION_BUS_ADDRESS").is_some()
             || env
@@ -58,36 +80,50 @@ impl KeyringStore {
                 "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".into(),
             ));
         }
-        let store = dbus_secret_service_keyring_store::Store::new().map_err(failure)?;
+        use std::io::IsTerminal as _;
+        let forbidden =
+            match crate::identity::Interactivity::from_env(env, std::io::stderr().is_terminal()) {
+                crate::identity::Interactivity::Allowed => None,
+                // `always` approves device code from a log, not a keyring's
+                // unlock dialog on a screen nobody may be watching.
+                crate::identity::Interactivity::Always => Some(
+                    "GIT_CREDENTIAL_ENTRA_INTERACTIVE is always, which allows device code only",
+                ),
+                crate::identity::Interactivity::Forbidden(why) => Some(why),
+            };
+        let store = secret_service::Store::connect(forbidden)?;
         Ok(KeyringStore {
-            store,
+            backend: Backend::SecretService {
+                store,
+                fallback: fallback.then(OnceCell::new),
+            },
             name: "secret-service",
             max_chars: None,
         })
     }
 
     #[cfg(target_os = "macos")]
-    fn platform(_: &Env) -> Result<KeyringStore, StoreError> {
+    fn platform(_: &Env, _: bool) -> Result<KeyringStore, StoreError> {
         let store = apple_native_keyring_store::keychain::Store::new().map_err(failure)?;
         Ok(KeyringStore {
-            store,
+            backend: Backend::Core(store),
             name: "keychain",
             max_chars: None,
         })
     }
 
     #[cfg(windows)]
-    fn platform(_: &Env) -> Result<KeyringStore, StoreError> {
+    fn platform(_: &Env, _: bool) -> Result<KeyringStore, StoreError> {
         let store = windows_native_keyring_store::Store::new().map_err(failure)?;
         Ok(KeyringStore {
-            store,
+            backend: Backend::Core(store),
             name: "credential-manager",
             max_chars: Some(1280),
         })
     }
 
     #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-    fn platform(_: &Env) -> Result<KeyringStore, StoreError> {
+    fn platform(_: &Env, _: bool) -> Result<KeyringStore, StoreError> {
         Err(StoreError("no OS keyring on this platform".into()))
     }
 
@@ -97,7 +133,7 @@ impl KeyringStore {
         {
             let store = linux_keyutils_keyring_store::Store::new().map_err(failure)?;
             let s = KeyringStore {
-                store,
+                backend: Backend::Core(store),
                 name: "keyutils",
                 max_chars: None,
             };
@@ -113,16 +149,23 @@ impl KeyringStore {
         self.name
     }
 
-    fn entry(&self, account: &str) -> Result<Entry, StoreError> {
-        self.store.build(SERVICE, account, None).map_err(failure)
+    fn entry(store: &Arc<CredentialStore>, account: &str) -> Result<Entry, StoreError> {
+        store.build(SERVICE, account, None).map_err(failure)
     }
 
     /// Reads the item `account`: a token entry or a secret, so never plain text.
     pub fn get(&self, account: &str) -> Result<Option<Secret<String>>, StoreError> {
-        match self.entry(account)?.get_password() {
-            Ok(v) => Ok(Some(Secret::new(v))),
-            Err(KeyringError::NoEntry) => Ok(None),
-            Err(e) => Err(failure(e)),
+        match &self.backend {
+            Backend::Core(store) => match Self::entry(store, account)?.get_password() {
+                Ok(v) => Ok(Some(Secret::new(v))),
+                Err(KeyringError::NoEntry) => Ok(None),
+                Err(e) => Err(failure(e)),
+            },
+            #[cfg(target_os = "linux")]
+            Backend::SecretService { store, fallback } => match store.get(account) {
+                Ok(v) => Ok(v),
+                Err(e) => Self::instead(fallback, e)?.get(account),
+            },
         }
     }
 
@@ -137,14 +180,53 @@ impl KeyringStore {
                 self.name
             )));
         }
-        self.entry(account)?.set_password(value).map_err(failure)
+        match &self.backend {
+            Backend::Core(store) => Self::entry(store, account)?
+                .set_password(value)
+                .map_err(failure),
+            #[cfg(target_os = "linux")]
+            Backend::SecretService { store, fallback } => match store.set(account, value) {
+                Ok(()) => Ok(()),
+                Err(e) => Self::instead(fallback, e)?.set(account, value),
+            },
+        }
     }
 
     /// Removes the item `account`; absent is fine.
     pub fn remove(&self, account: &str) -> Result<(), StoreError> {
-        match self.entry(account)?.delete_credential() {
-            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
-            Err(e) => Err(failure(e)),
+        match &self.backend {
+            Backend::Core(store) => match Self::entry(store, account)?.delete_credential() {
+                Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
+                Err(e) => Err(failure(e)),
+            },
+            #[cfg(target_os = "linux")]
+            Backend::SecretService { store, fallback } => match store.remove(account) {
+                Ok(()) => Ok(()),
+                Err(e) => Self::instead(fallback, e)?.remove(account),
+            },
+        }
+    }
+
+    /// The kernel keyring standing in for a skipped Secret Service
+    /// collection, or the failure to report.
+    #[cfg(target_os = "linux")]
+    fn instead(
+        fallback: &Option<OnceCell<Result<Box<KeyringStore>, StoreError>>>,
+        e: secret_service::Access,
+    ) -> Result<&KeyringStore, StoreError> {
+        let why = match e {
+            secret_service::Access::Failed(e) => return Err(e),
+            secret_service::Access::Skipped(why) => why,
+        };
+        let Some(cell) = fallback else {
+            return Err(secret_service::locked(why));
+        };
+        match cell.get_or_init(|| Self::keyutils().map(Box::new)) {
+            Ok(kernel) => Ok(kernel),
+            Err(e) => Err(StoreError(format!(
+                "{}, and the kernel keyring is unusable too ({e})",
+                secret_service::locked(why)
+            ))),
         }
     }
 }

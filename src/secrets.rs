@@ -30,7 +30,7 @@ impl<'a> Secrets<'a> {
     /// The keyring, opened once: the OS keyring, else keyutils.
     pub fn keyring(&self) -> Result<&KeyringStore, StoreError> {
         self.store
-            .get_or_init(|| KeyringStore::os(self.env).or_else(|_| KeyringStore::keyutils()))
+            .get_or_init(|| KeyringStore::os(self.env, true).or_else(|_| KeyringStore::keyutils()))
             .as_ref()
             .map_err(StoreError::clone)
     }

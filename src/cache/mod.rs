@@ -192,7 +192,7 @@ pub fn open(
         CacheMode::File => file(),
         CacheMode::Keyring | CacheMode::Keyutils => forced(mode, chosen, env, &notices, trace),
         CacheMode::Auto => {
-            if let Some(os) = usable(KeyringStore::os(env), "keyring") {
+            if let Some(os) = usable(KeyringStore::os(env, true), "keyring") {
                 notices.clear(Notice::FileStore);
                 Box::new(keyring::spill(os, file(), notices.clone()))
             } else if let Some(kernel) = usable(KeyringStore::keyutils(), "keyutils") {
@@ -222,7 +222,7 @@ fn forced(
 ) -> Box<dyn TokenStore> {
     let (opened, kind, what, remedy) = if mode == CacheMode::Keyring {
         (
-            KeyringStore::os(env),
+            KeyringStore::os(env, false),
             Notice::KeyringUnusable,
             "the OS keyring",
             "make it reachable (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus)",

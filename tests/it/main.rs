@@ -12,6 +12,7 @@ mod git_url;
 mod harness;
 mod humans;
 mod install;
+mod keyring_locked;
 mod leaks;
 mod mi_federation;
 mod mi_imds;

@@ -305,32 +305,39 @@ fn claims(
             s("oid").unwrap_or_default()
         ),
     ));
-    let mut ok = true;
-    if !AUDIENCES.contains(&aud.as_str()) {
-        ok = false;
+    let problems = audience_and_tenant(&aud, &tid, org_tenant, &identity.name);
+    let ok = problems.is_empty();
+    checks.extend(problems);
+    ok
+}
+
+/// A token Azure DevOps would refuse: not for Azure DevOps, or from a
+/// tenant other than the organization's (when that is a known GUID).
+fn audience_and_tenant(aud: &str, tid: &str, org_tenant: Option<&str>, name: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if !AUDIENCES.contains(&aud) {
         checks.push(Check::fail(
             "audience",
             format!("the token is for '{aud}', not Azure DevOps ({RESOURCE}): Azure DevOps refuses it"),
             format!(
                 "make identity '{}' ask for the resource {RESOURCE} (an Azure CLI identity: `az account get-access-token --resource {RESOURCE}` must work); a token for another API cannot be used",
-                identity.name
+                name
             ),
         ));
     }
     if let Some(org) = org_tenant.filter(|t| is_guid(t))
         && !tid.eq_ignore_ascii_case(org)
     {
-        ok = false;
         checks.push(Check::fail(
             "tenant",
             format!("the token is from tenant {tid} but the organization belongs to tenant {org}: Azure DevOps answers TF400813"),
             format!(
                 "set \"tenant\": \"{org}\" on identity '{}' (a user: sign in with an account of that tenant; a managed identity must live in the organization's tenant, or use a workload identity federated into it)",
-                identity.name
+                name
             ),
         ));
     }
-    ok
+    checks
 }
 
 fn is_guid(s: &str) -> bool {
@@ -417,6 +424,37 @@ mod tests {
         assert_eq!(c.status, Status::Fail);
         assert_eq!(c.detail, "it broke");
         assert_eq!(c.fix, "do this");
+    }
+
+    #[test]
+    fn a_wrong_audience_or_tenant_fails() {
+        let org = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert!(audience_and_tenant(RESOURCE, org, Some(org), "ci").is_empty());
+        assert!(
+            audience_and_tenant(
+                "https://app.vssps.visualstudio.com",
+                org,
+                Some("organizations"),
+                "ci"
+            )
+            .is_empty()
+        );
+        let graph =
+            audience_and_tenant("00000002-0000-0000-c000-000000000000", org, Some(org), "ci");
+        assert_eq!(graph.len(), 1);
+        assert_eq!(
+            (graph[0].check, graph[0].status),
+            ("audience", Status::Fail)
+        );
+        assert!(graph[0].fix.contains(RESOURCE));
+        let other = audience_and_tenant(
+            RESOURCE,
+            "3d22cfe1-924b-01d2-135a-f559a8b535c7",
+            Some(org),
+            "ci",
+        );
+        assert_eq!(other[0].check, "tenant");
+        assert!(other[0].fix.contains(&format!("\"tenant\": \"{org}\"")));
     }
 
     #[test]

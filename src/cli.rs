@@ -93,6 +93,11 @@ pub enum Command {
         after_help = "Example:\n  curl -H \"$(git-credential-entra token --format header https://dev.azure.com/contoso)\" \\\n    'https://dev.azure.com/contoso/_apis/projects?api-version=7.1'"
     )]
     Token(TokenArgs),
+    /// Check every step from git to Azure DevOps for URL, with a fix for each failure.
+    #[command(
+        after_help = "Examples:\n  git-credential-entra doctor https://dev.azure.com/contoso\n  git-credential-entra doctor https://dev.azure.com/contoso/project/_git/repo --json"
+    )]
+    Doctor(DoctorArgs),
     /// List configured identities and routes, and which identity each Azure DevOps remote of this repository uses.
     #[command(after_help = "Example:\n  git-credential-entra identities")]
     Identities,
@@ -173,6 +178,16 @@ pub struct TokenArgs {
     /// raw: the token; json: token, expiry, tenant, identity; header: an Authorization header.
     #[arg(long, value_enum, default_value = "raw")]
     pub format: TokenFormat,
+}
+
+/// `doctor …`
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorArgs {
+    /// An Azure DevOps URL (organization, project or repository); default https://dev.azure.com.
+    pub url: Option<String>,
+    /// Print a JSON array of {check, status, detail, fix} instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How `token` prints the token.

@@ -69,6 +69,9 @@ pub fn run(
         Command::Token(args) => {
             commands::token::run(&session, &args, stdout, stderr).map_err(Failure::plain)
         }
+        Command::Doctor(args) => {
+            commands::doctor::run(&session, &args, stdout).map_err(Failure::plain)
+        }
         Command::Identities => commands::identities::run(&session, stdout).map_err(Failure::plain),
         Command::Completions { shell } => {
             commands::completions::completions(shell, stdout).map_err(Failure::plain)

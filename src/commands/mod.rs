@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod completions;
 pub mod configure;
+pub mod doctor;
 pub mod identities;
 pub mod login;
 pub mod secret;

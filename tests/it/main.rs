@@ -6,6 +6,7 @@ mod cache_trust;
 mod caching;
 mod certificates;
 mod ci_oidc;
+mod doctor;
 mod errors;
 mod git_flow;
 mod git_url;

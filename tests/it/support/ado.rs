@@ -53,6 +53,10 @@ struct Shared {
     root: PathBuf,
     tenant_id: String,
     allowed: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Principals known to Entra but never added to an org (TF401444).
+    unmaterialized: Mutex<BTreeSet<(String, String)>>,
+    /// Principals that may read but not push in an org (TF401027).
+    read_only: Mutex<BTreeSet<(String, String)>>,
     /// Organizations whose tenant differs from `tenant_id` (the empty GUID for an MSA org).
     org_tenants: Mutex<BTreeMap<String, String>>,
     requests: Mutex<Vec<AdoRequest>>,
@@ -74,6 +78,8 @@ impl FakeAdo {
             tenant_id: tenant_id.to_owned(),
             allowed: Mutex::new(BTreeMap::new()),
             org_tenants: Mutex::new(BTreeMap::new()),
+            unmaterialized: Mutex::new(BTreeSet::new()),
+            read_only: Mutex::new(BTreeSet::new()),
             requests: Mutex::new(Vec::new()),
             handlers: Mutex::new(Vec::new()),
         });
@@ -133,6 +139,17 @@ impl FakeAdo {
             .entry(org.to_owned())
             .or_default()
             .insert(principal.to_owned());
+    }
+
+    /// Makes `principal` one Entra knows but `org` never added: every
+    /// request is refused with TF401444, as Azure DevOps does.
+    pub fn unmaterialize(&self, org: &str, principal: &str) {
+        lock(&self.shared.unmaterialized).insert((org.to_owned(), principal.to_owned()));
+    }
+
+    /// Lets `principal` fetch from but not push to `org`'s repos (TF401027).
+    pub fn read_only(&self, org: &str, principal: &str) {
+        lock(&self.shared.read_only).insert((org.to_owned(), principal.to_owned()));
     }
 
     /// Makes `org` belong to tenant `tid` in answers to the tenant probe
@@ -315,6 +332,10 @@ fn gate(shared: &Shared, auth: &SeenAuth, principal: &str, url: &str) -> Option<
     let allowed = lock(&shared.allowed)
         .get(org)
         .is_some_and(|set| set.contains(principal));
+    let key = (org.to_owned(), principal.to_owned());
+    if lock(&shared.unmaterialized).contains(&key) {
+        return Some(not_materialized(shared, principal));
+    }
     if !allowed {
         return Some(unauthorized(shared, Some(principal)));
     }
@@ -323,6 +344,13 @@ fn gate(shared: &Shared, auth: &SeenAuth, principal: &str, url: &str) -> Option<
         headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
         body: msg.into_bytes(),
     };
+    if segs.len() == 3 && segs[1] == "_apis" && segs[2].eq_ignore_ascii_case("connectionData") {
+        return Some(connection_data(principal));
+    }
+    if url.contains("git-receive-pack") && lock(&shared.read_only).contains(&key) {
+        let msg = "TF401027: You need the Git 'GenericContribute' permission to perform this action. Details: identity '{principal}', scope 'repository'.".replace("{principal}", principal);
+        return Some(text(403, msg));
+    }
     // Reject traversal so a crafted path cannot reach outside the repo root.
     if segs.len() < 4 || segs[2] != "_git" || segs.iter().any(|s| s.is_empty() || *s == "..") {
         return Some(text(404, format!("Not found: {path}")));
@@ -336,6 +364,44 @@ fn gate(shared: &Shared, auth: &SeenAuth, principal: &str, url: &str) -> Option<
         return Some(text(404, msg));
     }
     None
+}
+
+/// `_apis/connectionData` for an allowed principal: who Azure DevOps sees.
+fn connection_data(principal: &str) -> Reply {
+    let body = serde_json::json!({
+        "authenticatedUser": {
+            "id": super::derived_guid(principal),
+            "descriptor": format!("Microsoft.IdentityModel.Claims.ClaimsIdentity;{principal}"),
+            "providerDisplayName": principal,
+            "isActive": true,
+        },
+        "authorizedUser": { "id": super::derived_guid(principal), "providerDisplayName": principal },
+        "instanceId": super::derived_guid("instance"),
+        "deploymentType": "hosted",
+    });
+    Reply {
+        status: 200,
+        headers: vec![(
+            "Content-Type".into(),
+            "application/json; charset=utf-8".into(),
+        )],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// The 401 for a principal Entra knows but the organization never added.
+fn not_materialized(shared: &Shared, principal: &str) -> Reply {
+    let mut reply = unauthorized(shared, Some(principal));
+    let error = format!(
+        "TF401444%3a+Please+sign-in+at+least+once+as+{}%5c{principal}+in+a+web+browser+to+enable+access+to+the+service.",
+        shared.tenant_id
+    );
+    for (k, v) in &mut reply.headers {
+        if k == "X-TFS-ServiceError" {
+            *v = error.clone();
+        }
+    }
+    reply
 }
 
 /// A 401 like Azure DevOps sends; `user` is `None` for anonymous requests, else the rejected user.

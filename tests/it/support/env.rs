@@ -84,7 +84,7 @@ impl TestEnv {
 
     /// The helper binary under test, with the isolated environment.
     pub fn helper(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-credential-entra"));
+        let mut cmd = Command::new(helper_bin());
         self.isolate(&mut cmd);
         cmd
     }
@@ -185,4 +185,21 @@ impl TestEnv {
             cmd.env(k, v);
         }
     }
+}
+
+/// The helper binary: cargo names it for tests and benches; an example (the
+/// demo) finds it in its profile directory, one level above `examples/`.
+pub fn helper_bin() -> PathBuf {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_git-credential-entra") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("the running program's path");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("an example runs from target/PROFILE/examples");
+    profile.join(format!(
+        "git-credential-entra{}",
+        std::env::consts::EXE_SUFFIX
+    ))
 }

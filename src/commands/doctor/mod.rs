@@ -1,0 +1,466 @@
+//! `doctor [URL] [--json]`: every step between `git push` and Azure DevOps,
+//! checked in order, one line each (✓ passed, ✗ failed with its fix, !
+//! worth knowing). It acquires a real token through the cache, like `token`,
+//! and asks Azure DevOps who it sees, so a green run proves the whole path.
+//! Checks of git's and the helper's configuration live in `wiring.rs`, the
+//! calls to Azure DevOps in `ado.rs`.
+
+mod ado;
+mod wiring;
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::azure_devops::{RESOURCE, Target};
+use crate::cli::DoctorArgs;
+use crate::config::Config;
+use crate::error::{Error, SecretError};
+use crate::identity::{Prompt, Resolved};
+use crate::secrets::Secrets;
+use crate::session::Session;
+use crate::tenant;
+use crate::timefmt::rfc3339;
+use crate::tokens;
+
+/// The URL checked when none is named.
+const DEFAULT_URL: &str = "https://dev.azure.com";
+/// Audiences Azure DevOps accepts: its resource id and its URI form.
+const AUDIENCES: [&str; 2] = [RESOURCE, "https://app.vssps.visualstudio.com"];
+
+/// How one check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Works.
+    Pass,
+    /// Broken: git will fail (the fix says what to do).
+    Fail,
+    /// Works, with a cost or caveat worth knowing.
+    Warn,
+}
+
+/// One check's result: the `--json` shape is `{check, status, detail, fix}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable name of the check.
+    pub check: &'static str,
+    /// Its outcome.
+    pub status: Status,
+    /// What was found (never a token or secret).
+    pub detail: String,
+    /// What to do; empty when nothing is needed.
+    pub fix: String,
+}
+
+impl Check {
+    fn pass(check: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            check,
+            status: Status::Pass,
+            detail: detail.into(),
+            fix: String::new(),
+        }
+    }
+    fn fail(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            check,
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: fix.into(),
+        }
+    }
+    fn warn(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            check,
+            status: Status::Warn,
+            detail: detail.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// `doctor [URL] [--json]`. Err (exit 1) when any check failed.
+pub fn run(session: &Session, args: &DoctorArgs, stdout: &mut dyn Write) -> Result<(), Error> {
+    let url = args.url.as_deref().unwrap_or(DEFAULT_URL);
+    let mut checks = Vec::new();
+    diagnose(session, url, &mut checks);
+    let text = if args.json {
+        let mut s = serde_json::to_string_pretty(&checks)
+            .map_err(|e| Error::Command(format!("doctor: cannot write JSON: {e}")))?;
+        s.push('\n');
+        s
+    } else {
+        let colour = use_colour(
+            std::io::stdout().is_terminal(),
+            session.env.get("NO_COLOR").is_some(),
+        );
+        render(&checks, colour)
+    };
+    stdout.write_all(text.as_bytes()).map_err(Error::Io)?;
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    if failed > 0 {
+        return Err(Error::Command(format!(
+            "doctor: {failed} check(s) failed for {url}; each ✗ line says how to fix it"
+        )));
+    }
+    Ok(())
+}
+
+/// Colour only for a person at a terminal, and never with `NO_COLOR` (any value).
+fn use_colour(stdout_is_terminal: bool, no_color: bool) -> bool {
+    stdout_is_terminal && !no_color
+}
+
+/// One line per check, and an indented `fix:` line under each ✗ and !.
+fn render(checks: &[Check], colour: bool) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let (mark, code) = match c.status {
+            Status::Pass => ("✓", "32"),
+            Status::Fail => ("✗", "31"),
+            Status::Warn => ("!", "33"),
+        };
+        let mark = if colour {
+            format!("\x1b[{code}m{mark}\x1b[0m")
+        } else {
+            mark.to_string()
+        };
+        out.push_str(&format!("{mark} {}: {}\n", c.check, c.detail));
+        if !c.fix.is_empty() {
+            out.push_str(&format!("    fix: {}\n", c.fix));
+        }
+    }
+    out
+}
+
+/// Runs the checks in order, stopping where a later one cannot mean anything.
+fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
+    let config = match session.config() {
+        Ok(c) => {
+            checks.push(Check::pass("config", c.describe_file()));
+            c
+        }
+        Err(e) => {
+            checks.push(from_error("config", &e));
+            return;
+        }
+    };
+    let target = match Target::from_url(url, &config.hosts) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            checks.push(Check::fail(
+                "url",
+                format!("{url} is not an Azure DevOps URL, so git never asks this helper for it"),
+                format!(
+                    "name a URL on https://dev.azure.com or https://ORG.visualstudio.com, or add its host to \"hosts\" in {}",
+                    config.describe_file()
+                ),
+            ));
+            return;
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "url",
+                format!("cannot read {url}: {e}"),
+                "give a URL such as https://dev.azure.com/ORG/PROJECT/_git/REPO",
+            ));
+            return;
+        }
+    };
+    checks.extend(wiring::git_config(&config, &target));
+    let identity = match session.identity_for(&target, &config) {
+        Ok(id) => {
+            checks.push(Check::pass(
+                "identity",
+                format!("{id}, chosen by {}", why(session, &config, &target)),
+            ));
+            id
+        }
+        Err(e) => {
+            checks.push(from_error("identity", &e));
+            return;
+        }
+    };
+    checks.push(wiring::keyring(session, &config, &identity));
+    let org_tenant = target.org.as_ref().map(|org| {
+        let t = tenant::discover(org, &target.base, &[], session.cache_dir().ok());
+        checks.push(Check::pass(
+            "org-tenant",
+            format!(
+                "organization '{org}' belongs to tenant {} ({})",
+                t.id, t.how
+            ),
+        ));
+        t.id
+    });
+    let Some(token) = acquire(session, &config, &identity, &target, checks) else {
+        return;
+    };
+    let ok = claims(&token, &identity, org_tenant.as_deref(), checks);
+    match &target.org {
+        Some(org) if ok => ado::check(&target, org, &token, checks),
+        Some(_) => {}
+        None => checks.push(Check::warn(
+            "azure-devops",
+            format!("{url} names no organization, so Azure DevOps was not asked"),
+            "run doctor with the organization's URL: git-credential-entra doctor https://dev.azure.com/ORG",
+        )),
+    }
+}
+
+/// Why `identity_for` chose what it chose, in words.
+fn why(session: &Session, config: &Config, target: &Target) -> String {
+    if let Some(flag) = &session.identity_flag {
+        return format!("--identity {flag}");
+    }
+    match config.route(&target.url) {
+        Some(r) => format!("route {}", r.url),
+        None => format!("no route matching {} (the default 'auto')", target.url),
+    }
+}
+
+/// A token through the normal cache → lock → acquire path, timed.
+fn acquire(
+    session: &Session,
+    config: &Config,
+    identity: &Resolved,
+    target: &Target,
+    checks: &mut Vec<Check>,
+) -> Option<crate::token::AccessToken> {
+    let store = match session.store(config) {
+        Ok(s) => s,
+        Err(e) => {
+            checks.push(from_error("token", &e));
+            return None;
+        }
+    };
+    let secrets = Secrets::new(session.env);
+    // Prompts (user sign-in) go to stderr, so stdout stays one line per check.
+    let mut stderr = std::io::stderr();
+    let prompt = Prompt::new(&mut stderr);
+    let source = session.acquire_cx(&identity.name, &secrets, &prompt, None, Some(target));
+    let cx = match session.token_ctx(store.as_ref(), config, &source) {
+        Ok(cx) => cx,
+        Err(e) => {
+            checks.push(from_error("token", &e));
+            return None;
+        }
+    };
+    let started = Instant::now();
+    match tokens::get(identity, &cx) {
+        Ok(token) => {
+            checks.push(Check::pass(
+                "token",
+                format!(
+                    "acquired in {} ms for {identity} ({} source, {} cache), expires {}",
+                    started.elapsed().as_millis(),
+                    identity.kind(),
+                    store.name(),
+                    rfc3339(token.expires_on)
+                ),
+            ));
+            Some(token)
+        }
+        Err(e) => {
+            checks.push(from_error("token", &e));
+            None
+        }
+    }
+}
+
+/// The token's claims shown, and its audience and tenant checked. Whether
+/// Azure DevOps is worth asking.
+fn claims(
+    token: &crate::token::AccessToken,
+    identity: &Resolved,
+    org_tenant: Option<&str>,
+    checks: &mut Vec<Check>,
+) -> bool {
+    let Some(c) = ado::claims(token.token.expose()) else {
+        checks.push(Check::warn(
+            "claims",
+            "the token is not a JWT, so its audience and tenant cannot be checked here",
+            "",
+        ));
+        return true;
+    };
+    let s = |k: &str| c.get(k).and_then(|v| v.as_str()).map(crate::text::sanitize);
+    let who = s("upn")
+        .map(|u| format!("upn={u}"))
+        .or_else(|| s("appid").map(|a| format!("appid={a}")))
+        .or_else(|| s("azp").map(|a| format!("azp={a}")))
+        .unwrap_or_else(|| "no upn or appid".into());
+    let exp = c
+        .get("exp")
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        .map_or_else(|| "?".into(), rfc3339);
+    let aud = s("aud").unwrap_or_default();
+    let tid = s("tid").unwrap_or_default();
+    checks.push(Check::pass(
+        "claims",
+        format!(
+            "tid={tid} oid={} {who} aud={aud} exp={exp}",
+            s("oid").unwrap_or_default()
+        ),
+    ));
+    let problems = audience_and_tenant(&aud, &tid, org_tenant, &identity.name);
+    let ok = problems.is_empty();
+    checks.extend(problems);
+    ok
+}
+
+/// A token Azure DevOps would refuse: not for Azure DevOps, or from a
+/// tenant other than the organization's (when that is a known GUID).
+fn audience_and_tenant(aud: &str, tid: &str, org_tenant: Option<&str>, name: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if !AUDIENCES.contains(&aud) {
+        checks.push(Check::fail(
+            "audience",
+            format!("the token is for '{aud}', not Azure DevOps ({RESOURCE}): Azure DevOps refuses it"),
+            format!(
+                "make identity '{}' ask for the resource {RESOURCE} (an Azure CLI identity: `az account get-access-token --resource {RESOURCE}` must work); a token for another API cannot be used",
+                name
+            ),
+        ));
+    }
+    if let Some(org) = org_tenant.filter(|t| is_guid(t))
+        && !tid.eq_ignore_ascii_case(org)
+    {
+        checks.push(Check::fail(
+            "tenant",
+            format!("the token is from tenant {tid} but the organization belongs to tenant {org}: Azure DevOps answers TF400813"),
+            format!(
+                "set \"tenant\": \"{org}\" on identity '{}' (a user: sign in with an account of that tenant; a managed identity must live in the organization's tenant, or use a workload identity federated into it)",
+                name
+            ),
+        ));
+    }
+    checks
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.chars().enumerate().all(|(i, c)| {
+            matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
+        })
+}
+
+/// A failed step as a ✗ check: the error's own text (which names the
+/// identity) split at its `Fix:`; errors without one get the fix for their kind.
+fn from_error(step: &'static str, e: &Error) -> Check {
+    let text = e.to_string();
+    let (detail, fix) = match text.split_once("Fix:") {
+        Some((d, f)) => (
+            d.trim().trim_end_matches('.').to_string(),
+            f.trim().to_string(),
+        ),
+        None => (text.clone(), default_fix(e)),
+    };
+    let check = match e {
+        Error::Secret { cause, .. } => match cause {
+            SecretError::NoKeyring(_) | SecretError::Keyring(_) => "keyring",
+            _ => "secret",
+        },
+        Error::NoAutoSource { .. } => "route",
+        Error::Entra { .. } => "entra",
+        Error::SignInRequired { .. } | Error::SignIn { .. } => "sign-in",
+        _ => step,
+    };
+    Check::fail(check, detail, fix)
+}
+
+/// The fix for an error whose message has none.
+fn default_fix(e: &Error) -> String {
+    match e {
+        Error::Secret { identity, .. } => format!(
+            "make the secret or certificate of identity '{identity}' readable by this user (see `git-credential-entra secret set --identity {identity}`)"
+        ),
+        Error::NoAutoSource { file, .. } => format!(
+            "add an identity and a route for this organization to {file} (see the README's scenario guides)"
+        ),
+        Error::Entra { identity, .. } => format!(
+            "check identity '{identity}' (tenant, client id, credential) against its app registration"
+        ),
+        _ => "run again with -vv to see each step".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, false));
+        assert!(!use_colour(false, false));
+        assert!(!use_colour(true, true));
+        assert!(!use_colour(false, true));
+    }
+
+    #[test]
+    fn rendering_marks_each_status_and_shows_fixes() {
+        let checks = vec![
+            Check::pass("config", "ok"),
+            Check::fail("git-helper", "none", "run configure"),
+            Check::warn("keyring", "none", "start one"),
+        ];
+        let plain = render(&checks, false);
+        assert_eq!(
+            plain,
+            "✓ config: ok\n✗ git-helper: none\n    fix: run configure\n! keyring: none\n    fix: start one\n"
+        );
+        assert!(!plain.contains('\x1b'));
+        let coloured = render(&checks, true);
+        assert!(coloured.contains("\x1b[31m✗\x1b[0m git-helper"));
+        assert!(coloured.contains("\x1b[32m✓\x1b[0m config"));
+    }
+
+    #[test]
+    fn an_error_is_split_at_its_fix() {
+        let e = Error::Command("it broke. Fix: do this".into());
+        let c = from_error("token", &e);
+        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.detail, "it broke");
+        assert_eq!(c.fix, "do this");
+    }
+
+    #[test]
+    fn a_wrong_audience_or_tenant_fails() {
+        let org = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert!(audience_and_tenant(RESOURCE, org, Some(org), "ci").is_empty());
+        assert!(
+            audience_and_tenant(
+                "https://app.vssps.visualstudio.com",
+                org,
+                Some("organizations"),
+                "ci"
+            )
+            .is_empty()
+        );
+        let graph =
+            audience_and_tenant("00000002-0000-0000-c000-000000000000", org, Some(org), "ci");
+        assert_eq!(graph.len(), 1);
+        assert_eq!(
+            (graph[0].check, graph[0].status),
+            ("audience", Status::Fail)
+        );
+        assert!(graph[0].fix.contains(RESOURCE));
+        let other = audience_and_tenant(
+            RESOURCE,
+            "3d22cfe1-924b-01d2-135a-f559a8b535c7",
+            Some(org),
+            "ci",
+        );
+        assert_eq!(other[0].check, "tenant");
+        assert!(other[0].fix.contains(&format!("\"tenant\": \"{org}\"")));
+    }
+
+    #[test]
+    fn guids_are_recognised() {
+        assert!(is_guid("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+        assert!(!is_guid("organizations"));
+    }
+}

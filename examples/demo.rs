@@ -12,7 +12,9 @@
 //! helper binary of the same profile first, so it works on a fresh checkout.
 //! Exit status 0 when every step did what it should.
 
+// The demo uses a few of the test support's fakes; the rest is the tests'.
 #[path = "../tests/it/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::path::Path;

@@ -196,7 +196,7 @@ pub fn keyring(session: &Session, config: &Config, identity: &Resolved) -> Check
         .or(config.cache)
         .unwrap_or(CacheMode::Auto);
     let user = identity.kind() == "user";
-    match KeyringStore::os(session.env) {
+    match KeyringStore::os(session.env, false) {
         Ok(store) => Check::pass(
             "keyring",
             format!(

@@ -301,14 +301,20 @@ impl<'a> ImdsProbe<'a> {
     }
 }
 
-/// Any HTTP answer from IMDS's token path counts: without `Metadata: true`
-/// it refuses at once, which is all a probe needs to know.
+/// IMDS refuses a token request without `Metadata: true` at once, with
+/// HTTP 400: that answer, and only that one, says IMDS is here. Something
+/// else answering the address (a filtering proxy's 403 or 502 page) is not
+/// IMDS, and must not send every later `get` to it.
 fn probe(authority: &str) -> bool {
     let url = format!("{authority}/metadata/identity/oauth2/token?api-version=2018-02-01");
     let Ok(client) = crate::http::managed_identity_client(&url) else {
         return false;
     };
-    client.get(&url).timeout(PROBE_TIMEOUT).send().is_ok()
+    client
+        .get(&url)
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .is_ok_and(|r| r.status().as_u16() == 400)
 }
 
 #[cfg(test)]
@@ -435,22 +441,38 @@ mod tests {
         assert!(shown.starts_with("environment,"), "{shown}");
     }
 
-    #[test]
-    fn probe_answers_are_remembered_per_authority() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let trace = Trace::off();
-        let probe = ImdsProbe::remembered(Some(dir.path()), &trace);
+    /// A one-request HTTP server on loopback answering `status_line`.
+    fn answer_once(status_line: &'static str) -> (String, std::thread::JoinHandle<()>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let open = format!("http://{}", listener.local_addr().expect("addr"));
-        // Anything that answers HTTP counts; answer one request, then close.
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let server = std::thread::spawn(move || {
             use std::io::{Read, Write};
             if let Ok((mut s, _)) = listener.accept() {
                 let mut buf = [0u8; 1024];
                 let _ = s.read(&mut buf);
-                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+                let _ =
+                    s.write_all(format!("{status_line}\r\ncontent-length: 0\r\n\r\n").as_bytes());
             }
         });
+        (url, server)
+    }
+
+    #[test]
+    fn only_imdss_own_refusal_counts_as_imds() {
+        let trace = Trace::off();
+        let probe = ImdsProbe::remembered(None, &trace);
+        let (url, server) = answer_once("HTTP/1.1 403 Forbidden");
+        assert!(!probe.answers(&url), "a filtering proxy's page is not IMDS");
+        server.join().expect("server");
+    }
+
+    #[test]
+    fn probe_answers_are_remembered_per_authority() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace = Trace::off();
+        let probe = ImdsProbe::remembered(Some(dir.path()), &trace);
+        // IMDS's answer to a request without `Metadata: true`; then close.
+        let (open, server) = answer_once("HTTP/1.1 400 Bad Request");
         assert!(probe.answers(&open), "a live endpoint answers");
         server.join().expect("server");
         assert!(

@@ -165,23 +165,9 @@ fn browser_sign_in_then_silent_refresh_with_rotation() {
         "no interactive request"
     );
     assert_no_refresh_token_in_files(&w);
-    // Through real git, as the signed-in user.
-    w.configure_git();
-    let clone = w.env.path().join("clone");
-    let clone_s = clone.to_string_lossy().to_string();
-    w.env.git_ok("git", &["clone", "-q", &w.repo_url, &clone_s]);
-    std::fs::write(clone.join("f.txt"), "by alice\n").expect("write");
-    w.env.git_ok("git", &["-C", &clone_s, "add", "f.txt"]);
-    w.env
-        .git_ok("git", &["-C", &clone_s, "commit", "-qm", "alice"]);
-    w.env
-        .git_ok("git", &["-C", &clone_s, "push", "-q", "origin", "HEAD"]);
-    // Only the user is allowed in the organization (the route serves no app).
-    assert!(
-        w.authed_requests()
-            .iter()
-            .any(|r| r.path.contains("git-receive-pack") && r.status == 200)
-    );
+    // Through real git, as the signed-in user (only the user is allowed in
+    // the organization: the route serves no app).
+    w.clone_and_push("clone");
     // logout removes both tokens and says so.
     let out = w.helper(&["logout", "--identity", "me"], "");
     assert!(
@@ -302,7 +288,7 @@ fn on_a_terminal(w: &World, command: &str) -> Command {
 
 #[test]
 fn device_code_honours_interval_and_slow_down() {
-    let w = user_world(r#", "flow": "device-code""#);
+    let mut w = user_world(r#", "flow": "device-code""#);
     w.entra.users(|u| {
         u.device_script = ["authorization_pending", "slow_down"]
             .map(String::from)
@@ -341,6 +327,18 @@ fn device_code_honours_interval_and_slow_down() {
         grants(&w).last().map(String::as_str),
         Some("urn:ietf:params:oauth:grant-type:device_code")
     );
+    // An hour later, real git clones and pushes with no one to answer a
+    // prompt: the saved sign-in is refreshed silently, no new device code.
+    let before = grants(&w).len();
+    w.age_cache(3600);
+    w.env.set_env("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "never");
+    w.clone_and_push("work");
+    assert_eq!(
+        grants(&w)[before..],
+        ["refresh_token"],
+        "one silent refresh serves clone and push"
+    );
+    assert_eq!(w.entra.users(|u| u.device_polls.len()), 3, "no new sign-in");
 }
 
 #[test]
@@ -362,7 +360,7 @@ fn device_code_blocked_by_policy_names_the_other_flows() {
 
 #[test]
 fn paste_on_a_terminal_finishes_the_sign_in() {
-    let w = user_world("");
+    let mut w = user_world("");
     let bin = env!("CARGO_BIN_EXE_git-credential-entra");
     let mut child = on_a_terminal(&w, &format!("'{bin}' login --identity me --flow paste"))
         .stdin(Stdio::piped())
@@ -440,6 +438,16 @@ fn paste_on_a_terminal_finishes_the_sign_in() {
     let get = w.helper(&["get"], &w.request());
     assert!(get.status.success(), "{}", get.stderr);
     assert_eq!(field(&get.stdout, "username"), Some(UPN));
+    // Real git clones and pushes as the pasted-in user, with no one to
+    // answer a prompt: the cached token serves both.
+    w.env.set_env("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "never");
+    w.clone_and_push("work");
+    assert_eq!(grants(&w), ["authorization_code"], "no new token request");
+    assert_eq!(
+        w.entra.users(|u| u.authorize_requests.len()),
+        1,
+        "no interactive request"
+    );
 }
 
 /// The Chromium binary the distribution installs, if any.

@@ -8,10 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::support::{
-    EXCHANGE_AUDIENCE, Federation, RunOutput, SeenAuth, assert_no_leak, jwt, now_secs,
-};
-use crate::world::{NEW_GIT, TENANT, World, field, token_of};
+use crate::support::{EXCHANGE_AUDIENCE, Federation, RunOutput, assert_no_leak, jwt, now_secs};
+use crate::world::{TENANT, World, field, token_of};
 
 /// The app registration that trusts the platforms' tokens.
 pub const WL_CLIENT: &str = "5e6f7a8b-1c2d-4e3f-9a0b-c1d2e3f4a5b6";
@@ -242,27 +240,7 @@ fn the_environment_identity_and_auto_use_akss_variables() {
 
 /// Clones, commits and pushes through real git with one token request.
 pub(crate) fn clone_and_push(w: &World) {
-    w.configure_git();
-    w.env.git_ok(NEW_GIT, &["clone", &w.repo_url, "work"]);
-    let work = w.env.path().join("work");
-    let dir = work.to_str().expect("utf8");
-    std::fs::write(Path::new(dir).join("wl.txt"), "pushed\n").expect("write");
-    w.env.git_ok(NEW_GIT, &["-C", dir, "add", "wl.txt"]);
-    w.env
-        .git_ok(NEW_GIT, &["-C", dir, "commit", "-qm", "from a workload"]);
-    w.env
-        .git_ok(NEW_GIT, &["-C", dir, "push", "origin", "main"]);
-    let authed = w.authed_requests();
-    assert!(
-        authed.iter().any(|r| r.path.contains("git-receive-pack")),
-        "{authed:?}"
-    );
-    assert!(
-        authed
-            .iter()
-            .all(|r| r.status == 200 && r.auth != SeenAuth::Invalid),
-        "{authed:?}"
-    );
+    w.clone_and_push("work");
     assert_eq!(
         w.token_requests(),
         1,

@@ -190,6 +190,36 @@ impl World {
         .expect("write gitconfig");
     }
 
+    /// Through real git with the helper configured: clones the test
+    /// repository into `dir`, commits a file and pushes it; asserts that the
+    /// push was authenticated and no request carried a rejected credential.
+    pub fn clone_and_push(&self, dir: &str) {
+        self.configure_git();
+        self.env
+            .git_ok(NEW_GIT, &["clone", "-q", &self.repo_url, dir]);
+        let work = self.env.path().join(dir);
+        let work = work.to_str().expect("utf8");
+        std::fs::write(std::path::Path::new(work).join("f.txt"), "pushed\n").expect("write");
+        self.env.git_ok(NEW_GIT, &["-C", work, "add", "f.txt"]);
+        self.env
+            .git_ok(NEW_GIT, &["-C", work, "commit", "-qm", "pushed"]);
+        self.env
+            .git_ok(NEW_GIT, &["-C", work, "push", "-q", "origin", "HEAD"]);
+        let authed = self.authed_requests();
+        assert!(
+            authed
+                .iter()
+                .any(|r| r.path.contains("git-receive-pack") && r.status == 200),
+            "{authed:?}"
+        );
+        assert!(
+            authed
+                .iter()
+                .all(|r| r.status == 200 && r.auth != SeenAuth::Invalid),
+            "{authed:?}"
+        );
+    }
+
     /// The requests Azure DevOps saw that carried credentials.
     pub fn authed_requests(&self) -> Vec<AdoRequest> {
         self.ado

@@ -10,7 +10,6 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
@@ -26,7 +25,7 @@ pub use user::{
     device_code, device_code_poll, parse_device_code, refresh_token, user_scope,
 };
 
-use crate::http::REQUEST_TIMEOUT;
+use crate::http::{BodyError, REQUEST_TIMEOUT, error_chain, read_capped};
 use crate::retry::{Policy, Step};
 use crate::secret::Secret;
 use crate::text::sanitize;
@@ -484,19 +483,10 @@ fn post_form_with<T>(
 /// Reads an answer up to [`MAX_RESPONSE_BYTES`]; the flag says whether
 /// trying again may help.
 fn read_body(resp: Response, status: u16, start: Instant) -> Result<String, (EntraError, bool)> {
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_RESPONSE_BYTES)
-    {
-        return Err((EntraError::TooLarge { status }, false));
-    }
-    let mut bytes = Vec::new();
-    if let Err(e) = resp.take(MAX_RESPONSE_BYTES + 1).read_to_end(&mut bytes) {
-        return Err(transport(&e, true, start));
-    }
-    if bytes.len() as u64 > MAX_RESPONSE_BYTES {
-        return Err((EntraError::TooLarge { status }, false));
-    }
+    let bytes = read_capped(resp, MAX_RESPONSE_BYTES).map_err(|e| match e {
+        BodyError::TooLarge => (EntraError::TooLarge { status }, false),
+        BodyError::Broken(e) => transport(&e, true, start),
+    })?;
     String::from_utf8(bytes).map_err(|_| {
         let detail = "not UTF-8 text".to_string();
         (EntraError::BadResponse { status, detail }, false)
@@ -588,17 +578,6 @@ fn is_certificate_error(e: &(dyn StdError + 'static)) -> bool {
         e.downcast_ref::<rustls::Error>(),
         Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
     )
-}
-
-fn error_chain(e: &dyn StdError) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -9,14 +9,13 @@
 //! before it is shown; the correlation headers are kept so the user can
 //! quote them to support.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Response;
 use serde_json::Value;
 use url::Url;
 
-use crate::http::REQUEST_TIMEOUT;
+use crate::http::{BodyError, REQUEST_TIMEOUT, error_chain, read_capped};
 use crate::retry::{Policy, Step};
 use crate::secret::Secret;
 use crate::text::sanitize;
@@ -192,7 +191,7 @@ impl Call {
                     Err(e) => {
                         let failure = FederationError::Transport {
                             endpoint: self.endpoint,
-                            detail: self.clean(&chain(&e)),
+                            detail: self.clean(&error_chain(&e)),
                         };
                         cx.trace.detail(format_args!(
                             "oidc: {method} {} failed after {} ms: {failure}",
@@ -246,7 +245,7 @@ impl Call {
                             self.fix_other
                         },
                     })),
-                    Err(Body::TooLarge) => Step::Done(Err(FederationError::BadResponse {
+                    Err(BodyError::TooLarge) => Step::Done(Err(FederationError::BadResponse {
                         endpoint: self.endpoint,
                         status,
                         detail: format!(
@@ -255,7 +254,7 @@ impl Call {
                         ),
                         ids,
                     })),
-                    Err(Body::Broken(e)) => Step::Transport {
+                    Err(BodyError::Broken(e)) => Step::Transport {
                         failure: FederationError::Transport {
                             endpoint: self.endpoint,
                             detail: self.clean(&format!("reading the answer failed: {e}")),
@@ -340,40 +339,9 @@ impl Call {
     }
 }
 
-/// Why an answer's body could not be read.
-enum Body {
-    TooLarge,
-    Broken(std::io::Error),
-}
-
 /// Reads an answer up to [`MAX_ASSERTION_BYTES`] (a token and a little JSON).
-fn read_body(resp: Response) -> Result<String, Body> {
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_ASSERTION_BYTES)
-    {
-        return Err(Body::TooLarge);
-    }
-    let mut bytes = Vec::new();
-    resp.take(MAX_ASSERTION_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(Body::Broken)?;
-    if bytes.len() as u64 > MAX_ASSERTION_BYTES {
-        return Err(Body::TooLarge);
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+fn read_body(resp: Response) -> Result<String, BodyError> {
+    read_capped(resp, MAX_ASSERTION_BYTES).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 #[cfg(test)]

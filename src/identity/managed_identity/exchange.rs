@@ -7,7 +7,6 @@
 //! seconds, not after a minute of retries. One budget (the identity's
 //! `managed_identity_timeout_seconds`) bounds the whole operation.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
@@ -15,6 +14,7 @@ use url::Url;
 
 use crate::config::MiSelector;
 use crate::entra::{EntraError, MAX_RESPONSE_BYTES, parse_token};
+use crate::http::{BodyError, error_chain, read_capped};
 use crate::retry::{Attempt, Policy, Step};
 use crate::secret::Secret;
 use crate::text::sanitize;
@@ -342,26 +342,17 @@ enum Body {
 
 /// Reads an answer up to [`MAX_RESPONSE_BYTES`].
 fn read_body(resp: Response) -> Result<String, Body> {
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_RESPONSE_BYTES)
-    {
-        return Err(Body::TooLarge);
-    }
-    let mut bytes = Vec::new();
-    resp.take(MAX_RESPONSE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Body::Broken(sanitize(&chain(&e))))?;
-    if bytes.len() as u64 > MAX_RESPONSE_BYTES {
-        return Err(Body::TooLarge);
-    }
+    let bytes = read_capped(resp, MAX_RESPONSE_BYTES).map_err(|e| match e {
+        BodyError::TooLarge => Body::TooLarge,
+        BodyError::Broken(e) => Body::Broken(sanitize(&error_chain(&e))),
+    })?;
     String::from_utf8(bytes).map_err(|_| Body::NotText)
 }
 
 /// No answer: nothing listening (refused, or no connection within the
 /// connect timeout) ends at once; anything else may be retried.
 fn transport(e: &reqwest::Error, started: Instant) -> Step<TokenResponse, MiFailure> {
-    let detail = sanitize(&chain(e));
+    let detail = sanitize(&error_chain(e));
     if e.is_connect() {
         let detail = if e.is_timeout() {
             format!(
@@ -388,15 +379,4 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         last = next;
     }
     sanitize(&last.to_string())
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -218,28 +218,9 @@ fn tokens_are_cached_across_processes() {
 #[test]
 fn thirty_two_concurrent_cold_gets_make_one_request() {
     let m = MiWorld::new(MiKind::Imds);
-    let mut children: Vec<_> = (0..32).map(|_| m.w.spawn_get()).collect();
-    for c in &mut children {
-        c.stdin
-            .take()
-            .expect("stdin")
-            .write_all(m.w.request().as_bytes())
-            .expect("write the request");
-    }
     let mut tokens = Vec::new();
-    for mut c in children {
-        let (mut out, mut err) = (String::new(), String::new());
-        c.stdout
-            .take()
-            .expect("stdout")
-            .read_to_string(&mut out)
-            .expect("read");
-        c.stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut err)
-            .expect("read");
-        assert!(c.wait().expect("wait").success(), "{err}");
+    for (code, out, err) in m.w.concurrent_gets(32) {
+        assert_eq!(code, Some(0), "{err}");
         tokens.push(token_of(&out));
     }
     assert_eq!(m.mi.requests().len(), 1, "32 cold gets, one request");

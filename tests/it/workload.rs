@@ -3,12 +3,11 @@
 //! accepts only the federated tokens it trusts; and the helpers the CI
 //! platforms' tests (`ci_oidc.rs`) share.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::support::{EXCHANGE_AUDIENCE, Federation, RunOutput, assert_no_leak, jwt, now_secs};
+use crate::support::{EXCHANGE_AUDIENCE, Federation, RunOutput, jwt, now_secs};
 use crate::world::{TENANT, World, field, token_of};
 
 /// The app registration that trusts the platforms' tokens.
@@ -172,29 +171,9 @@ fn workload_tokens_are_cached_across_processes() {
 fn thirty_two_concurrent_cold_workload_gets_make_one_request() {
     let (w, file) = aks_world("file");
     std::fs::write(&file, k8s_token(3600)).expect("write the token file");
-    let mut children: Vec<_> = (0..32).map(|_| w.spawn_get()).collect();
-    for c in &mut children {
-        c.stdin
-            .take()
-            .expect("stdin")
-            .write_all(w.request().as_bytes())
-            .expect("write the request");
-    }
     let mut tokens = Vec::new();
-    for mut c in children {
-        let (mut out, mut err) = (String::new(), String::new());
-        c.stdout
-            .take()
-            .expect("stdout")
-            .read_to_string(&mut out)
-            .expect("read");
-        c.stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut err)
-            .expect("read");
-        assert!(c.wait().expect("wait").success(), "{err}");
-        assert_no_leak("stderr of a concurrent get", &err);
+    for (code, out, err) in w.concurrent_gets(32) {
+        assert_eq!(code, Some(0), "{err}");
         tokens.push(token_of(&out));
     }
     assert_eq!(w.token_requests(), 1, "one token request for 32 processes");

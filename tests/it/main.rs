@@ -23,6 +23,7 @@ mod operator;
 mod pipeline_token;
 mod robustness;
 mod routing;
+mod soak;
 mod support;
 mod tenant;
 mod trust;

@@ -39,6 +39,8 @@ pub enum Delivery {
     /// The body, then `'a'` repeated without end (chunked, no length) until
     /// this many bytes in all or the client hangs up.
     Endless(u64),
+    /// In full, but only after this long: a slow yet working server.
+    Delayed(Duration),
 }
 
 impl Scripted {
@@ -145,6 +147,7 @@ pub(super) struct State {
     pub(super) lifetime: u64,
     refresh_in: Option<u64>,
     numbers_as_strings: bool,
+    delay: Option<Duration>,
     queue: VecDeque<Scripted>,
     outage: Option<Scripted>,
     requests: Vec<TokenRequest>,
@@ -173,6 +176,7 @@ impl FakeEntra {
             lifetime: 3599,
             refresh_in: None,
             numbers_as_strings: false,
+            delay: None,
             queue: VecDeque::new(),
             outage: None,
             requests: Vec::new(),
@@ -243,6 +247,12 @@ impl FakeEntra {
     /// When on, the numeric response fields are sent as JSON strings, as v1-style endpoints do.
     pub fn set_numbers_as_strings(&self, on: bool) {
         self.lock().numbers_as_strings = on;
+    }
+
+    /// When `Some`, every issued token is delivered only after this long
+    /// (other requests are served meanwhile), so helpers stay in flight.
+    pub fn set_delay(&self, delay: Option<Duration>) {
+        self.lock().delay = delay;
     }
 
     /// Queues a canned response; queued responses answer the next requests (any path), FIFO.
@@ -329,6 +339,13 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
 fn misbehave(rq: tiny_http::Request, reply: Scripted) {
     match reply.delivery {
         Delivery::Normal => {}
+        Delivery::Delayed(d) => {
+            std::thread::sleep(d);
+            let resp = tiny_http::Response::from_string(reply.body)
+                .with_status_code(reply.status)
+                .with_header(header("Content-Type", "application/json; charset=utf-8"));
+            let _ = rq.respond(resp);
+        }
         Delivery::Silent(d) => {
             std::thread::sleep(d);
             drop(rq.into_writer());
@@ -626,6 +643,6 @@ fn issue(st: &mut State, tenant: &str, client_id: &str) -> Scripted {
         status: 200,
         retry_after: None,
         body: body.to_string(),
-        delivery: Delivery::Normal,
+        delivery: st.delay.map_or(Delivery::Normal, Delivery::Delayed),
     }
 }

@@ -31,7 +31,7 @@ const PARALLEL: usize = 32;
 const SOAK_LIFETIME: u64 = 6;
 /// Gets per worker in the kill run: fewer, each slower (token responses are
 /// delayed so lock holders are in flight when killed).
-const KILL_GETS_PER_WORKER: usize = 10;
+const KILL_GETS_PER_WORKER: usize = 12;
 /// Lifetime in the kill run: short, so tokens go stale often and lock
 /// holders are common.
 const KILL_LIFETIME: u64 = 4;
@@ -213,7 +213,9 @@ struct Outcome {
     code: Option<i32>,
     stdout: String,
     stderr: String,
-    ended: u64,
+    /// When it was started: what it served must not have expired by then
+    /// (measured at the start, so a slow exit under load cannot fail it).
+    spawned: u64,
 }
 
 /// Whether process `pid` holds (not waits for) a file lock, per /proc/locks.
@@ -229,6 +231,7 @@ fn holds_lock(pid: u32) -> bool {
 
 /// Runs one `get` for identity `i`, killing it as `kill` says.
 fn run_get(s: &Soak, i: usize, kill: Kill) -> Outcome {
+    let spawned = now_secs();
     let mut child: Child =
         s.w.env
             .helper()
@@ -298,7 +301,7 @@ fn run_get(s: &Soak, i: usize, kill: Kill) -> Outcome {
         code: status.code(),
         stdout,
         stderr,
-        ended: now_secs(),
+        spawned,
     }
 }
 
@@ -365,7 +368,7 @@ fn soak_a_thousand_gets_from_32_processes_across_4_identities() {
             o.identity,
             o.stderr
         );
-        s.assert_token_of(o.identity, &o.stdout, o.ended);
+        s.assert_token_of(o.identity, &o.stdout, o.spawned);
     }
     let bound = refresh_cycles(SOAK_LIFETIME, elapsed);
     let mut total = 0;
@@ -419,7 +422,7 @@ fn soak_killing_helpers_at_random_points_loses_nothing_and_leaves_no_stuck_lock(
             o.identity,
             o.stderr
         );
-        s.assert_token_of(o.identity, &o.stdout, o.ended);
+        s.assert_token_of(o.identity, &o.stdout, o.spawned);
     }
     assert!(killed > 0, "nothing was killed");
     assert!(holders > 0, "no lock holder was killed");
@@ -431,7 +434,7 @@ fn soak_killing_helpers_at_random_points_loses_nothing_and_leaves_no_stuck_lock(
     let later = run_workers(&s, |_| 2, Duration::ZERO, || Kill::Never);
     for o in &later {
         assert_eq!(o.code, Some(0), "a later get failed:\n{}", o.stderr);
-        s.assert_token_of(o.identity, &o.stdout, o.ended);
+        s.assert_token_of(o.identity, &o.stdout, o.spawned);
     }
     s.assert_no_lock_held();
     s.assert_cache_intact();

@@ -38,7 +38,10 @@ fn world() -> Option<World> {
     let w = World::with_cache("auto");
     let probe = run(&w, "keyutils", None, &["cache", "list", "-vv"], "");
     if probe.stderr.contains("keyutils unusable") {
-        eprintln!("SKIPPED: the kernel keyring is unusable here: {}", probe.stderr);
+        eprintln!(
+            "SKIPPED: the kernel keyring is unusable here: {}",
+            probe.stderr
+        );
         return None;
     }
     Some(w)
@@ -50,7 +53,9 @@ fn a_cached_get_is_served_by_the_kernel_keyring_without_the_bus() {
     let first = run(&w, "auto", None, &["get", "-vv"], &w.request());
     assert!(first.status.success(), "{}", first.stderr);
     assert!(
-        first.stderr.contains("using the secret-service+keyutils store"),
+        first
+            .stderr
+            .contains("using the secret-service+keyutils store"),
         "{}",
         first.stderr
     );
@@ -66,7 +71,9 @@ fn a_cached_get_is_served_by_the_kernel_keyring_without_the_bus() {
     assert_eq!(w.token_requests(), 1, "{}", second.stderr);
     assert_eq!(token_of(&second.stdout), token);
     assert!(
-        second.stderr.contains("cache hit (secret-service+keyutils)"),
+        second
+            .stderr
+            .contains("cache hit (secret-service+keyutils)"),
         "{}",
         second.stderr
     );

@@ -149,7 +149,7 @@ fn bench(report: &mut Report) {
                 if let Some(other) = std::env::var_os(OTHER_BINARY) {
                     let other = std::path::PathBuf::from(other);
                     let median = bench_cached_get(&entra, &store, Some(&other), report);
-                    medians.push((format!("{label}, {OTHER_BINARY}"), median));
+                    medians.push((format!("{label}, other build"), median));
                 }
                 stores.push(store);
             }
@@ -476,7 +476,7 @@ fn bench_cached_get(
         None => store.env.helper(),
     };
     let label = match other {
-        Some(_) => format!("{}, {OTHER_BINARY}", store.label),
+        Some(_) => format!("{}, other build", store.label),
         None => store.label.to_string(),
     };
     cmd.arg("get").stderr(Stdio::piped());

@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use support::{FakeEntra, TestEnv};
 
+/// Names another helper binary to time on the same warm stores.
+const OTHER_BINARY: &str = "GIT_CREDENTIAL_ENTRA_BENCH_OTHER";
 /// Timed runs per series.
 const RUNS: usize = 200;
 /// Probe runs per peak-RSS figure.
@@ -55,7 +57,8 @@ const REQUEST: &str = "protocol=http\nhost=127.0.0.1:8081\npath=contoso/p/_git/r
 const CACHE_PASSWORD: &str = "baseline-password-0123456789";
 
 /// The cache stores under test: (label, `GIT_CREDENTIAL_ENTRA_CACHE`, store name in the trace).
-const STORES: [(&str, &str, &str); 3] = [
+const STORES: [(&str, &str, &str); 4] = [
+    ("auto", "auto", "secret-service+keyutils"),
     ("file", "file", "file"),
     ("keyutils", "keyutils", "keyutils"),
     ("secret-service", "keyring", "secret-service"),
@@ -139,8 +142,15 @@ fn bench(report: &mut Report) {
     for (label, mode, name) in STORES {
         match setup_store(&entra, label, mode, name, report) {
             Ok(store) => {
-                let median = bench_cached_get(&entra, &store, report);
-                medians.push((label, median));
+                let median = bench_cached_get(&entra, &store, None, report);
+                medians.push((label.to_string(), median));
+                // Another build of the helper (say, the commit before a change)
+                // on the same warm store, for a before/after in one run.
+                if let Some(other) = std::env::var_os(OTHER_BINARY) {
+                    let other = std::path::PathBuf::from(other);
+                    let median = bench_cached_get(&entra, &store, Some(&other), report);
+                    medians.push((format!("{label}, other build"), median));
+                }
                 stores.push(store);
             }
             Err(why) => println!(
@@ -451,10 +461,24 @@ fn setup_store(
     Ok(Store { label, env, token })
 }
 
-/// Times cached `get`s for `store`, checking each; returns the median in ms.
-fn bench_cached_get(entra: &FakeEntra, store: &Store, report: &mut Report) -> f64 {
+/// Times cached `get`s for `store` (by `other` instead of this build's
+/// helper, when given), checking each; returns the median in ms.
+fn bench_cached_get(
+    entra: &FakeEntra,
+    store: &Store,
+    other: Option<&std::path::Path>,
+    report: &mut Report,
+) -> f64 {
     let before = entra.token_requests().len();
-    let mut cmd = store.env.helper();
+    let mut cmd = match other {
+        // `git` only names the program: any program gets the isolated environment.
+        Some(bin) => store.env.git(&bin.to_string_lossy()),
+        None => store.env.helper(),
+    };
+    let label = match other {
+        Some(_) => format!("{}, other build", store.label),
+        None => store.label.to_string(),
+    };
     cmd.arg("get").stderr(Stdio::piped());
     let mut times = Vec::with_capacity(RUNS);
     let mut good = 0;
@@ -465,13 +489,12 @@ fn bench_cached_get(entra: &FakeEntra, store: &Store, report: &mut Report) -> f6
         }
         times.push(run.elapsed);
     }
-    let median = print_stats(&format!("helper get, cached, {}", store.label), times);
+    let median = print_stats(&format!("helper get, cached, {label}"), times);
     let fetched = entra.token_requests().len() - before;
     report.check(
         good == RUNS && fetched == 0,
         format!(
-            "{}: cached gets: {good}/{RUNS} returned the cached token, {fetched} token requests (want 0)",
-            store.label
+            "{label}: cached gets: {good}/{RUNS} returned the cached token, {fetched} token requests (want 0)"
         ),
     );
     median

@@ -63,6 +63,16 @@ impl KeyringStore {
         Ok(store)
     }
 
+    /// Whether the OS keyring would be the Secret Service: Linux with a
+    /// D-Bus session bus. Says so without talking to the bus.
+    pub fn secret_service_likely(env: &Env) -> bool {
+        cfg!(target_os = "linux")
+            && (env.get("DBUS_SESSION_BUS_ADDRESS").is_some()
+                || env
+                    .dir("XDG_RUNTIME_DIR")
+                    .is_some_and(|d| d.join("bus").exists()))
+    }
+
     /// A lookup that must answer "found" or "not found", nothing else.
     fn probe(&self) -> Result<(), StoreError> {
         self.get("probe").map(|_| ())
@@ -71,11 +81,7 @@ impl KeyringStore {
     #[cfg(target_os = "linux")]
     fn platform(env: &Env, fallback: bool) -> Result<KeyringStore, StoreError> {
         // Without a session bus, libdbus would try X11 autolaunch: don't.
-        let bus = env.get("DBUS_SESSION_BUS_ADDRESS").is_some()
-            || env
-                .dir("XDG_RUNTIME_DIR")
-                .is_some_and(|d| d.join("bus").exists());
-        if !bus {
+        if !Self::secret_service_likely(env) {
             return Err(StoreError(
                 "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".into(),
             ));

@@ -7,6 +7,7 @@
 //! that fails is a cache miss with a trace line, never a failed `get`.
 
 pub mod file;
+mod front;
 mod keyring;
 pub mod notice;
 
@@ -192,7 +193,26 @@ pub fn open(
         CacheMode::File => file(),
         CacheMode::Keyring | CacheMode::Keyutils => forced(mode, chosen, env, &notices, trace),
         CacheMode::Auto => {
-            if let Some(os) = usable(KeyringStore::os(env, true), "keyring") {
+            if KeyringStore::secret_service_likely(env)
+                && let Some(kernel) = usable(KeyringStore::keyutils(), "keyutils")
+            {
+                // The Secret Service behind a kernel-keyring front, opened
+                // only when the front misses; see `front`.
+                notices.clear(Notice::FileStore);
+                let (env, tokens, notices) = (env.clone(), tokens.clone(), notices.clone());
+                Box::new(front::Front::new(
+                    kernel,
+                    Box::new(move || {
+                        let os = KeyringStore::os(&env, true)?;
+                        let file = Box::new(FileStore::new(tokens.clone()));
+                        Ok(Box::new(keyring::spill(
+                            Box::new(os),
+                            file,
+                            notices.clone(),
+                        )))
+                    }),
+                ))
+            } else if let Some(os) = usable(KeyringStore::os(env, true), "keyring") {
                 notices.clear(Notice::FileStore);
                 Box::new(keyring::spill(os, file(), notices.clone()))
             } else if let Some(kernel) = usable(KeyringStore::keyutils(), "keyutils") {

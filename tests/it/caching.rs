@@ -233,7 +233,7 @@ fn cache_list_and_clear_never_print_a_token() {
 }
 
 /// Whether the Secret Service can be tested here; in CI it must be.
-fn secret_service_available() -> bool {
+pub fn secret_service_available() -> bool {
     let ok = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
     if !ok {
         assert!(

@@ -6,6 +6,7 @@ mod cache_trust;
 mod caching;
 mod certificates;
 mod ci_oidc;
+mod default_cache;
 mod doctor;
 mod errors;
 mod git_flow;

@@ -1,12 +1,10 @@
 //! What a person typing at the helper sees: unknown words, prompts, and
 //! messages that must be true.
 
-use std::io::{Read, Write};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
 
 use crate::support::TestEnv;
+use crate::support::terminal::{Screen, on_a_terminal};
 use crate::world::{SECRET, TENANT, World};
 
 #[test]
@@ -76,22 +74,6 @@ fn unknown_words_with_arguments_are_an_error() {
     assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
 }
 
-/// A shell command line run on a fresh pseudo-terminal (util-linux
-/// `script`) in `env`'s isolated environment; `HELPER` stands for the helper.
-fn on_a_terminal(env: &TestEnv, command: &str) -> Command {
-    let helper = env.helper();
-    let bin = format!("'{}'", helper.get_program().to_string_lossy());
-    let mut cmd = Command::new("script");
-    cmd.env_clear();
-    for (k, v) in helper.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    cmd.args(["-qec", &command.replace("HELPER", &bin), "/dev/null"]);
-    cmd
-}
-
 #[test]
 fn at_a_terminal_get_explains_and_unknown_words_fail() {
     let env = TestEnv::new();
@@ -132,48 +114,19 @@ fn keyring_world() -> World {
 /// secret prompt, types `typed`, and returns the exit status and everything
 /// the terminal showed; `None` when there is no keyring here (skipped).
 fn type_at_the_prompt(w: &World, command: &str, typed: &[u8]) -> Option<(ExitStatus, String)> {
-    let mut child = on_a_terminal(&w.env, command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn script");
-    let shown = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let shown = shown.clone();
-        let mut stdout = child.stdout.take().expect("piped");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let mut s = shown.lock().unwrap_or_else(|e| e.into_inner());
-                s.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
+    let mut screen = Screen::start(&w.env, command);
     // Type only once the prompt is out: a terminal echoes what arrives
     // before echo is turned off, whoever reads it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let prompted = loop {
-        let s = shown.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if s.contains("paste the secret, then Enter") {
-            break true;
-        }
-        if s.contains("no OS keyring is available") || Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdin = child.stdin.take().expect("piped");
+    let prompted = screen
+        .wait_for(|s| {
+            s.contains("paste the secret, then Enter") || s.contains("no OS keyring is available")
+        })
+        .is_some_and(|s| s.contains("paste the secret, then Enter"));
     if prompted {
-        stdin.write_all(typed).expect("type");
+        screen.type_in(typed);
     }
-    drop(stdin);
-    let status = child.wait().expect("wait for script");
-    reader.join().expect("reader");
-    let shown = shown.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    screen.close_input();
+    let (status, shown) = screen.finish();
     if !prompted && shown.contains("no OS keyring is available") {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

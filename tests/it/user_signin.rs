@@ -4,14 +4,13 @@
 //! pseudo-terminal, device code, silent refresh, and what happens when no
 //! prompt may be shown.
 
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::RunOutput;
+use crate::support::terminal::{Screen, on_a_terminal};
 use crate::world::{TENANT, World, field, token_of};
 
 const UPN: &str = "alice@contoso.onmicrosoft.com";
@@ -259,9 +258,8 @@ fn git_credential_interactive_never_is_honoured_at_a_terminal() {
         "[credential]\n\tinteractive = never\n",
     )
     .expect("gitconfig");
-    let bin = env!("CARGO_BIN_EXE_git-credential-entra");
     let out = w.env.run(
-        &mut on_a_terminal(&w, &format!("env -u GIT_TERMINAL_PROMPT '{bin}' get")),
+        &mut on_a_terminal(&w.env, "env -u GIT_TERMINAL_PROMPT HELPER get"),
         w.request().as_bytes(),
     );
     assert!(
@@ -270,20 +268,6 @@ fn git_credential_interactive_never_is_honoured_at_a_terminal() {
         "{}",
         out.stdout
     );
-}
-
-/// `command` on a fresh pseudo-terminal (util-linux `script`), in the world's environment.
-fn on_a_terminal(w: &World, command: &str) -> Command {
-    let helper = w.env.helper();
-    let mut cmd = Command::new("script");
-    cmd.env_clear();
-    for (k, v) in helper.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    cmd.args(["-qec", command, "/dev/null"]);
-    cmd
 }
 
 #[test]
@@ -361,44 +345,15 @@ fn device_code_blocked_by_policy_names_the_other_flows() {
 #[test]
 fn paste_on_a_terminal_finishes_the_sign_in() {
     let mut w = user_world("");
-    let bin = env!("CARGO_BIN_EXE_git-credential-entra");
-    let mut child = on_a_terminal(&w, &format!("'{bin}' login --identity me --flow paste"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn script");
-    let shown = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let shown = shown.clone();
-        let mut stdout = child.stdout.take().expect("piped");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                shown
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = loop {
-        let s = shown.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if s.contains("paste it here") {
-            let url = s
-                .split_whitespace()
-                .find(|t| t.contains("/oauth2/v2.0/authorize?"))
-                .expect("the authorize URL is shown")
-                .to_string();
-            break url;
-        }
-        assert!(Instant::now() < deadline, "no paste prompt: {s}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut screen = Screen::start(&w.env, "HELPER login --identity me --flow paste");
+    let prompt = screen
+        .wait_for(|s| s.contains("paste it here"))
+        .unwrap_or_else(|| panic!("no paste prompt: {}", screen.shown()));
+    let url = prompt
+        .split_whitespace()
+        .find(|t| t.contains("/oauth2/v2.0/authorize?"))
+        .expect("the authorize URL is shown")
+        .to_string();
     // The person's browser, elsewhere: sign in, then copy the address it was sent to.
     let location = Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", &url])
@@ -406,24 +361,8 @@ fn paste_on_a_terminal_finishes_the_sign_in() {
         .expect("curl");
     let location = String::from_utf8_lossy(&location.stdout).to_string();
     assert!(location.starts_with("http://localhost:"), "{location}");
-    let mut stdin = child.stdin.take().expect("piped");
-    stdin
-        .write_all(format!("{location}\r").as_bytes())
-        .expect("paste");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "login did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(stdin);
-    reader.join().expect("reader");
-    let shown = shown.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    screen.type_in(format!("{location}\r").as_bytes());
+    let (status, shown) = screen.finish();
     if shown.contains("no OS keyring could keep the sign-in") {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

@@ -9,6 +9,7 @@ pub mod env;
 pub mod imds;
 pub mod jwt;
 pub mod oidc;
+pub mod terminal;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
 pub use entra::{Delivery, FakeEntra, Federation, Scripted};

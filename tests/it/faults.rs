@@ -18,7 +18,7 @@
 //! | a token already expired on arrival | `answers::tokens_expired_on_arrival`, `answers::a_token_azure_devops_finds_expired_is_erased` | `expires_in` ≤ 0 (or a past `expires_on`): one error at once, never cached; a token whose own `exp` is past: git's `erase` drops it |
 //! | clock skew of ±10 min vs the token's `iat` | `answers::clock_skew_of_ten_minutes_either_way` | expiry from `expires_in` on our clock, whatever the claims say |
 //! | IMDS 410 for 60 s | `imds::imds_updating_for_a_minute` | success before [`IMDS_UPDATE_WINDOW`] + `max_backoff` + one attempt; past it, one error |
-//! | the keyring daemon stops answering | `keyring::a_keyring_daemon_that_stops_answering` | every D-Bus call ends within the Secret Service client's 2 s call timeout; the token is served, and cached once the daemon answers again |
+//! | the keyring daemon stops answering | `keyring::a_keyring_daemon_that_stops_answering` | every D-Bus call ends within the Secret Service client's 2 s call timeout, opening a session on a frozen bus within the helper's 3 s; the token is served, and cached once the daemon answers again |
 //!
 //! Related, elsewhere: an outage shared by waiting processes
 //! (`robustness::an_outage_is_shared_by_every_waiting_process`,
@@ -52,7 +52,23 @@ const MARGIN: i64 = 300;
 pub fn timed_get(w: &World) -> (RunOutput, Duration) {
     let started = Instant::now();
     let out = w.helper(&["get", "-v"], &w.request());
-    (out, started.elapsed())
+    let took = started.elapsed();
+    report(&out, took);
+    (out, took)
+}
+
+/// Puts how a faulty `get` ended, and how long it took, in the test's
+/// output (`--nocapture` shows the figures).
+pub fn report(out: &RunOutput, took: Duration) {
+    eprintln!(
+        "{}: get {} in {took:.1?}",
+        std::thread::current().name().unwrap_or("a fault"),
+        if out.status.success() {
+            "served"
+        } else {
+            "failed"
+        }
+    );
 }
 
 /// The one error line of a failed `get` (after `quit=1` on stdout), which

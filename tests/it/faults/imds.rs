@@ -57,6 +57,7 @@ fn long_get(m: &MiWorld) -> (RunOutput, Duration) {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr,
     };
+    super::report(&out, took);
     (out, took)
 }
 

@@ -4,7 +4,7 @@
 //! Service client gives each call [`CALL_TIMEOUT`]), so git still gets its
 //! token in seconds; nothing half-written is left; a token the kernel-keyring
 //! front holds is served without the bus; and once the daemon answers again,
-//! tokens are cached there again.
+//! tokens are cached there again. The same for the bus daemon itself.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
@@ -155,10 +155,20 @@ impl Keyring {
     /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the keyring daemon: the bus
     /// still takes calls for it, and nothing answers them.
     fn signal(&self, signal: libc::c_int) {
-        // SAFETY: signalling our own child, which has not been reaped.
-        let rc = unsafe { libc::kill(self.daemon.id() as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "signal the keyring daemon");
+        send(&self.daemon, signal);
     }
+
+    /// Freezes or thaws the bus daemon itself: connections are accepted by
+    /// the kernel, and nothing answers on them.
+    fn signal_bus(&self, signal: libc::c_int) {
+        send(&self.bus, signal);
+    }
+}
+
+fn send(child: &Child, signal: libc::c_int) {
+    // SAFETY: signalling our own child, which has not been reaped.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(rc, 0, "signal {}", child.id());
 }
 
 /// The standard world with cache `mode`, on the keyring's bus.
@@ -172,7 +182,9 @@ fn world(kr: &Keyring, mode: &str) -> World {
 fn timed(w: &World) -> (crate::support::RunOutput, Duration) {
     let started = Instant::now();
     let out = w.helper(&["get", "-v"], &w.request());
-    (out, started.elapsed())
+    let took = started.elapsed();
+    super::report(&out, took);
+    (out, took)
 }
 
 #[test]
@@ -211,6 +223,7 @@ fn a_keyring_daemon_that_stops_answering() {
     kr.signal(libc::SIGSTOP);
     let out = child.wait_with_output().expect("the get ends");
     let took = started.elapsed();
+    eprintln!("keyring frozen mid-run: get ended in {took:.1?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     crate::support::assert_no_leak("stderr", &stderr);
@@ -256,9 +269,27 @@ fn a_keyring_daemon_that_stops_answering() {
         eprintln!("SKIPPED (front half): the kernel keyring is unusable here");
     }
 
+    kr.signal(libc::SIGCONT);
+
+    // The bus daemon itself frozen: libdbus would wait for it without end;
+    // the helper gives up on the keyring after its connect timeout.
+    kr.signal_bus(libc::SIGSTOP);
+    let started = Instant::now();
+    let out = w.helper(&["get", "-vv"], &w.request());
+    let took = started.elapsed();
+    super::report(&out, took);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the D-Bus session bus did not answer"),
+        "{}",
+        out.stderr
+    );
+    assert!(took <= CALL_TIMEOUT * 2 + SLACK, "{took:?}");
+    cache_row(&w);
+    kr.signal_bus(libc::SIGCONT);
+
     // Answering again: the next get caches its fresh token there, and the
     // one after is served from it; nothing from the frozen time is left.
-    kr.signal(libc::SIGCONT);
     let (out, _) = timed(&w);
     assert!(out.status.success(), "{}", out.stderr);
     let token = token_of(&out.stdout);

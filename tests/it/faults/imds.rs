@@ -1,6 +1,7 @@
 //! IMDS answering 410 ("updating, available within 70 seconds") for a
-//! minute: the helper outlasts it even with the default 30 s budget, and
-//! gives one clear error when the update takes longer than documented.
+//! minute: the helper outlasts it even with the default 30 s budget (and a
+//! process waiting for the lock outlasts it too), and gives one clear error
+//! when the update takes longer than documented.
 
 use std::io::Write as _;
 use std::process::Stdio;
@@ -85,16 +86,23 @@ fn imds_updating_for_a_minute() {
         assert!(row_of(&m.w, "vm").contains("not cached"));
     });
 
+    // Two gets at once: one rides the update out, the other waits for it
+    // (a waiter must not give up before the holder is done).
     let m = MiWorld::new(MiKind::Imds);
     m.mi.set_outage_for(Scripted::status(410), updating);
-    let (out, took) = long_get(&m);
-    assert!(out.status.success(), "{}", out.stderr);
-    assert!(took >= updating, "{took:?}");
+    let (first, second) = std::thread::scope(|s| {
+        let other = s.spawn(|| long_get(&m));
+        (long_get(&m), other.join().expect("the other get"))
+    });
     let requests = m.mi.requests().len();
     assert!(requests > 2, "retried through the update: {requests}");
     let issued = m.mi.issued_tokens();
-    assert_eq!(issued.len(), 1);
-    assert_eq!(token_of(&out.stdout), issued[0]);
+    assert_eq!(issued.len(), 1, "one token for both");
+    for (out, took) in [first, second] {
+        assert!(out.status.success(), "{}", out.stderr);
+        assert!(took >= updating, "{took:?}");
+        assert_eq!(token_of(&out.stdout), issued[0]);
+    }
     assert!(row_of(&m.w, "vm").contains("fresh"));
     let (again, _) = m.get("vm");
     assert_eq!(token_of(&again.stdout), issued[0], "cached");

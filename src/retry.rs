@@ -1,5 +1,5 @@
 //! The one retry loop for token endpoints, with a [`Policy`] per kind of
-//! endpoint (Entra now, managed identity next).
+//! endpoint (Entra, managed identity, the CI platforms' OIDC endpoints).
 //!
 //! One budget covers the whole operation: every attempt and every wait. An
 //! attempt may use only what is left of it, and no wait — whatever a server's

@@ -11,6 +11,7 @@ pub mod entra;
 pub mod env;
 pub mod jwt;
 pub mod protocol;
+pub mod retry;
 pub mod secret;
 pub mod tenant;
 
@@ -25,7 +26,6 @@ mod keyring;
 mod lock;
 mod net;
 mod private_fs;
-mod retry;
 mod run;
 mod secrets;
 mod session;

@@ -20,10 +20,23 @@ pub const NOTICE_AFTER: Duration = Duration::from_secs(2);
 /// Time a holder may need beyond its token request: reading a secret,
 /// building the HTTP client, saving the token.
 const HOLDER_OVERHEAD: Duration = Duration::from_secs(15);
+/// The longest a holder's token request takes with default settings: a
+/// managed identity riding out an IMDS update (see `retry.rs`), which
+/// outlasts Entra's 30 s budget.
+const LONGEST_REQUEST: Duration = longest(
+    crate::entra::RETRY_BUDGET,
+    crate::retry::IMDS_UPDATE_WINDOW
+        .saturating_add(crate::retry::MANAGED_IDENTITY.max_backoff)
+        .saturating_add(crate::retry::MANAGED_IDENTITY.min_attempt),
+);
 /// How long to wait in all before giving up: the holder's retry budget bounds
-/// its whole token request, so waiting longer only hides what went wrong.
-pub const GIVE_UP_AFTER: Duration =
-    Duration::from_secs(crate::entra::RETRY_BUDGET.as_secs() + HOLDER_OVERHEAD.as_secs());
+/// its whole token request, so waiting longer only hides what went wrong —
+/// and giving up sooner would fail a process whose holder is about to succeed.
+pub const GIVE_UP_AFTER: Duration = LONGEST_REQUEST.saturating_add(HOLDER_OVERHEAD);
+
+const fn longest(a: Duration, b: Duration) -> Duration {
+    if a.as_millis() >= b.as_millis() { a } else { b }
+}
 
 /// Held while this process acquires a token; dropping it unlocks.
 #[derive(Debug)]
@@ -158,8 +171,13 @@ mod tests {
 
     #[test]
     fn waiting_is_bounded_by_the_holders_budget() {
+        let imds_update = crate::retry::MANAGED_IDENTITY.deadline(Some(Duration::ZERO));
         assert!(GIVE_UP_AFTER > crate::entra::RETRY_BUDGET);
-        assert!(GIVE_UP_AFTER <= crate::entra::RETRY_BUDGET + Duration::from_secs(30));
+        assert!(
+            GIVE_UP_AFTER > imds_update,
+            "a waiter outlasts an IMDS update"
+        );
+        assert!(GIVE_UP_AFTER <= imds_update + Duration::from_secs(30));
         let e = crate::error::Error::Lock {
             identity: "ci".into(),
             timeout: LockTimeout {

@@ -1,14 +1,25 @@
 //! The one retry loop for token endpoints, with a [`Policy`] per kind of
-//! endpoint (Entra now, managed identity next).
+//! endpoint (Entra, managed identity, the CI platforms' OIDC endpoints).
 //!
 //! One budget covers the whole operation: every attempt and every wait. An
 //! attempt may use only what is left of it, and no wait — whatever a server's
 //! `Retry-After` says — takes the operation past it. Reading and judging an
 //! answer stays with the caller, which knows what a body may hold.
+//!
+//! One exception, for a status whose end the endpoint documents (IMDS answers
+//! 410 while it updates, "available within 70 seconds"): once it is seen, the
+//! operation may last until one attempt has been made after that window,
+//! even past a shorter budget — giving up earlier would fail a request that
+//! is known to succeed moments later.
 
 use std::time::{Duration, Instant};
 
 use crate::trace::Trace;
+
+/// Each endpoint's policy, named in one place: the tests and benches state
+/// their bounds from these.
+pub use crate::entra::POLICY as ENTRA;
+pub use crate::identity::{IMDS_UPDATE_WINDOW, MANAGED_IDENTITY_POLICY as MANAGED_IDENTITY};
 
 /// When and how often to try again.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +44,10 @@ pub struct Policy {
     pub honour_retry_after: bool,
     /// Whether an answer that never (fully) arrived is tried again.
     pub retry_transport: bool,
+    /// A status the endpoint answers for a documented time at most, and that
+    /// time: once the status is seen, the operation lasts (past the budget if
+    /// need be) until one attempt after the window (see [`Policy::deadline`]).
+    pub window: Option<(u16, Duration)>,
 }
 
 /// What the loop gives one attempt.
@@ -53,6 +68,7 @@ pub enum Step<T, E> {
     Done(Result<T, E>),
     /// A status in [`Policy::statuses`], with the server's `Retry-After`.
     Status {
+        status: u16,
         failure: E,
         retry_after: Option<Duration>,
     },
@@ -77,21 +93,35 @@ impl Policy {
             .min(self.max_backoff)
     }
 
-    /// The time an attempt may take when `elapsed` of the budget is spent.
-    fn attempt_time(&self, elapsed: Duration) -> Duration {
-        self.attempt_timeout
-            .min(self.budget.saturating_sub(elapsed))
+    /// The time an attempt may take when `elapsed` of the time allowed
+    /// (`deadline`, from the start) is spent.
+    fn attempt_time(&self, elapsed: Duration, deadline: Duration) -> Duration {
+        self.attempt_timeout.min(deadline.saturating_sub(elapsed))
     }
 
     /// Whether another attempt after failed attempt `number` and a wait of
-    /// `wait` still leaves it time within the budget.
-    pub fn fits(&self, started: Instant, wait: Duration, number: u32) -> bool {
+    /// `wait` still leaves it time before `deadline` (from `started`).
+    pub fn fits(&self, started: Instant, deadline: Duration, wait: Duration, number: u32) -> bool {
         number < self.max_attempts
             && started
                 .elapsed()
                 .saturating_add(wait)
                 .saturating_add(self.min_attempt)
-                <= self.budget
+                <= deadline
+    }
+
+    /// How long the operation may last, from its start: the budget — or,
+    /// when the window's status was first answered `first_seen` into it,
+    /// long enough for the longest wait and one attempt after the window.
+    pub fn deadline(&self, first_seen: Option<Duration>) -> Duration {
+        match (self.window, first_seen) {
+            (Some((_, window)), Some(at)) => self.budget.max(
+                at.saturating_add(window)
+                    .saturating_add(self.max_backoff)
+                    .saturating_add(self.min_attempt),
+            ),
+            _ => self.budget,
+        }
     }
 
     /// Runs `attempt` until it is done, the policy stops retrying, or the
@@ -105,19 +135,25 @@ impl Policy {
     ) -> Result<T, E> {
         let started = Instant::now();
         let mut number = 0;
+        // When the window's status was first answered, from the start.
+        let mut first_seen = None;
         loop {
             number += 1;
             let this = Attempt {
                 number,
-                timeout: self.attempt_time(started.elapsed()),
+                timeout: self.attempt_time(started.elapsed(), self.deadline(first_seen)),
                 started,
             };
             let (failure, wait) = match attempt(this) {
                 Step::Done(result) => return result,
                 Step::Status {
+                    status,
                     failure,
                     retry_after,
                 } => {
+                    if self.window.is_some_and(|(s, _)| s == status) && first_seen.is_none() {
+                        first_seen = Some(started.elapsed());
+                    }
                     let wait = retry_after
                         .filter(|_| self.honour_retry_after)
                         .unwrap_or_else(|| self.backoff(number));
@@ -128,7 +164,7 @@ impl Policy {
                 }
                 Step::Transport { failure } => return Err(failure),
             };
-            if !self.fits(started, wait, number) {
+            if !self.fits(started, self.deadline(first_seen), wait, number) {
                 return Err(finish(failure, number, started.elapsed()));
             }
             trace.detail(format_args!(
@@ -156,6 +192,7 @@ mod tests {
         max_backoff: Duration::from_millis(4),
         honour_retry_after: true,
         retry_transport: true,
+        window: None,
     };
 
     /// Runs `policy` over scripted steps; returns the result and how many
@@ -176,6 +213,7 @@ mod tests {
 
     fn status(code: u16) -> Step<u16, u16> {
         Step::Status {
+            status: code,
             failure: code,
             retry_after: None,
         }
@@ -184,22 +222,27 @@ mod tests {
     #[test]
     fn no_wait_takes_us_past_the_budget() {
         let now = Instant::now();
-        assert!(QUICK.fits(now, Duration::from_secs(1), 1));
+        let budget = QUICK.budget;
+        assert!(QUICK.fits(now, budget, Duration::from_secs(1), 1));
         assert!(
-            !QUICK.fits(now, Duration::MAX, 1),
+            !QUICK.fits(now, budget, Duration::MAX, 1),
             "Retry-After: 18446744073709551615"
         );
-        assert!(!QUICK.fits(now, QUICK.budget, 1));
-        assert!(!QUICK.fits(now, QUICK.budget - QUICK.min_attempt / 2, 1));
-        assert!(!QUICK.fits(now, Duration::ZERO, QUICK.max_attempts));
+        assert!(!QUICK.fits(now, budget, budget, 1));
+        assert!(!QUICK.fits(now, budget, budget - QUICK.min_attempt / 2, 1));
+        assert!(!QUICK.fits(now, budget, Duration::ZERO, QUICK.max_attempts));
     }
 
     #[test]
     fn an_attempt_never_outlives_the_budget() {
         let secs = |s| Duration::from_secs(s);
-        assert_eq!(QUICK.attempt_time(Duration::ZERO), QUICK.attempt_timeout);
-        assert_eq!(QUICK.attempt_time(secs(25)), secs(5));
-        assert_eq!(QUICK.attempt_time(secs(40)), Duration::ZERO);
+        let budget = QUICK.budget;
+        assert_eq!(
+            QUICK.attempt_time(Duration::ZERO, budget),
+            QUICK.attempt_timeout
+        );
+        assert_eq!(QUICK.attempt_time(secs(25), budget), secs(5));
+        assert_eq!(QUICK.attempt_time(secs(40), budget), Duration::ZERO);
     }
 
     #[test]
@@ -228,6 +271,7 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_only_when_the_policy_says_so() {
         let long = || Step::Status {
+            status: 429,
             failure: 429,
             retry_after: Some(Duration::from_secs(3600)),
         };
@@ -252,5 +296,65 @@ mod tests {
         };
         let (result, made) = script(&strict, vec![dropped(), Step::Done(Ok(2))]);
         assert_eq!((result, made), (Err(1), 1), "returned as it came");
+    }
+
+    #[test]
+    fn a_documented_window_outlasts_a_shorter_budget_by_one_attempt() {
+        let secs = Duration::from_secs;
+        let imds = Policy {
+            budget: secs(30),
+            max_backoff: secs(8),
+            min_attempt: Duration::from_millis(500),
+            window: Some((410, secs(70))),
+            ..QUICK
+        };
+        assert_eq!(imds.deadline(None), secs(30), "not seen: the budget");
+        // Seen 2 s in: the window ends at 72 s; the longest wait may start
+        // just before it, and the attempt after it needs its minimum time.
+        assert_eq!(
+            imds.deadline(Some(secs(2))),
+            secs(2 + 70 + 8) + Duration::from_millis(500)
+        );
+        let long = Policy {
+            budget: secs(600),
+            ..imds
+        };
+        assert_eq!(long.deadline(Some(secs(2))), secs(600), "never shorter");
+        assert_eq!(QUICK.deadline(Some(secs(2))), QUICK.budget, "no window");
+    }
+
+    #[test]
+    fn only_the_window_status_extends_the_budget() {
+        let tiny = Policy {
+            budget: Duration::from_millis(50),
+            min_attempt: Duration::from_millis(10),
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(20),
+            max_attempts: 100,
+            statuses: &[(410, 410), (503, 503)],
+            window: Some((410, Duration::from_millis(400))),
+            ..QUICK
+        };
+        // 503s: the 50 ms budget ends it after a few attempts.
+        let (result, made) = script(&tiny, (0..100).map(|_| status(503)).collect());
+        assert!(result.is_err() && made < 5, "{made}");
+        // 410s: tried on for the 400 ms window and one attempt after it.
+        let started = Instant::now();
+        let (result, made) = script(&tiny, (0..100).map(|_| status(410)).collect());
+        assert!(result.is_err(), "{result:?}");
+        assert!(started.elapsed() >= Duration::from_millis(400), "{made}");
+        assert!(made > 10, "{made}");
+        let (result, _) = script(
+            &tiny,
+            (0..10)
+                .map(|_| status(410))
+                .chain([Step::Done(Ok(5))])
+                .collect(),
+        );
+        assert_eq!(
+            result,
+            Ok(5),
+            "ten 410s (about 200 ms, within the window) then a token"
+        );
     }
 }

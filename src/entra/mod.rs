@@ -25,7 +25,7 @@ pub use user::{
     device_code, device_code_poll, parse_device_code, refresh_token, user_scope,
 };
 
-use crate::http::{BodyError, REQUEST_TIMEOUT, error_chain, read_capped};
+use crate::http::{BodyError, error_chain, read_capped};
 use crate::retry::{Policy, Step};
 use crate::secret::Secret;
 use crate::text::sanitize;
@@ -37,6 +37,10 @@ use crate::trace::Trace;
 pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
 /// Attempts within the budget.
 pub const MAX_ATTEMPTS: u32 = 6;
+/// Longest single attempt: Entra answers in well under a second, so an
+/// attempt this slow is a hung connection, and a third of the budget is
+/// left for the attempts after it.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// An attempt with less time than this left would only time out.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(2);
 /// Largest answer read: a token response is a few KiB, and a server that
@@ -211,11 +215,24 @@ pub fn parse_token(status: u16, body: &str, received: i64) -> Result<TokenRespon
     let b: TokenBody = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
     let token = b.access_token.ok_or_else(|| bad("no access_token"))?;
     AccessToken::check_token(&token).map_err(bad)?;
+    // The lifetime is counted on our clock from when the answer arrived, never
+    // from the token's own claims: a clock skew between Entra and this machine
+    // must not make a fresh token look expired (or an old one fresh).
     let lifetime = match (b.expires_in, b.expires_on) {
         (Some(secs), _) if secs > 0 => secs,
-        (Some(_), _) => return Err(bad("expires_in is not a positive number of seconds")),
+        (Some(secs), _) => {
+            return Err(bad(&format!(
+                "the token arrived already expired (expires_in {secs})"
+            )));
+        }
         (None, Some(on)) if on > received => on.saturating_sub(received),
-        _ => return Err(bad("no usable expires_in or expires_on")),
+        (None, Some(on)) => {
+            return Err(bad(&format!(
+                "the token arrived already expired (expires_on is {} s before it arrived)",
+                received.saturating_sub(on)
+            )));
+        }
+        (None, None) => return Err(bad("no usable expires_in or expires_on")),
     };
     let lifetime = lifetime.min(MAX_LIFETIME_SECS);
     Ok(TokenResponse {
@@ -313,12 +330,13 @@ pub const POLICY: Policy = Policy {
     statuses: &[(429, 429), (500, 599)],
     budget: RETRY_BUDGET,
     max_attempts: MAX_ATTEMPTS,
-    attempt_timeout: REQUEST_TIMEOUT,
+    attempt_timeout: ATTEMPT_TIMEOUT,
     min_attempt: MIN_ATTEMPT_TIME,
     first_backoff: Duration::from_secs(1),
     max_backoff: Duration::from_secs(16),
     honour_retry_after: true,
     retry_transport: true,
+    window: None,
 };
 
 /// The v2 token endpoint of `tenant`: where client credentials are posted,
@@ -462,6 +480,7 @@ fn post_form_with<T>(
                     waited: Duration::ZERO,
                 };
                 return Step::Status {
+                    status,
                     failure,
                     retry_after,
                 };

@@ -22,6 +22,8 @@ mod service_principal;
 mod user;
 mod workload;
 
+pub use managed_identity::{IMDS_UPDATE_WINDOW, POLICY as MANAGED_IDENTITY_POLICY};
+
 use std::fmt;
 
 use crate::cache::Fingerprint;

@@ -46,6 +46,7 @@ pub const POLICY: Policy = Policy {
     max_backoff: Duration::from_secs(4),
     honour_retry_after: true,
     retry_transport: true,
+    window: None,
 };
 
 /// A GitHub Actions OIDC token for `audience`:
@@ -228,6 +229,7 @@ impl Call {
                         ids,
                     };
                     return Step::Status {
+                        status,
                         failure,
                         retry_after,
                     };

@@ -12,9 +12,17 @@
 //!
 //! Items keep keyring-core's attributes (`service`, `username`) and label, so
 //! items written by earlier versions are still found.
+//!
+//! Every call is bounded: each method call by the client's own 2 s timeout,
+//! and opening the session by [`CONNECT_TIMEOUT`] — libdbus waits without
+//! end for a bus daemon that accepted the connection but never answers (one
+//! that is stopped or hung), so the opening runs on a thread of its own that
+//! is abandoned when it takes too long.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use dbus_secret_service::{EncryptionType, Error as SsError, Item, SecretService};
 
@@ -23,6 +31,9 @@ use crate::secret::Secret;
 
 /// How long an allowed unlock prompt may wait for its person.
 const PROMPT_SECONDS: u64 = 300;
+/// How long opening a session may take: the bus answers `Hello` itself at
+/// once, and the keyring's `OpenSession` has the 2 s of any call.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Content type of every item written (keyring-core's, for compatibility).
 const CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -66,8 +77,26 @@ impl Store {
         } else {
             PROMPT_SECONDS
         };
-        let ss = SecretService::connect_with_max_prompt_timeout(EncryptionType::Dh, seconds)
-            .map_err(|e| failure("cannot open a session", e))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("secret-service-connect".into())
+            .spawn(move || {
+                // The receiver is gone when we gave up; nothing to tell then.
+                let _ = tx.send(SecretService::connect_with_max_prompt_timeout(
+                    EncryptionType::Dh,
+                    seconds,
+                ));
+            })
+            .map_err(|e| StoreError(format!("Secret Service: cannot start a thread: {e}")))?;
+        let ss = match rx.recv_timeout(CONNECT_TIMEOUT) {
+            Ok(opened) => opened.map_err(|e| failure("cannot open a session", e))?,
+            Err(_) => {
+                return Err(StoreError(format!(
+                    "Secret Service: the D-Bus session bus did not answer within {} s (its daemon may be stopped or hung)",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        };
         Ok(Store {
             ss,
             forbidden,

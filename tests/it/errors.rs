@@ -77,34 +77,6 @@ fn entra_errors_are_translated() {
 }
 
 #[test]
-fn throttling_is_retried_honouring_retry_after() {
-    let w = World::new();
-    let mut throttled = Scripted::status(429);
-    throttled.retry_after = Some("1".into());
-    w.entra.push_response(throttled);
-    w.entra.push_response(Scripted::status(503));
-    let out = w.helper(&["get"], &w.request());
-    assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(w.token_requests(), 3, "429, 503, then success");
-}
-
-#[test]
-fn persistent_outage_fails_within_the_budget() {
-    let w = World::with_cache("none");
-    let mut down = Scripted::status(503);
-    down.retry_after = Some("0".into());
-    w.entra.set_outage(Some(down));
-    let out = w.helper(&["get"], &w.request());
-    assert_eq!(out.stdout, "quit=1\n");
-    assert!(out.stderr.contains("HTTP 503"), "{}", out.stderr);
-    assert!(
-        (2..=6).contains(&w.token_requests()),
-        "bounded retries: {}",
-        w.token_requests()
-    );
-}
-
-#[test]
 fn missing_secret_variable_says_what_to_export() {
     let mut w = World::new();
     w.env.set_env("CI_SECRET", "");

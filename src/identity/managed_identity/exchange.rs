@@ -5,7 +5,9 @@
 //! A refused connection or a connect timeout is not retried: it means there
 //! is no endpoint here (not an Azure machine), and git should hear that in
 //! seconds, not after a minute of retries. One budget (the identity's
-//! `managed_identity_timeout_seconds`) bounds the whole operation.
+//! `managed_identity_timeout_seconds`) bounds the whole operation — except
+//! while IMDS answers 410, "updating, available within 70 seconds": then the
+//! helper keeps trying until one attempt after that window.
 
 use std::time::{Duration, Instant};
 
@@ -32,18 +34,25 @@ pub const APP_SERVICE_API_VERSION: &str = "2019-08-01";
 /// Azure Arc's api-version (as MSAL and azure-identity send).
 pub const ARC_API_VERSION: &str = "2020-06-01";
 
+/// How long IMDS answers 410 while it updates: "available within 70
+/// seconds" (Microsoft's IMDS documentation).
+pub const IMDS_UPDATE_WINDOW: Duration = Duration::from_secs(70);
+
 /// Retries for managed-identity endpoints; the budget is the identity's.
+/// Enough attempts for [`IMDS_UPDATE_WINDOW`] at the longest backoff: the
+/// budget, not the count, is what ends an outage.
 pub const POLICY: Policy = Policy {
     name: "managed identity",
     statuses: &[(404, 404), (410, 410), (429, 429), (500, 599)],
     budget: Duration::from_secs(30),
-    max_attempts: 8,
+    max_attempts: 16,
     attempt_timeout: Duration::from_secs(10),
     min_attempt: Duration::from_millis(500),
     first_backoff: Duration::from_secs(1),
     max_backoff: Duration::from_secs(8),
     honour_retry_after: true,
     retry_transport: true,
+    window: Some((410, IMDS_UPDATE_WINDOW)),
 };
 
 /// The request URL: the endpoint's path, api-version, resource and the
@@ -259,6 +268,7 @@ fn judge(
     let message = server_message(&body);
     if policy.retries(status) {
         return Step::Status {
+            status,
             failure: MiFailure::Unavailable {
                 status,
                 attempts: number,

@@ -147,6 +147,7 @@ pub(super) struct State {
     pub(super) lifetime: u64,
     refresh_in: Option<u64>,
     numbers_as_strings: bool,
+    clock_skew: i64,
     delay: Option<Duration>,
     queue: VecDeque<Scripted>,
     outage: Option<Scripted>,
@@ -176,6 +177,7 @@ impl FakeEntra {
             lifetime: 3599,
             refresh_in: None,
             numbers_as_strings: false,
+            clock_skew: 0,
             delay: None,
             queue: VecDeque::new(),
             outage: None,
@@ -247,6 +249,13 @@ impl FakeEntra {
     /// When on, the numeric response fields are sent as JSON strings, as v1-style endpoints do.
     pub fn set_numbers_as_strings(&self, on: bool) {
         self.lock().numbers_as_strings = on;
+    }
+
+    /// Sets how far the fake's clock is off (seconds, either way): the `iat`,
+    /// `nbf` and `exp` claims of issued tokens move by that much, while
+    /// `expires_in` stays a duration, as a skewed Entra would send them.
+    pub fn set_clock_skew(&self, secs: i64) {
+        self.lock().clock_skew = secs;
     }
 
     /// When `Some`, every issued token is delivered only after this long
@@ -602,7 +611,7 @@ fn federated(
 fn issue(st: &mut State, tenant: &str, client_id: &str) -> Scripted {
     let tid = tenant_id(tenant);
     let oid = derived_guid(&format!("{tid}/{client_id}"));
-    let now = now_secs();
+    let now = (now_secs() as i64).saturating_add(st.clock_skew);
     let jti = base64::Engine::encode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         super::random_bytes::<16>(),
@@ -618,7 +627,7 @@ fn issue(st: &mut State, tenant: &str, client_id: &str) -> Scripted {
         "ver": "1.0",
         "iat": now,
         "nbf": now,
-        "exp": now + st.lifetime,
+        "exp": now.saturating_add(st.lifetime as i64),
         "jti": jti,
         "idtyp": "app",
     }));

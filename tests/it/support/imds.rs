@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Which platform's endpoint the fake plays.
 #[derive(Clone, Debug)]
@@ -63,6 +64,7 @@ struct State {
     lifetime: u64,
     numbers_as_strings: bool,
     queue: VecDeque<Scripted>,
+    outage: Option<(Scripted, Instant)>,
     requests: Vec<MiRequest>,
     issued: Vec<String>,
 }
@@ -89,6 +91,7 @@ impl FakeImds {
             lifetime: 86_399,
             numbers_as_strings: true,
             queue: VecDeque::new(),
+            outage: None,
             requests: Vec::new(),
             issued: Vec::new(),
         }));
@@ -152,6 +155,12 @@ impl FakeImds {
         self.lock().queue.push_back(r);
     }
 
+    /// Answers every request with `r` (once the queue is empty) for `how_long`
+    /// from now, as an endpoint that is down for a while does (IMDS's 410).
+    pub fn set_outage_for(&self, r: Scripted, how_long: Duration) {
+        self.lock().outage = Some((r, Instant::now() + how_long));
+    }
+
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<MiRequest> {
         self.lock().requests.clone()
@@ -204,7 +213,12 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
     let (reply, challenge) = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         st.requests.push(seen.clone());
-        match st.queue.pop_front() {
+        let down = st
+            .outage
+            .as_ref()
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(r, _)| r.clone());
+        match st.queue.pop_front().or(down) {
             Some(r) => (r, None),
             None => handle(&mut st, &seen),
         }

@@ -9,6 +9,8 @@ pub mod env;
 pub mod imds;
 pub mod jwt;
 pub mod oidc;
+#[cfg(unix)]
+pub mod private_keyring;
 pub mod terminal;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
@@ -16,6 +18,8 @@ pub use entra::{Delivery, FakeEntra, Federation, Scripted};
 pub use env::{RunOutput, TestEnv};
 pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind};
 pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
+#[cfg(unix)]
+pub use private_keyring::PrivateKeyring;
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::net::SocketAddr;

@@ -488,10 +488,11 @@ mod tests {
                 .expect("valid")
                 .contains("secret from $AZURE_CLIENT_SECRET")
         );
+        let pfx = crate::abs("/etc/app.pfx");
         let env = Env::from_pairs([
             ("AZURE_TENANT_ID", TENANT),
             ("AZURE_CLIENT_ID", CLIENT),
-            ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/app.pfx"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", pfx.as_str()),
         ]);
         let config = Config::parse(
             r#"{"identities":{"env":{"type":"environment"}}}"#,
@@ -503,7 +504,8 @@ mod tests {
             .expect("valid")
             .to_string();
         assert!(
-            shown.contains("environment, tenant") && shown.ends_with("certificate /etc/app.pfx)"),
+            shown.contains("environment, tenant")
+                && shown.ends_with(&format!("certificate {pfx})")),
             "{shown}"
         );
         let env = Env::from_pairs([

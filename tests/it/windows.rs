@@ -72,7 +72,13 @@ fn wine() -> &'static Wine {
         let (appdata, local) = text
             .trim()
             .split_once(';')
-            .unwrap_or_else(|| panic!("wine cmd did not print the profile's folders: {text:?}"));
+            .unwrap_or_else(|| {
+                panic!(
+                    "Wine does not work here (wine cmd.exe did not print the profile's folders; {}): {text:?} {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
         Wine {
             appdata: host_path(&prefix, appdata),
             local_appdata: host_path(&prefix, local),

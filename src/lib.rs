@@ -35,6 +35,8 @@ mod timefmt;
 mod token;
 mod tokens;
 mod trace;
+#[cfg(windows)]
+mod windows_acl;
 
 /// Tests' absolute paths, written unix-style: on Windows `/etc/x` becomes
 /// `C:\etc\x`, so the same test checks the same rule on both.

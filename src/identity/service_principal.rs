@@ -350,7 +350,8 @@ struct CertSettings<'a> {
 }
 
 /// Refuses a file holding a secret or a private key (`what` names it) when
-/// group or others may read or write it, as ssh refuses such keys.
+/// group or others may read or write it, as ssh refuses such keys; on
+/// Windows, when its ACL grants that to Everyone, Users or Authenticated Users.
 pub(super) fn refuse_if_shared(
     path: &Path,
     meta: &std::fs::Metadata,
@@ -367,7 +368,21 @@ pub(super) fn refuse_if_shared(
             ));
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        let _ = meta;
+        let shown = path.display();
+        match crate::windows_acl::shared_with(path) {
+            Ok(None) => {}
+            Ok(Some(group)) => {
+                return Err(format!(
+                    "{shown} ({what}) is readable or writable by {group} (its access control list says so). Fix: icacls \"{shown}\" /inheritance:r /grant:r \"%USERNAME%:F\""
+                ));
+            }
+            Err(e) => return Err(format!("{shown} ({what}): {e}")),
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     let _ = (path, meta, what);
     Ok(())
 }

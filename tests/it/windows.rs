@@ -98,6 +98,11 @@ fn host_path(prefix: &Path, windows: &str) -> PathBuf {
         .fold(prefix.join("drive_c"), |p, part| p.join(part))
 }
 
+/// A host path as Wine's programs see it: `/x/y` → `Z:\x\y`.
+fn windows_path(host: &Path) -> String {
+    format!("Z:{}", host.display().to_string().replace('/', "\\"))
+}
+
 /// `wine program` in the prefix, with nothing else inherited from the host
 /// but what Wine itself needs.
 fn wine_command(prefix: &Path, program: &Path) -> Command {
@@ -149,14 +154,16 @@ impl Win {
                 r#"{{
   "identities": {{
     "ci": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_env": "CI_SECRET" }},
-    "kr": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_keyring": true }}
+    "kr": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_keyring": true }},
+    "sf": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_file": "{secret_file}" }}
   }},
   "routes": [ {{ "url": "{base}/contoso", "identity": "ci" }} ],
   "hosts": [ "{base}" ],
   "authority_host": "{authority}"
 }}"#,
                 base = ado.base_url(),
-                authority = entra.url()
+                authority = entra.url(),
+                secret_file = windows_path(&env.path().join("secret.txt")).replace('\\', "\\\\"),
             ),
         )
         .expect("write config.json");
@@ -436,4 +443,26 @@ fn secret_set_at_a_console_does_not_echo() {
     assert!(out.status.success(), "{}", out.stderr);
     assert!(w.entra.token_requests()[0].secret_ok, "the typed secret");
     w.helper(&["secret", "delete", "--identity", "kr"], "");
+}
+
+#[test]
+#[ignore = "needs Wine and the Windows .exe; CI runs it (see .ci/run)"]
+fn a_secret_file_everyone_may_read_is_refused() {
+    let w = Win::new();
+    let file = w.env.path().join("secret.txt");
+    std::fs::write(&file, format!("{SECRET}\n")).expect("write the secret file");
+    // Wine derives the file's ACL from its unix mode: 644 grants Everyone read.
+    crate::support::chmod(&file, 0o644);
+    let out = w.helper(&["get", "--identity", "sf"], &w.request());
+    assert_eq!(out.stdout, "quit=1\n", "{}", out.stderr);
+    assert!(
+        out.stderr.contains("readable or writable by Everyone") && out.stderr.contains("icacls"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.token_requests(), 0, "nothing was sent");
+    crate::support::chmod(&file, 0o600);
+    let out = w.helper(&["get", "--identity", "sf"], &w.request());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(w.entra.token_requests()[0].secret_ok);
 }

@@ -724,6 +724,7 @@ fn run_helper(env: &TestEnv, args: &[&str], stdin: &str) -> Run {
 }
 
 /// Reaps `child` with `wait4`: whether it exited 0, and its `ru_maxrss` in KiB.
+#[cfg(unix)]
 fn reap(child: &mut Child) -> (bool, i64) {
     let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
     let mut status: libc::c_int = 0;
@@ -743,6 +744,32 @@ fn reap(child: &mut Child) -> (bool, i64) {
     }
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     (ok, usage.ru_maxrss)
+}
+
+/// Reaps `child`: whether it exited 0, and its peak working set in KiB (the
+/// nearest Windows has to `ru_maxrss`; the exited process's handle still has it).
+#[cfg(windows)]
+fn reap(child: &mut Child) -> (bool, i64) {
+    use std::os::windows::io::AsRawHandle as _;
+    use windows_sys::Win32::System::ProcessStatus::{
+        K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS,
+    };
+    let ok = child.wait().expect("wait for the child").success();
+    // SAFETY: plain old data, for which all-zero bytes are a valid value.
+    let mut counters: PROCESS_MEMORY_COUNTERS = unsafe { std::mem::zeroed() };
+    let size = u32::try_from(std::mem::size_of::<PROCESS_MEMORY_COUNTERS>()).expect("small struct");
+    // SAFETY: the child's handle is open until `child` drops; `counters` is writable.
+    let got = unsafe { K32GetProcessMemoryInfo(child.as_raw_handle(), &mut counters, size) };
+    assert_ne!(
+        got,
+        0,
+        "GetProcessMemoryInfo: {}",
+        std::io::Error::last_os_error()
+    );
+    (
+        ok,
+        i64::try_from(counters.PeakWorkingSetSize / 1024).unwrap_or(i64::MAX),
+    )
 }
 
 /// The value of the first `key=` line of a credential-protocol answer.

@@ -9,8 +9,10 @@ remotes to it in your global git config.
 Installs to $env:LOCALAPPDATA\Programs\git-credential-entra\bin (or -Prefix),
 then runs `git-credential-entra configure`, which prints every change it makes
 and keeps the helper lines it replaces so `unconfigure` puts them back.
-Prerequisites: git; for building, Rust and cargo >= 1.89 (https://rustup.rs)
-with the MSVC build tools.
+Prerequisites (checked first, each with its fix): git; for building, Rust and
+cargo >= 1.89 (https://rustup.rs) with the MSVC build tools. -Uninstall runs
+`unconfigure`, then removes the binary (and the folders it created, if empty).
+There is no man page on Windows: `git-credential-entra --help` has the text.
 
 .EXAMPLE
 .\install\install.ps1
@@ -33,14 +35,20 @@ $BinDir = Join-Path $Prefix 'bin'
 $Exe = Join-Path $BinDir 'git-credential-entra.exe'
 
 if ($Uninstall) {
+    # As install.sh: unconfigure first; if it fails, the binary stays so it can be retried.
     if (Test-Path $Exe) {
         Write-Host 'install.ps1: removing the git config that configure wrote'
         & $Exe unconfigure
-        if ($LASTEXITCODE -ne 0) { throw "unconfigure failed; retry with: $Exe unconfigure" }
+        if ($LASTEXITCODE -ne 0) { throw "unconfigure failed; the binary is left in place so you can retry: $Exe unconfigure" }
         Remove-Item -Force $Exe
+        Write-Host "install.ps1: removed $Exe"
+    } else {
+        Write-Host "install.ps1: no binary at $Exe; not touching the git config"
     }
-    if ((Test-Path $BinDir) -and -not (Get-ChildItem $BinDir)) { Remove-Item $BinDir }
-    Write-Host "install.ps1: removed $Exe"
+    # Directories this script created, only if nothing else lives there.
+    foreach ($d in @($BinDir, $Prefix)) {
+        if ((Test-Path $d) -and -not (Get-ChildItem -Force $d)) { Remove-Item $d }
+    }
     exit 0
 }
 
@@ -69,16 +77,22 @@ if (-not $Binary) {
     finally { Pop-Location }
     $Binary = Join-Path $Root 'target\release\git-credential-entra.exe'
 }
+if (-not (Test-Path -PathType Leaf $Binary)) { throw "no executable at $Binary" }
 New-Item -ItemType Directory -Force -Path $BinDir | Out-Null
-Copy-Item -Force $Binary $Exe
+# Copy then rename, as install.sh: a running git never sees a half-written helper.
+$Tmp = "$Exe.tmp.$PID"
+Copy-Item -Force $Binary $Tmp
+Move-Item -Force $Tmp $Exe
 Write-Host "install.ps1: installed $Exe ($(& $Exe --version))"
 
 if (-not $NoConfigure) {
     & $Exe configure
     if ($LASTEXITCODE -ne 0) { throw "configure failed; fix the cause above and run: $Exe configure" }
 }
+# On PATH now (this shell) or for new shells (the user's Path), as install.sh checks PATH.
 $userPath = [Environment]::GetEnvironmentVariable('Path', 'User')
-if (-not (($userPath -split ';') -contains $BinDir)) {
-    Write-Host "install.ps1: $BinDir is not on your PATH. Fix:"
+$onPath = (($env:Path -split ';') + ($userPath -split ';')) | Where-Object { $_.TrimEnd('\') -eq $BinDir.TrimEnd('\') }
+if (-not $onPath) {
+    Write-Host "install.ps1: $BinDir is not on your PATH, so commands like 'git-credential-entra configure' are not found. Fix (then open a new shell):"
     Write-Host "    [Environment]::SetEnvironmentVariable('Path', `"$BinDir;`" + [Environment]::GetEnvironmentVariable('Path','User'), 'User')"
 }

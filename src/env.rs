@@ -131,17 +131,18 @@ impl Dirs {
         let config_file = match chosen {
             Some(path) => Ok(path),
             None => {
+                // Windows: the roaming profile, as %APPDATA% (or its usual place).
                 let base = if cfg!(windows) {
                     env.dir("APPDATA")
+                        .or_else(|| home.as_ref().map(|h| h.join("AppData").join("Roaming")))
                 } else {
                     env.dir("XDG_CONFIG_HOME")
+                        .or_else(|| home.as_ref().map(|h| h.join(".config")))
                 };
-                base.or_else(|| home.as_ref().map(|h| h.join(".config")))
-                    .map(|b| b.join(APP).join("config.json"))
-                    .ok_or(NoHome {
-                        what: "the config file",
-                        vars: CONFIG_VARS,
-                    })
+                base.map(|b| b.join(APP).join("config.json")).ok_or(NoHome {
+                    what: "the config file",
+                    vars: CONFIG_VARS,
+                })
             }
         };
         let cache_base = if cfg!(windows) {
@@ -152,7 +153,13 @@ impl Dirs {
                 .or_else(|| home.as_ref().map(|h| h.join(".cache")))
         };
         let cache = cache_base.map(|b| b.join(APP));
-        let locks = match env.dir("XDG_RUNTIME_DIR") {
+        // XDG_RUNTIME_DIR is a unix desktop's; Windows keeps locks with the cache.
+        let runtime = if cfg!(windows) {
+            None
+        } else {
+            env.dir("XDG_RUNTIME_DIR")
+        };
+        let locks = match runtime {
             Some(runtime) => Some(runtime.join(APP)),
             None => cache.as_ref().map(|c| c.join("locks")),
         };
@@ -198,6 +205,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(windows))]
     fn xdg_locations_and_fallbacks() {
         let env = Env::from_pairs([("HOME", "/h"), ("XDG_RUNTIME_DIR", "/run/u")]);
         let d = Dirs::new(&env, None);
@@ -244,15 +252,16 @@ mod tests {
                 let config = d.config_file.expect_err(&shown);
                 assert_eq!(config.vars, CONFIG_VARS, "{shown}");
                 let message = config.to_string();
-                assert!(
-                    message.contains("Fix: set HOME (or XDG_CONFIG_HOME) to an absolute path"),
-                    "{message}"
+                let fix = format!(
+                    "Fix: set {} (or {}) to an absolute path",
+                    CONFIG_VARS[0], CONFIG_VARS[1]
                 );
+                assert!(message.contains(&fix), "{message}");
                 assert!(
                     d.cache
                         .expect_err(&shown)
                         .to_string()
-                        .contains("XDG_CACHE_HOME"),
+                        .contains(CACHE_VARS[1]),
                     "{shown}"
                 );
                 assert!(d.locks.is_err(), "{shown}");
@@ -261,6 +270,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(windows))]
     fn absolute_xdg_directories_stand_in_for_home() {
         let env = Env::from_pairs([
             ("HOME", "rel"),
@@ -281,6 +291,40 @@ mod tests {
         let d = Dirs::new(&env, None);
         assert_eq!(ok(&d.locks), PathBuf::from("/run/u/git-credential-entra"));
         assert!(d.cache.is_err());
+    }
+
+    #[test]
+    #[cfg(windows)]
+    fn appdata_locations_and_the_profile_fallback() {
+        let env = Env::from_pairs([
+            ("APPDATA", r"C:\Users\u\AppData\Roaming"),
+            ("LOCALAPPDATA", r"C:\Users\u\AppData\Local"),
+            ("XDG_RUNTIME_DIR", r"C:\run"),
+        ]);
+        let d = Dirs::new(&env, None);
+        assert_eq!(
+            ok(&d.config_file),
+            PathBuf::from(r"C:\Users\u\AppData\Roaming\git-credential-entra\config.json")
+        );
+        assert_eq!(
+            ok(&d.cache),
+            PathBuf::from(r"C:\Users\u\AppData\Local\git-credential-entra")
+        );
+        assert_eq!(
+            ok(&d.locks),
+            PathBuf::from(r"C:\Users\u\AppData\Local\git-credential-entra\locks")
+        );
+        // Without APPDATA / LOCALAPPDATA: their usual places in the profile.
+        let env = Env::from_pairs([("USERPROFILE", r"C:\Users\u"), ("APPDATA", "rel")]);
+        let d = Dirs::new(&env, None);
+        assert_eq!(
+            ok(&d.config_file),
+            PathBuf::from(r"C:\Users\u\AppData\Roaming\git-credential-entra\config.json")
+        );
+        assert_eq!(
+            ok(&d.cache),
+            PathBuf::from(r"C:\Users\u\AppData\Local\git-credential-entra")
+        );
     }
 
     #[test]

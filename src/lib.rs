@@ -35,5 +35,18 @@ mod timefmt;
 mod token;
 mod tokens;
 mod trace;
+#[cfg(windows)]
+mod windows_acl;
+
+/// Tests' absolute paths, written unix-style: on Windows `/etc/x` becomes
+/// `C:\etc\x`, so the same test checks the same rule on both.
+#[cfg(test)]
+pub(crate) fn abs(unix_path: &str) -> String {
+    if cfg!(windows) {
+        format!("C:{}", unix_path.replace('/', "\\"))
+    } else {
+        unix_path.to_string()
+    }
+}
 
 pub use run::run;

@@ -5,6 +5,10 @@
 //! the process mid-prompt (Ctrl-C, a closed terminal) would leave the shell
 //! without echo, so while echo is off a handler for those signals restores the
 //! settings first and then lets the signal take its usual course.
+//!
+//! On Windows the same holds for the console: `ENABLE_ECHO_INPUT` is cleared
+//! from the console's input mode while the line is read, and a console control
+//! handler (Ctrl-C, Ctrl-Break, a closed window) restores the mode first.
 
 use std::io::{self, Read, Write};
 
@@ -18,7 +22,7 @@ const MAX_SECRET: usize = 64 * 1024;
 #[cfg(unix)]
 pub fn read_hidden_line(
     input: &mut dyn Read,
-    fd: std::os::fd::RawFd,
+    fd: Console,
     prompt_out: &mut dyn Write,
 ) -> io::Result<Secret<String>> {
     let echo_off = unix::EchoOff::new(fd)?;
@@ -32,17 +36,41 @@ pub fn read_hidden_line(
     line
 }
 
-/// Without termios there is no way to turn echo off: refuse rather than show it.
-#[cfg(not(unix))]
+/// The console handle behind stdin, for [`read_hidden_line`].
+#[cfg(unix)]
+pub fn stdin_console() -> Console {
+    0
+}
+
+/// The console handle behind stdin, for [`read_hidden_line`].
+#[cfg(windows)]
+pub fn stdin_console() -> Console {
+    use std::os::windows::io::AsRawHandle;
+    std::io::stdin().as_raw_handle()
+}
+
+/// A terminal (unix: a file descriptor; Windows: a console input handle).
+#[cfg(unix)]
+pub type Console = std::os::fd::RawFd;
+/// A terminal (unix: a file descriptor; Windows: a console input handle).
+#[cfg(windows)]
+pub type Console = std::os::windows::io::RawHandle;
+
+/// Prompts on `prompt_out`, reads one line from `input` (the console
+/// `console`) with echo off, and returns it without its line end.
+#[cfg(windows)]
 pub fn read_hidden_line(
-    _input: &mut dyn Read,
-    _fd: i32,
-    _prompt_out: &mut dyn Write,
+    input: &mut dyn Read,
+    console: Console,
+    prompt_out: &mut dyn Write,
 ) -> io::Result<Secret<String>> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "cannot hide a secret typed at this console",
-    ))
+    let echo_off = windows::EchoOff::new(console)?;
+    write!(prompt_out, "paste the secret, then Enter: ")?;
+    prompt_out.flush()?;
+    let line = read_line(input);
+    drop(echo_off);
+    let _ = writeln!(prompt_out);
+    line
 }
 
 fn read_line(input: &mut dyn Read) -> io::Result<Secret<String>> {
@@ -169,6 +197,96 @@ mod unix {
                 }
             }
             SAVED_FD.store(FREE, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use std::io;
+    use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+    use windows_sys::Win32::Foundation::HANDLE;
+    use windows_sys::Win32::System::Console::{
+        ENABLE_ECHO_INPUT, GetConsoleMode, SetConsoleCtrlHandler, SetConsoleMode,
+    };
+    use windows_sys::core::BOOL;
+
+    /// The console whose mode a control handler restores (null: none), and
+    /// that mode; atomics because the handler runs on its own thread.
+    static SAVED_HANDLE: AtomicPtr<core::ffi::c_void> = AtomicPtr::new(std::ptr::null_mut());
+    static SAVED_MODE: AtomicU32 = AtomicU32::new(0);
+
+    unsafe extern "system" fn restore_then_go_on(_ctrl: u32) -> BOOL {
+        let handle = SAVED_HANDLE.load(Ordering::SeqCst);
+        if !handle.is_null() {
+            // SAFETY: the handle stays open while it is published.
+            unsafe { SetConsoleMode(handle, SAVED_MODE.load(Ordering::SeqCst)) };
+        }
+        // Not handled: the next handler (the default one ends the process) runs.
+        0
+    }
+
+    /// Echo off on a console until dropped.
+    pub struct EchoOff {
+        handle: HANDLE,
+        saved: u32,
+    }
+
+    impl EchoOff {
+        pub fn new(handle: HANDLE) -> io::Result<EchoOff> {
+            let mut saved = 0u32;
+            // SAFETY: GetConsoleMode writes one u32; it fails on a non-console handle.
+            if unsafe { GetConsoleMode(handle, &mut saved) } == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            SAVED_MODE.store(saved, Ordering::SeqCst);
+            if SAVED_HANDLE
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    handle,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
+                .is_err()
+            {
+                return Err(io::Error::other("echo is already off for another prompt"));
+            }
+            // SAFETY: registers a handler that only calls SetConsoleMode.
+            unsafe { SetConsoleCtrlHandler(Some(restore_then_go_on), 1) };
+            let echo_off = EchoOff { handle, saved };
+            // SAFETY: a mode derived from the console's current one.
+            if unsafe { SetConsoleMode(handle, saved & !ENABLE_ECHO_INPUT) } == 0 {
+                // Drop unregisters the handler (and restores the unchanged mode).
+                return Err(io::Error::last_os_error());
+            }
+            Ok(echo_off)
+        }
+    }
+
+    impl Drop for EchoOff {
+        fn drop(&mut self) {
+            // SAFETY: restores the mode GetConsoleMode returned and removes
+            // the handler registered in `new`.
+            unsafe {
+                SetConsoleMode(self.handle, self.saved);
+                SetConsoleCtrlHandler(Some(restore_then_go_on), 0);
+            }
+            SAVED_HANDLE.store(std::ptr::null_mut(), Ordering::SeqCst);
+        }
+    }
+
+    // Echo off at a real console is tested from outside: the black-box
+    // Windows test types `secret set` into a pseudo-terminal Wine turns into
+    // a console.
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::os::windows::io::AsRawHandle;
+
+        #[test]
+        fn a_non_console_is_refused() {
+            let file = tempfile::tempfile().expect("temp file");
+            assert!(EchoOff::new(file.as_raw_handle()).is_err());
         }
     }
 }

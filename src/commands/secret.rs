@@ -73,7 +73,7 @@ pub fn run(
         SecretCommand::Set => {
             let secret = if session.stdin_is_terminal {
                 // A person pastes it: one line, never shown on the screen.
-                crate::terminal::read_hidden_line(stdin, 0, stderr).map_err(|e| {
+                crate::terminal::read_hidden_line(stdin, crate::terminal::stdin_console(), stderr).map_err(|e| {
                     Error::Command(format!("cannot read the secret from the terminal: {e}. Fix: pipe it in: git-credential-entra secret set --identity {name} < file-with-the-secret"))
                 })?
             } else {

@@ -350,7 +350,8 @@ struct CertSettings<'a> {
 }
 
 /// Refuses a file holding a secret or a private key (`what` names it) when
-/// group or others may read or write it, as ssh refuses such keys.
+/// group or others may read or write it, as ssh refuses such keys; on
+/// Windows, when its ACL grants that to Everyone, Users or Authenticated Users.
 pub(super) fn refuse_if_shared(
     path: &Path,
     meta: &std::fs::Metadata,
@@ -367,7 +368,21 @@ pub(super) fn refuse_if_shared(
             ));
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        let _ = meta;
+        let shown = path.display();
+        match crate::windows_acl::shared_with(path) {
+            Ok(None) => {}
+            Ok(Some(group)) => {
+                return Err(format!(
+                    "{shown} ({what}) is readable or writable by {group} (its access control list says so). Fix: icacls \"{shown}\" /inheritance:r /grant:r \"%USERNAME%:F\""
+                ));
+            }
+            Err(e) => return Err(format!("{shown} ({what}): {e}")),
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     let _ = (path, meta, what);
     Ok(())
 }
@@ -488,10 +503,11 @@ mod tests {
                 .expect("valid")
                 .contains("secret from $AZURE_CLIENT_SECRET")
         );
+        let pfx = crate::abs("/etc/app.pfx");
         let env = Env::from_pairs([
             ("AZURE_TENANT_ID", TENANT),
             ("AZURE_CLIENT_ID", CLIENT),
-            ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/app.pfx"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", pfx.as_str()),
         ]);
         let config = Config::parse(
             r#"{"identities":{"env":{"type":"environment"}}}"#,
@@ -503,7 +519,8 @@ mod tests {
             .expect("valid")
             .to_string();
         assert!(
-            shown.contains("environment, tenant") && shown.ends_with("certificate /etc/app.pfx)"),
+            shown.contains("environment, tenant")
+                && shown.ends_with(&format!("certificate {pfx})")),
             "{shown}"
         );
         let env = Env::from_pairs([

@@ -214,10 +214,11 @@ mod tests {
             ]
             .join(","),
         );
+        let token_file = crate::abs("/var/run/token");
         let env = Env::from_pairs([
             ("AZURE_TENANT_ID", TENANT),
             ("AZURE_CLIENT_ID", CLIENT),
-            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
+            ("AZURE_FEDERATED_TOKEN_FILE", token_file.as_str()),
         ]);
         let fp = |name: &str| {
             resolve(name, &c, &env, &ImdsProbe::offline(&Trace::off()))
@@ -231,7 +232,7 @@ mod tests {
             .expect("env")
             .to_string();
         assert!(
-            shown.contains("environment") && shown.contains("/var/run/token"),
+            shown.contains("environment") && shown.contains(&token_file),
             "{shown}"
         );
         let other = config(&workload(

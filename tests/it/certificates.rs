@@ -423,16 +423,18 @@ fn each_local_certificate_problem_is_explained_before_anything_is_sent() {
         &format!(r#""certificate": "{}""#, ec.display()),
         &["not an RSA key", "Entra accepts RSA"],
     );
-    let shared = cert.combine("shared.pem", &[&cert.cert, &cert.key_pkcs8]);
+    // Unix modes only: Windows relies on the profile's ACLs (see the README).
+    #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        let shared = cert.combine("shared.pem", &[&cert.cert, &cert.key_pkcs8]);
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        refused(
+            &w,
+            &format!(r#""certificate": "{}""#, shared.display()),
+            &["readable or writable by others", "chmod 600"],
+        );
     }
-    refused(
-        &w,
-        &format!(r#""certificate": "{}""#, shared.display()),
-        &["readable or writable by others", "chmod 600"],
-    );
     let not_a_cert = dir.join("junk.pfx");
     std::fs::write(&not_a_cert, b"\x30\x03junk").expect("write");
     cert.private(&not_a_cert);

@@ -1,17 +1,31 @@
 //! The one integration-test crate: real `git`, real helper processes, fake Entra and Azure DevOps.
+//!
+//! It runs on the unix host. Modules built on unix modes, shell scripts or
+//! signals are `cfg(unix)`; the rest also compiles for Windows. The Windows
+//! binary is tested from the host by `windows`, which runs the `.exe` under
+//! Wine against the same fakes.
+// The shared support serves unix-only modules too.
+#![cfg_attr(not(unix), allow(dead_code))]
+
 mod auto;
+#[cfg(unix)]
 mod azure_cli;
 mod cache_notices;
+#[cfg(unix)]
 mod cache_trust;
+#[cfg(unix)]
 mod caching;
 mod certificates;
 mod ci_oidc;
+#[cfg(unix)]
 mod default_cache;
 mod doctor;
+#[cfg(unix)]
 mod errors;
 mod faults;
 mod git_flow;
 mod git_url;
+#[cfg(unix)]
 mod harness;
 mod humans;
 mod install;
@@ -25,10 +39,14 @@ mod operator;
 mod pipeline_token;
 mod robustness;
 mod routing;
+#[cfg(unix)]
 mod soak;
 mod support;
 mod tenant;
 mod trust;
+#[cfg(unix)]
 mod user_signin;
+#[cfg(target_os = "linux")]
+mod windows;
 mod workload;
 mod world;

@@ -161,3 +161,33 @@ fn az_is_found_only_in_absolute_path_entries() {
     assert_eq!(find(&env(&some)), Some(script));
     assert_eq!(find(&Env::from_pairs([])), None);
 }
+
+/// Windows: the CLI is `az.cmd` (a batch file in `…\CLI2\wbin`), found in an
+/// absolute PATH entry (`;`-separated), and std runs it through `cmd.exe`
+/// with its arguments intact.
+#[cfg(windows)]
+#[test]
+fn az_cmd_is_found_in_absolute_path_entries_and_run_through_cmd() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wbin = dir.path().join("wbin");
+    std::fs::create_dir(&wbin).expect("wbin");
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).expect("other");
+    // Not the CLI: a file without the .cmd extension.
+    std::fs::write(other.join("az"), "not a batch file").expect("write");
+    let env = |path: &str| Env::from_pairs([("PATH", path)]);
+    let none = format!(";.;wbin;{}", other.display());
+    assert_eq!(find(&env(&none)), None, "relative, empty, not az.cmd");
+    let cmd = wbin.join("az.cmd");
+    std::fs::write(&cmd, "@echo off\r\necho %*\r\n").expect("write az.cmd");
+    let some = format!("{none};{}", wbin.display());
+    assert_eq!(find(&env(&some)), Some(cmd.clone()));
+
+    let args = AzureCli {
+        tenant: Some("contoso.onmicrosoft.com".into()),
+    }
+    .args();
+    let out = run(&cmd, &args).expect("az.cmd runs");
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout.expose().trim(), args.join(" "));
+}

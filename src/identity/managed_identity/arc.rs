@@ -149,39 +149,40 @@ mod tests {
 
     #[test]
     fn the_realm_must_be_a_key_file_in_the_token_directory() {
-        let dir = Path::new(DIR);
+        let dir = crate::abs(DIR);
+        let dir = Path::new(&dir);
+        let d = dir.display();
+        let sep = std::path::MAIN_SEPARATOR;
         for ok in [
-            "Basic realm=/var/opt/azcmagent/tokens/abc.key",
-            "basic realm=\"/var/opt/azcmagent/tokens/0f1e.key\"",
-            "  Basic   Realm=/var/opt/azcmagent/tokens/x.key ",
+            format!("Basic realm={d}{sep}abc.key"),
+            format!("basic realm=\"{d}{sep}0f1e.key\""),
+            format!("  Basic   Realm={d}{sep}x.key "),
         ] {
-            let p = key_path(ok, dir).expect(ok);
+            let p = key_path(&ok, dir).expect(&ok);
             assert_eq!(p.parent(), Some(dir), "{ok}");
         }
+        let shadow = crate::abs("/etc/shadow.key");
         for (bad, why) in [
-            ("Basic realm=/etc/shadow.key", "not in"),
+            (format!("Basic realm={shadow}"), "not in"),
             (
-                "Basic realm=/var/opt/azcmagent/tokens/../../../etc/x.key",
+                format!("Basic realm={d}{sep}..{sep}..{sep}..{sep}etc{sep}x.key"),
                 "not in",
             ),
-            ("Basic realm=/var/opt/azcmagent/tokens/sub/x.key", "not in"),
-            ("Basic realm=var/opt/azcmagent/tokens/x.key", "not in"),
-            ("Basic realm=/var/opt/azcmagent/tokens", "not in"),
-            ("Basic realm=/var/opt/azcmagent/tokens/x.pem", "not a .key"),
-            ("Basic realm=/var/opt/azcmagent/tokens/x", "not a .key"),
+            (format!("Basic realm={d}{sep}sub{sep}x.key"), "not in"),
             (
-                "Basic realm=/var/opt/azcmagent/tokens/x.key.txt",
-                "not a .key",
+                "Basic realm=var/opt/azcmagent/tokens/x.key".into(),
+                "not in",
             ),
-            (
-                "Bearer realm=/var/opt/azcmagent/tokens/x.key",
-                "not a Basic",
-            ),
-            ("Basic", "not a Basic"),
-            ("Basic charset=UTF-8", "no realm"),
-            ("", "not a Basic"),
+            (format!("Basic realm={d}"), "not in"),
+            (format!("Basic realm={d}{sep}x.pem"), "not a .key"),
+            (format!("Basic realm={d}{sep}x"), "not a .key"),
+            (format!("Basic realm={d}{sep}x.key.txt"), "not a .key"),
+            (format!("Bearer realm={d}{sep}x.key"), "not a Basic"),
+            ("Basic".into(), "not a Basic"),
+            ("Basic charset=UTF-8".into(), "no realm"),
+            (String::new(), "not a Basic"),
         ] {
-            let e = key_path(bad, dir).expect_err(bad);
+            let e = key_path(&bad, dir).expect_err(&bad);
             assert!(e.contains(why), "{bad}: {e}");
         }
     }
@@ -234,9 +235,10 @@ mod tests {
 
     #[test]
     fn the_directory_override_exists_only_in_debug_builds() {
-        let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_TEST_ARC_TOKEN_DIR", "/tmp/arc")]);
+        let arc = crate::abs("/tmp/arc");
+        let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_TEST_ARC_TOKEN_DIR", arc.as_str())]);
         let expected = if cfg!(debug_assertions) {
-            PathBuf::from("/tmp/arc")
+            PathBuf::from(&arc)
         } else {
             platform_token_dir(&env)
         };

@@ -180,7 +180,8 @@ pub fn can_open(env: &Env) -> bool {
 
 /// The browser command for `url`: `$BROWSER` (split on spaces, the URL
 /// appended as one argument), else the platform's opener. Never a shell
-/// line with the URL in it.
+/// line with the URL in it. On Windows there is no command: the shell's
+/// default handler opens it (see [`shell_open`]).
 fn opener(env: &Env, url: &str) -> Vec<Vec<String>> {
     if let Some(b) = env.get("BROWSER").filter(|b| !b.trim().is_empty()) {
         let mut argv: Vec<String> = b.split_whitespace().map(str::to_string).collect();
@@ -188,7 +189,7 @@ fn opener(env: &Env, url: &str) -> Vec<Vec<String>> {
         return vec![argv];
     }
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    // cmd.exe parses its command line: its metacharacters are escaped with ^.
+    // WSL's cmd.exe parses its command line: its metacharacters are escaped with ^.
     let cmd_escaped: String = url
         .chars()
         .flat_map(|c| {
@@ -202,7 +203,7 @@ fn opener(env: &Env, url: &str) -> Vec<Vec<String>> {
     if cfg!(target_os = "macos") {
         vec![s(&["open", url])]
     } else if cfg!(windows) {
-        vec![s(&["cmd.exe", "/c", "start", "\"\"", &cmd_escaped])]
+        Vec::new()
     } else if env.get("WSL_DISTRO_NAME").is_some() {
         vec![
             s(&["wslview", url]),
@@ -215,6 +216,10 @@ fn opener(env: &Env, url: &str) -> Vec<Vec<String>> {
 
 /// Starts the browser on `url`; its output never reaches git's stdout.
 fn open(env: &Env, url: &str) -> Result<String, String> {
+    #[cfg(windows)]
+    if env.get("BROWSER").is_none_or(|b| b.trim().is_empty()) {
+        return shell_open(url).map(|()| "the default browser".to_string());
+    }
     let mut failures = Vec::new();
     for argv in opener(env, url) {
         let Some((program, args)) = argv.split_first() else {
@@ -233,6 +238,38 @@ fn open(env: &Env, url: &str) -> Result<String, String> {
         }
     }
     Err(failures.join("; "))
+}
+
+/// Opens `url` with the shell's default handler for its scheme
+/// (`ShellExecuteW`, the "open" verb): the URL is one string, never parsed
+/// by a command interpreter, so `&` and `^` in it need no escaping.
+#[cfg(windows)]
+fn shell_open(url: &str) -> Result<(), String> {
+    use windows_sys::Win32::UI::Shell::ShellExecuteW;
+    use windows_sys::Win32::UI::WindowsAndMessaging::SW_SHOWNORMAL;
+    let wide = |s: &str| s.encode_utf16().chain([0]).collect::<Vec<u16>>();
+    let (verb, file) = (wide("open"), wide(url));
+    // SAFETY: both strings are NUL-terminated and outlive the call; the
+    // other pointers may be null.
+    let done = unsafe {
+        ShellExecuteW(
+            std::ptr::null_mut(),
+            verb.as_ptr(),
+            file.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            SW_SHOWNORMAL,
+        )
+    };
+    // Values above 32 mean success; the others are error codes.
+    let code = done as isize;
+    if code > 32 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the shell found no program to open the address (ShellExecute error {code})"
+        ))
+    }
 }
 
 /// Runs `program args` with a deadline; its trimmed stdout when it succeeds.
@@ -492,6 +529,16 @@ mod tests {
             ]]
         );
         assert!(can_open(&env));
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_opens_addresses_through_the_shell_and_reports_a_missing_handler() {
+        // No command line is built on Windows: nothing for cmd.exe to misparse.
+        assert!(opener(&Env::default(), "https://x/?a=1&b=2").is_empty());
+        // A scheme no program handles: the shell's answer comes back as an error.
+        let e = open(&Env::default(), "gce-test-no-handler:x").expect_err("no handler");
+        assert!(e.contains("ShellExecute error"), "{e}");
     }
 
     #[test]

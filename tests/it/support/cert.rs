@@ -130,8 +130,7 @@ impl TestCert {
 
     /// Sets mode 600 on `path` (a file holding a key).
     pub fn private(&self, path: &Path) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+        super::chmod(path, 0o600);
     }
 
     /// `parts` concatenated into `name` (mode 600).

@@ -145,6 +145,8 @@ pub(super) struct State {
     base_url: String,
     federated: BTreeMap<(String, String), Vec<Federation>>,
     pub(super) lifetime: u64,
+    /// Bytes of filler claim in issued tokens (0: none), for size limits.
+    pub(super) padding: usize,
     refresh_in: Option<u64>,
     numbers_as_strings: bool,
     clock_skew: i64,
@@ -175,6 +177,7 @@ impl FakeEntra {
             base_url: String::new(),
             federated: BTreeMap::new(),
             lifetime: 3599,
+            padding: 0,
             refresh_in: None,
             numbers_as_strings: false,
             clock_skew: 0,
@@ -234,6 +237,12 @@ impl FakeEntra {
     /// The `tid` for a tenant as named in URLs: the GUID itself, or one derived from the name.
     pub fn tenant_id(&self, tenant: &str) -> String {
         tenant_id(tenant)
+    }
+
+    /// Makes issued tokens `bytes` longer, with a filler claim (as many group
+    /// or role claims make real tokens large).
+    pub fn set_token_padding(&self, bytes: usize) {
+        self.lock().padding = bytes;
     }
 
     /// Sets `expires_in`/`ext_expires_in` (and the JWT lifetime) of issued tokens; default 3599.
@@ -616,7 +625,7 @@ fn issue(st: &mut State, tenant: &str, client_id: &str) -> Scripted {
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         super::random_bytes::<16>(),
     );
-    let token = jwt::sign(&json!({
+    let mut claims = json!({
         "aud": ADO_RESOURCE,
         "iss": format!("https://sts.windows.net/{tid}/"),
         "tid": tid,
@@ -630,7 +639,12 @@ fn issue(st: &mut State, tenant: &str, client_id: &str) -> Scripted {
         "exp": now.saturating_add(st.lifetime as i64),
         "jti": jti,
         "idtyp": "app",
-    }));
+    });
+    if st.padding > 0 {
+        // Base64url of the JSON grows by 4/3: this many characters of filler.
+        claims["xms_filler"] = Value::from("f".repeat(st.padding * 3 / 4));
+    }
+    let token = jwt::sign(&claims);
     st.issued.push(token.clone());
     let num = |n: u64| {
         if st.numbers_as_strings {

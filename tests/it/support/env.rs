@@ -2,7 +2,6 @@
 //! and git that enforces a deadline and checks stderr for leaked secrets.
 
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -40,11 +39,7 @@ impl TestEnv {
             std::fs::create_dir_all(root.path().join(d)).expect("create an isolated directory");
         }
         // XDG_RUNTIME_DIR must be private to its owner, and helpers may check that.
-        std::fs::set_permissions(
-            root.path().join("runtime"),
-            std::fs::Permissions::from_mode(0o700),
-        )
-        .expect("chmod runtime/ to 0700");
+        super::chmod(&root.path().join("runtime"), 0o700);
         std::fs::write(root.path().join("home/.gitconfig"), "").expect("create home/.gitconfig");
         TestEnv {
             root,
@@ -69,11 +64,9 @@ impl TestEnv {
         let p = self.config_path();
         let dir = p.parent().expect("config path has a parent");
         std::fs::create_dir_all(dir).expect("create the config directory");
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod the config directory");
+        super::chmod(dir, 0o755);
         std::fs::write(&p, json).expect("write config.json");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644))
-            .expect("chmod config.json");
+        super::chmod(&p, 0o644);
     }
 
     /// Adds (or replaces) a variable in the environment of every command built afterwards.

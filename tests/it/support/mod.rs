@@ -125,6 +125,19 @@ impl Drop for BackgroundServer {
     }
 }
 
+/// Sets a unix mode on `path`. Windows has no modes (the profile's ACLs
+/// protect files there), so this does nothing on Windows.
+pub fn chmod(path: &std::path::Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+}
+
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
     SystemTime::now()

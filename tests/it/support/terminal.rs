@@ -13,8 +13,17 @@ use super::TestEnv;
 /// `command` (a shell command line; `HELPER` stands for the helper binary)
 /// run by `script` on a new terminal, with the helper's isolated environment.
 pub fn on_a_terminal(env: &TestEnv, command: &str) -> Command {
-    let helper = env.helper();
-    let bin = format!("'{}'", helper.get_program().to_string_lossy());
+    on_a_terminal_as(env.helper(), command)
+}
+
+/// `command` run by `script` on a new terminal, `HELPER` standing for
+/// `helper`'s program and arguments, in `helper`'s environment.
+pub fn on_a_terminal_as(helper: Command, command: &str) -> Command {
+    let bin = std::iter::once(helper.get_program())
+        .chain(helper.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut cmd = Command::new("script");
     cmd.env_clear();
     for (k, v) in helper.get_envs() {
@@ -37,7 +46,12 @@ pub struct Screen {
 impl Screen {
     /// Starts `command` (see [`on_a_terminal`]).
     pub fn start(env: &TestEnv, command: &str) -> Screen {
-        let mut child = on_a_terminal(env, command)
+        Screen::spawn(on_a_terminal(env, command))
+    }
+
+    /// Starts a command made by [`on_a_terminal_as`].
+    pub fn spawn(mut script: Command) -> Screen {
+        let mut child = script
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

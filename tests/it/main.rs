@@ -22,6 +22,7 @@ mod default_cache;
 mod doctor;
 #[cfg(unix)]
 mod errors;
+#[cfg(unix)]
 mod faults;
 mod git_flow;
 mod git_url;
@@ -29,6 +30,7 @@ mod git_url;
 mod harness;
 mod humans;
 mod install;
+#[cfg(unix)]
 mod keyring_locked;
 mod leaks;
 mod mi_federation;

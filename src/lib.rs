@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod protocol;
 pub mod secret;
 pub mod tenant;
+pub mod token;
 
 mod cache;
 mod commands;
@@ -32,7 +33,6 @@ mod session;
 mod terminal;
 mod text;
 mod timefmt;
-mod token;
 mod tokens;
 mod trace;
 

@@ -9,6 +9,7 @@ mod ci_oidc;
 mod default_cache;
 mod doctor;
 mod errors;
+mod fuzz_corpus;
 mod git_flow;
 mod git_url;
 mod harness;

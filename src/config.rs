@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::azure_devops::{HostEntry, route_url};
 use crate::cache::CacheMode;
+use crate::text::escape_controls;
 
 mod fields;
 mod file;
@@ -77,16 +78,15 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Paths and problems quote keys and values from the file: escaped,
+        // so a key holding an escape sequence cannot rewrite the terminal.
+        let file = escape_controls(&self.file.display().to_string());
+        let problem = escape_controls(&self.problem);
         if self.path.is_empty() {
-            write!(f, "config file {}: {}", self.file.display(), self.problem)
+            write!(f, "config file {file}: {problem}")
         } else {
-            write!(
-                f,
-                "config file {}: {}: {}",
-                self.file.display(),
-                self.path,
-                self.problem
-            )
+            let path = escape_controls(&self.path);
+            write!(f, "config file {file}: {path}: {problem}")
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod retry;
 pub mod secret;
 pub mod tenant;
+pub mod token;
 
 mod cache;
 mod commands;
@@ -32,7 +33,6 @@ mod session;
 mod terminal;
 mod text;
 mod timefmt;
-mod token;
 mod tokens;
 mod trace;
 #[cfg(windows)]

@@ -22,7 +22,7 @@ pub const MAX_LINE: usize = 65_535;
 pub const MAX_INPUT: usize = 1 << 20;
 
 /// What git asked about. Only the attributes this helper uses are kept.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Request {
     /// `protocol`, e.g. `https`.
     pub protocol: Option<String>,
@@ -302,20 +302,62 @@ impl fmt::Display for UnsafeValue {
     }
 }
 
+/// Appends `key=value` and a newline to `out`, refusing a value that would
+/// end the line early (LF), be cut by a reader that strips CR, or truncate a
+/// C string (NUL). Both directions of the protocol write through this.
+fn put(out: &mut Vec<u8>, key: &'static str, value: &str) -> Result<(), UnsafeValue> {
+    if value.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0)) {
+        return Err(UnsafeValue(key));
+    }
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'\n');
+    Ok(())
+}
+
+impl Request {
+    /// The request as git would send it to a helper (`capability[]` first,
+    /// as git writes it), ending with a blank line: what a program that
+    /// drives a credential helper, or chains to another one, writes on its
+    /// stdin. [`read_request`] reads it back to an equal request. Validated
+    /// like an answer: nothing is returned when a value holds LF, CR or NUL.
+    pub fn format(&self) -> Result<Vec<u8>, UnsafeValue> {
+        let mut out = Vec::with_capacity(256);
+        for c in &self.capabilities {
+            put(&mut out, "capability[]", c)?;
+        }
+        for (key, value) in [
+            ("protocol", self.protocol.as_deref()),
+            ("host", self.host.as_deref()),
+            ("path", self.path.as_deref()),
+            ("username", self.username.as_deref()),
+            (
+                "password",
+                self.password.as_ref().map(|s| s.expose().as_str()),
+            ),
+            (
+                "credential",
+                self.credential.as_ref().map(|s| s.expose().as_str()),
+            ),
+        ] {
+            if let Some(value) = value {
+                put(&mut out, key, value)?;
+            }
+        }
+        for w in &self.wwwauth {
+            put(&mut out, "wwwauth[]", w)?;
+        }
+        out.push(b'\n');
+        Ok(out)
+    }
+}
+
 /// Formats the answer, validating every value before anything is written,
 /// so a bad value never leaves half an answer on stdout.
 pub fn format_response(response: &Response) -> Result<Vec<u8>, UnsafeValue> {
     let mut out = Vec::with_capacity(4096);
-    let mut put = |key: &'static str, value: &str| -> Result<(), UnsafeValue> {
-        if value.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0)) {
-            return Err(UnsafeValue(key));
-        }
-        out.extend_from_slice(key.as_bytes());
-        out.push(b'=');
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'\n');
-        Ok(())
-    };
+    let mut put = |key: &'static str, value: &str| put(&mut out, key, value);
     match response {
         Response::Bearer { token, expiry } => {
             put("capability[]", "authtype")?;

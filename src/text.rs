@@ -29,6 +29,22 @@ pub fn sanitize(text: &str) -> String {
     }
 }
 
+/// `text` with control characters and bidirectional overrides written as
+/// escapes (`\u{1b}`), for text of the user's own (a key in their config
+/// file) that a message must show exactly yet must not let rewrite the
+/// terminal.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 // These reorder what the terminal shows, so "abc" could display as "cba".
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
@@ -50,6 +66,15 @@ mod tests {
         assert_eq!(sanitize("a  \x1b b"), "a b");
         assert_eq!(sanitize("plain text, unchanged"), "plain text, unchanged");
         assert_eq!(sanitize("\r\n\t"), "");
+    }
+
+    #[test]
+    fn escaping_keeps_text_visible_but_inert() {
+        assert_eq!(
+            escape_controls("a\x1b[31mb\u{202e}c"),
+            "a\\u{1b}[31mb\\u{202e}c"
+        );
+        assert_eq!(escape_controls("plain é"), "plain é");
     }
 
     #[test]

@@ -297,3 +297,12 @@ fn a_private_key_file_goes_with_a_certificate_only() {
         e.problem
     );
 }
+
+#[test]
+fn errors_escape_control_characters_from_the_file() {
+    // Found by the config fuzz target: a key is quoted in the JSON path.
+    let e = error(r#"{"identities":{"x\u001b[31m":{"type":"azure-cli"}}}"#);
+    let message = e.to_string();
+    assert!(!message.chars().any(char::is_control), "{message:?}");
+    assert!(message.contains(r"identities.x\u{1b}[31m"), "{message}");
+}

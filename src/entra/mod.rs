@@ -246,7 +246,7 @@ pub fn parse_token(status: u16, body: &str, received: i64) -> Result<TokenRespon
 
 /// An OAuth error answer. `sent` is our request form: a server that echoes a
 /// field back (a secret, an assertion) must not get it printed.
-fn parse_error(status: u16, body: &str, sent: &[(&str, &str)]) -> EntraError {
+pub fn parse_error(status: u16, body: &str, sent: &[(&str, &str)]) -> EntraError {
     let Ok(v) = serde_json::from_str::<Value>(body) else {
         return EntraError::BadResponse {
             status,

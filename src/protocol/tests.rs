@@ -304,3 +304,29 @@ fn refuses_unsafe_values_and_writes_nothing() {
         );
     }
 }
+
+#[test]
+fn a_formatted_request_reads_back_equal() {
+    let request = parse(
+        b"capability[]=authtype\nprotocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n\
+username=ann\npassword=p=w\ncredential=c\nwwwauth[]=Bearer a\nwwwauth[]=Basic b\n\n",
+    )
+    .expect("parse");
+    let bytes = request.format().expect("format");
+    assert_eq!(
+        bytes,
+        b"capability[]=authtype\nprotocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n\
+username=ann\npassword=p=w\ncredential=c\nwwwauth[]=Bearer a\nwwwauth[]=Basic b\n\n"
+    );
+    assert_eq!(parse(&bytes).expect("reparse"), request);
+}
+
+#[test]
+fn formatting_a_request_refuses_a_carriage_return_inside_a_value() {
+    // A reader strips only a trailing CR, so one inside a value reads fine...
+    let request = parse(b"protocol=https\nhost=a\rb\n").expect("parse");
+    assert_eq!(request.host.as_deref(), Some("a\rb"));
+    // ...but a value ending in one would not read back, so no CR is ever written.
+    let err = request.format().expect_err("CR inside a value");
+    assert_eq!(err.0, "host");
+}

@@ -110,6 +110,8 @@ fn user_token(w: &World, exp: u64) -> String {
 fn cli_world(extra: &str) -> (World, FakeAz) {
     let mut w = World::new();
     let az = FakeAz::new(w.env.path());
+    // The fake az's canned answers hold the token it hands out.
+    w.env.planted(&az.state);
     w.env.set_env("PATH", &az.path_var());
     w.env.write_config(&format!(
         r#"{{
@@ -354,6 +356,8 @@ fn clone_and_push_as_the_azure_cli_user() {
 fn auto_uses_the_azure_cli_when_az_is_on_path() {
     let w = World::new();
     let az = FakeAz::new(w.env.path());
+    // The fake az's canned answers hold the token it hands out.
+    w.env.planted(&az.state);
     let mut env = TestEnv::new();
     env.set_env("PATH", &az.path_var());
     env.set_env("GIT_CREDENTIAL_ENTRA_CACHE", "none");

@@ -328,6 +328,9 @@ fn fake_ado_challenge_drives_a_credential_helper() {
         ado.allow("org", APP);
         let url = ado.create_repo("org", "proj", "repo");
         let helper = write_shell_helper(&env);
+        // The stand-in helper's answer and its log of what git gave it hold the token.
+        env.planted(&env.path().join("helper.log"));
+        env.planted(&env.path().join("token"));
         let token = fetch_token(&entra, APP, SECRET);
         std::fs::write(env.path().join("token"), &token).expect("write token");
 

@@ -24,6 +24,7 @@ mod doctor;
 mod errors;
 #[cfg(unix)]
 mod faults;
+mod fuzz_corpus;
 mod git_flow;
 mod git_url;
 #[cfg(unix)]

@@ -1,7 +1,7 @@
 //! Which identity a request goes to, and what the helper says when the
 //! request cannot tell: paths with `.`/`..` segments, no organization.
 
-use crate::world::{World, field};
+use crate::world::{NEW_GIT, World, field};
 
 #[test]
 fn dot_segments_never_pick_a_route() {
@@ -112,4 +112,66 @@ fn the_fixes_named_for_a_missing_organization_work_with_real_git() {
         "after `{command}`: {}",
         out.stderr
     );
+}
+
+/// Hosts that only look like Azure DevOps, and plain `http://`, get nothing,
+/// through real git with the helper answering for every host (an unscoped
+/// `credential.helper`, as some users set it): git asks, the helper says
+/// "not ours" (its trace proves it was asked), no token is requested and
+/// git is left with nothing to send.
+#[test]
+fn look_alike_hosts_and_plain_http_get_nothing_through_real_git() {
+    let mut w = World::new();
+    w.configure_git();
+    let trace = w.env.path().join("trace.log");
+    w.env
+        .set_env("GIT_CREDENTIAL_ENTRA_TRACE", trace.to_str().expect("utf8"));
+    let local = w.ado.host();
+    let port: u16 = local
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the fake has a port");
+    let look_alikes = [
+        "https://dev.azure.com.evil.example/contoso/p/_git/r".to_string(),
+        "https://evil-dev.azure.com/contoso/p/_git/r".into(),
+        "https://evildev.azure.com/contoso/p/_git/r".into(),
+        "https://dev.azure.co/contoso/p/_git/r".into(),
+        "https://contoso.visualstudio.com.attacker/p/_git/r".into(),
+        "https://contoso-visualstudio.com/p/_git/r".into(),
+        "https://visualstudio.com/p/_git/r".into(),
+        "https://dev.azure.com@evil.example/contoso/p/_git/r".into(),
+        "https://evil.example/dev.azure.com/contoso/p/_git/r".into(),
+        // Plain http, even to the real names.
+        "http://dev.azure.com/contoso/p/_git/r".into(),
+        "http://contoso.visualstudio.com/p/_git/r".into(),
+        // A configured local host matches scheme, host and port exactly.
+        format!("https://{local}/contoso/proj/_git/repo"),
+        format!("http://localhost:{port}/contoso/proj/_git/repo"),
+        format!("http://127.0.0.1:{}/contoso/proj/_git/repo", port ^ 1),
+    ];
+    for url in &look_alikes {
+        let out = w.env.run(
+            w.env.git(NEW_GIT).args(["credential", "fill"]),
+            format!("url={url}\n").as_bytes(),
+        );
+        assert!(!out.status.success(), "{url}: git got {}", out.stdout);
+        assert_eq!(field(&out.stdout, "password"), None, "{url}");
+        let traced = std::fs::read_to_string(&trace).unwrap_or_default();
+        assert!(
+            traced.lines().last().is_some_and(|l| l.contains("ignored")),
+            "{url}: the helper was not asked, or did not ignore it:\n{traced}"
+        );
+    }
+    assert_eq!(
+        w.token_requests(),
+        0,
+        "a look-alike host caused a token request"
+    );
+    // The same git and helper do answer for the configured host itself.
+    let out = w.env.run(
+        w.env.git(NEW_GIT).args(["credential", "fill"]),
+        format!("url={}\n", w.repo_url).as_bytes(),
+    );
+    assert!(field(&out.stdout, "password").is_some(), "{}", out.stderr);
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    ADO_RESOURCE, assert_no_leak, derived_guid, jwt, now_secs, random_bytes, random_guid,
+    ADO_RESOURCE, assert_no_leak, check_output, derived_guid, jwt, now_secs, random_bytes,
+    random_guid,
 };
 use crate::world::{TENANT, World, token_of};
 
@@ -293,7 +294,7 @@ fn run_get(s: &Soak, i: usize, kill: Kill) -> Outcome {
         .take()
         .expect("stderr")
         .read_to_string(&mut stderr);
-    assert_no_leak("stderr of a soak get", &stderr);
+    check_output("git-credential-entra", &["get".into()], &stdout, &stderr);
     Outcome {
         identity: i,
         killed: status.signal() == Some(libc::SIGKILL),

@@ -47,6 +47,8 @@ fn script(w: &World, name: &str, body: &str) -> PathBuf {
 /// listener with curl and keeps the landing page in `landing.html`.
 fn curl_browser(w: &mut World) -> PathBuf {
     let dir = w.env.path().to_path_buf();
+    // The browser's own profile keeps the sign-in URLs it visited.
+    w.env.planted(&dir.join("chromium"));
     let browser = script(
         w,
         "browser",
@@ -413,6 +415,8 @@ fn headless_chromium_signs_in_and_sees_the_landing_page() {
     };
     let mut w = user_world(r#", "flow": "browser""#);
     let dir = w.env.path().to_path_buf();
+    // The browser's own profile keeps the sign-in URLs it visited.
+    w.env.planted(&dir.join("chromium"));
     let flags = "--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync";
     let browser = script(
         &w,

@@ -76,6 +76,7 @@ fn aks_world(cache: &str) -> (World, PathBuf) {
         aks_federation(),
     );
     let file = token_file(w.env.path());
+    w.env.planted(&file);
     std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
     (w, file)
 }
@@ -187,6 +188,7 @@ fn the_environment_identity_and_auto_use_akss_variables() {
         w.entra
             .add_federated_app(TENANT, WL_CLIENT, aks_federation());
         let file = w.env.path().join("azure-identity-token");
+        w.env.planted(&file);
         let token = k8s_token(3600);
         std::fs::write(&file, &token).expect("write the token file");
         // No identity configured under that name: `auto` is built in, and

@@ -6,8 +6,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 
 use crate::support::{
-    AdoRequest, FakeAdo, FakeEntra, RunOutput, SeenAuth, TestEnv, assert_no_leak,
-    register_sensitive,
+    AdoRequest, FakeAdo, FakeEntra, RunOutput, SeenAuth, TestEnv, check_output, register_sensitive,
 };
 
 /// Tenant of the test organization.
@@ -173,7 +172,7 @@ impl World {
                     .expect("read stdout");
                 let status = c.wait().expect("wait");
                 let err = err.join().expect("stderr thread");
-                assert_no_leak("stderr of a concurrent get", &err);
+                check_output("git-credential-entra", &["get".into()], &out, &err);
                 (status.code(), out, err)
             })
             .collect()

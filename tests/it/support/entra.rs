@@ -330,6 +330,7 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         handle(&mut st, &method, rq.url(), &body)
     };
+    register_exchange(&body, &reply);
     if reply.delivery != Delivery::Normal {
         std::thread::spawn(move || misbehave(rq, reply));
         return;
@@ -350,6 +351,32 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
     }
     // The client may have given up already; nothing useful to do about it here.
     let _ = rq.respond(resp);
+}
+
+/// Registers with the leak scanner (support/scan.rs) what one exchange
+/// carried: the secret, assertion, refresh token or sign-in code received,
+/// and the tokens issued, so no test has to remember to.
+fn register_exchange(request: &[u8], reply: &Scripted) {
+    use super::scan::{Kind, register_seen};
+    for (key, value) in url::form_urlencoded::parse(request) {
+        let kind = match key.as_ref() {
+            "client_secret" | "code" | "code_verifier" | "device_code" => Kind::Secret,
+            "client_assertion" => Kind::Assertion,
+            "refresh_token" => Kind::RefreshToken,
+            _ => continue,
+        };
+        register_seen(kind, &value);
+    }
+    if let Ok(body) = serde_json::from_str::<Value>(&reply.body) {
+        for (field, kind) in [
+            ("access_token", Kind::AccessToken),
+            ("refresh_token", Kind::RefreshToken),
+        ] {
+            if let Some(token) = body.get(field).and_then(Value::as_str) {
+                register_seen(kind, token);
+            }
+        }
+    }
 }
 
 /// Sends `reply` the broken way its [`Delivery`] says. Write errors mean the

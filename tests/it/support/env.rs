@@ -1,9 +1,11 @@
 //! `TestEnv`: an isolated world per test (home, XDG dirs, git config) and a runner for the helper
-//! and git that enforces a deadline and checks stderr for leaked secrets.
+//! and git that enforces a deadline. Everything it captures goes through the leak scanner
+//! (support/scan.rs): every command's stdout and stderr, and on drop every file under its root.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long any one command may run before it is killed and the test fails.
@@ -26,6 +28,8 @@ pub struct TestEnv {
     pub root: tempfile::TempDir,
     /// Extra variables for every command, in insertion order.
     extra: Vec<(String, String)>,
+    /// Files the test planted with secrets in them, exempt from the file scan.
+    planted: Mutex<Vec<PathBuf>>,
 }
 
 impl TestEnv {
@@ -44,6 +48,7 @@ impl TestEnv {
         TestEnv {
             root,
             extra: Vec::new(),
+            planted: Mutex::new(Vec::new()),
         }
     }
 
@@ -67,6 +72,22 @@ impl TestEnv {
         super::chmod(dir, 0o755);
         std::fs::write(&p, json).expect("write config.json");
         super::chmod(&p, 0o644);
+    }
+
+    /// Marks `file` (or a directory) as planted by the test (a secret file, a
+    /// federated token file, a fake tool's state): it holds what the test put
+    /// there, so the scan on drop skips it.
+    pub fn planted(&self, file: &Path) {
+        let mut planted = self.planted.lock().unwrap_or_else(|e| e.into_inner());
+        planted.push(file.to_path_buf());
+    }
+
+    /// Scans every file under the root now (as drop does): panics, naming the
+    /// file and the kind of value, when one holds a value it may not.
+    pub fn assert_files_clean(&self) {
+        let planted = self.planted.lock().unwrap_or_else(|e| e.into_inner());
+        let store = self.path().join("cache/git-credential-entra/tokens");
+        super::scan::assert_files_clean(self.path(), &store, &planted);
     }
 
     /// Adds (or replaces) a variable in the environment of every command built afterwards.
@@ -146,7 +167,11 @@ impl TestEnv {
         let _ = writer.join();
         let stdout = out.join().expect("stdout reader thread");
         let stderr = err.join().expect("stderr reader thread");
-        super::assert_no_leak(&format!("stderr of {program}"), &stderr);
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        check_output(&program, &args, &stdout, &stderr);
         RunOutput {
             status,
             stdout,
@@ -176,6 +201,26 @@ impl TestEnv {
         }
         for (k, v) in &self.extra {
             cmd.env(k, v);
+        }
+    }
+}
+
+/// Checks a command's captured output with the leak scanner: stderr may hold
+/// nothing registered; stdout may hold an access token only where it is the
+/// answer asked for. For commands a test spawns itself.
+pub fn check_output(program: &str, args: &[String], stdout: &str, stderr: &str) {
+    use super::scan::{Place, assert_clean, stdout_place};
+    assert_clean(&format!("stderr of {program}"), stderr, Place::Anywhere);
+    let place = stdout_place(program, args);
+    assert_clean(&format!("stdout of {program}"), stdout, place);
+}
+
+impl Drop for TestEnv {
+    /// The last look at what the test left behind: every file under the root.
+    /// Skipped while a test is already failing (a second panic would abort).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.assert_files_clean();
         }
     }
 }

@@ -406,6 +406,7 @@ fn issue(st: &mut State, who: Option<&Uami>, resource: &str) -> Scripted {
     }
     let token = jwt::sign(&claims);
     st.issued.push(token.clone());
+    super::scan::register_seen(super::scan::Kind::AccessToken, &token);
     let num = |n: u64| {
         if st.numbers_as_strings {
             Value::from(n.to_string())

@@ -17,7 +17,7 @@ fn key() -> &'static hmac::Key {
     })
 }
 
-/// Signs `claims` as an HS256 JWT and registers the token with the leak registry.
+/// Signs `claims` as an HS256 JWT and registers the token with the leak scanner.
 pub fn sign(claims: &Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let payload =
@@ -26,7 +26,9 @@ pub fn sign(claims: &Value) -> String {
     let tag = hmac::sign(key(), signing_input.as_bytes());
     let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
     // Every token that exists in the process must be known to the leak check.
-    super::register_sensitive(&token);
+    // As an access token: one that is used as a client assertion is marked so
+    // (stricter) when the fake Entra receives it.
+    super::scan::register(super::scan::Kind::AccessToken, &token);
     token
 }
 

@@ -11,11 +11,12 @@ pub mod jwt;
 pub mod oidc;
 #[cfg(unix)]
 pub mod private_keyring;
+pub mod scan;
 pub mod terminal;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
 pub use entra::{Delivery, FakeEntra, Federation, Scripted};
-pub use env::{RunOutput, TestEnv};
+pub use env::{RunOutput, TestEnv, check_output};
 pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind};
 pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
 #[cfg(unix)]
@@ -23,48 +24,23 @@ pub use private_keyring::PrivateKeyring;
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The Azure DevOps resource (application) ID that tokens must be issued for.
 pub const ADO_RESOURCE: &str = "499b84ac-1321-427f-aa17-267ca6975798";
 
-/// Every secret and token created in this process; shared by all tests running in parallel.
-static SENSITIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// Shorter values would match ordinary text by accident and make the leak check meaningless.
-const MIN_SENSITIVE_LEN: usize = 8;
-
-/// Records `s` as a value that must never appear in output checked with [`assert_no_leak`].
+/// Records `s` as a secret (never anywhere); see [`scan`] for the other kinds.
 pub fn register_sensitive(s: &str) {
-    assert!(
-        s.chars().count() >= MIN_SENSITIVE_LEN,
-        "sensitive values must be at least {MIN_SENSITIVE_LEN} chars to be checkable (got {})",
-        s.chars().count()
-    );
-    // A test that panicked while holding the lock must not break every later leak check.
-    let mut all = SENSITIVE.lock().unwrap_or_else(|e| e.into_inner());
-    if !all.iter().any(|v| v == s) {
-        all.push(s.to_owned());
-    }
+    scan::register(scan::Kind::Secret, s);
 }
 
-/// Panics, naming `what` but not the secret, if `text` contains any registered value.
+/// Panics, naming `what` but not the value, if `text` holds any registered
+/// value (access tokens included): for stderr, traces and panic messages.
 pub fn assert_no_leak(what: &str, text: &str) {
-    let hit = {
-        let all = SENSITIVE.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().find(|v| text.contains(v.as_str())).cloned()
-    };
-    if let Some(v) = hit {
-        // Only a prefix and the length: the panic message itself ends up in test output.
-        let prefix: String = v.chars().take(4).collect();
-        panic!(
-            "{what} leaks a registered secret: {prefix}... ({} chars)",
-            v.chars().count()
-        );
-    }
+    scan::assert_clean(what, text, scan::Place::Anywhere);
 }
 
 /// A tiny_http server on `127.0.0.1:0` whose accept loop runs on a background thread.

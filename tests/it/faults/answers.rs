@@ -8,7 +8,7 @@ use super::{
     ENTRA, MARGIN, SLACK, assert_not_cached, cache_row, cache_survives, fresh_token, one_error,
     timed_get,
 };
-use crate::support::{Delivery, Scripted, now_secs, register_sensitive};
+use crate::support::{Delivery, Scripted, now_secs, register_sensitive, scan};
 use crate::world::{World, field, token_of};
 
 /// A 200 whose body is `body`.
@@ -104,7 +104,7 @@ fn tokens_that_are_not_jwts() {
         "opaque.{}~-_",
         crate::support::random_guid().replace('-', "")
     );
-    register_sensitive(&opaque);
+    scan::register(scan::Kind::AccessToken, &opaque);
     w.entra.push_response(ok_body(
         &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": opaque}).to_string(),
     ));

@@ -2,10 +2,10 @@
 //! the whole `git credential fill` for this helper and for `git-credential-oauth` behind
 //! git's cache, peak RSS, and the release binary's size.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::measure::{Run, Stats, field, probe, probe_maxrss, run_timed};
+use crate::measure::{Stats, field, probe, probe_maxrss, run_timed};
 use crate::support::{FakeEntra, TestEnv, random_guid};
 use crate::{ADO_HOST, Doc, REQUEST, TENANT, helper_bin};
 
@@ -72,8 +72,118 @@ pub struct Medians {
     pub rss: Vec<(&'static str, i64)>,
 }
 
+/// One timed series, run interleaved with the others of its table so that a change in the
+/// machine's load hits every row alike.
+struct Series {
+    /// Label in the report.
+    label: String,
+    /// Second column: the store used, or the helpers configured.
+    detail: String,
+    /// The command, stdin and stdout piped by each run.
+    cmd: Command,
+    /// What it is given on stdin.
+    stdin: Vec<u8>,
+    /// The password each run must print, when it must print one.
+    expect: Option<String>,
+    /// One duration per run.
+    times: Vec<Duration>,
+    /// The first failed run's last stderr line.
+    failed: Option<String>,
+}
+
+impl Series {
+    /// A series of `cmd` with `stdin`, expecting `expect` as the password.
+    fn new(
+        label: String,
+        detail: &str,
+        mut cmd: Command,
+        stdin: &[u8],
+        expect: Option<&str>,
+    ) -> Series {
+        cmd.stderr(Stdio::piped());
+        Series {
+            label,
+            detail: detail.to_string(),
+            cmd,
+            stdin: stdin.to_vec(),
+            expect: expect.map(str::to_string),
+            times: Vec::new(),
+            failed: None,
+        }
+    }
+}
+
+/// Runs every series `runs` times, round-robin.
+fn run_interleaved(series: &mut [Series], runs: usize) {
+    for _ in 0..runs {
+        for s in series.iter_mut() {
+            let run = run_timed(&mut s.cmd, &s.stdin);
+            let printed = field(&run.stdout, "password");
+            let good = run.ok
+                && s.expect
+                    .as_ref()
+                    .is_none_or(|e| printed.as_ref() == Some(e));
+            if !good && s.failed.is_none() {
+                s.failed = Some(
+                    run.stderr
+                        .lines()
+                        .last()
+                        .unwrap_or("no message")
+                        .to_string(),
+                );
+            }
+            s.times.push(run.elapsed);
+        }
+    }
+}
+
+/// Prints `series` as rows with the ratio of each median to `base`'s; returns the stats.
+fn rows(series: Vec<Series>, base: usize, doc: &mut Doc) -> Vec<(String, Stats)> {
+    let stats: Vec<Stats> = series.iter().map(|s| Stats::of(s.times.clone())).collect();
+    let reference = stats.get(base).map(|s| s.median);
+    let mut out = Vec::new();
+    for (s, st) in series.into_iter().zip(stats) {
+        doc.check(
+            s.failed.is_none(),
+            format!(
+                "{}: a run failed: {}",
+                s.label,
+                s.failed.unwrap_or_default()
+            ),
+        );
+        let ratio = reference.map_or("—".to_string(), |r| format!("{:.2}", st.median / r));
+        doc.stats_row(&s.label, &s.detail, &st, &ratio);
+        out.push((s.label, st));
+    }
+    out
+}
+
+/// A row saying why `label` was not measured.
+fn skipped_row(label: &str, why: &str, doc: &mut Doc) {
+    let empty = String::new;
+    doc.table_row(&[
+        label.to_string(),
+        format!("skipped: {why}"),
+        empty(),
+        empty(),
+        empty(),
+        empty(),
+    ]);
+}
+
 /// Section: one process per cached `get`; then `git credential fill`; returns the stores.
 pub fn bench_cached(entra: &FakeEntra, doc: &mut Doc, medians: &mut Medians) -> Vec<Store> {
+    let (cache_env, socket) = start_credential_cache(doc);
+    let mut stores = Vec::new();
+    let mut skipped = Vec::new();
+    for (label, mode, headless) in STORES {
+        match setup_store(entra, label, mode, headless, doc) {
+            Ok(store) => stores.push(store),
+            Err(why) => skipped.push((label, why)),
+        }
+    }
+    let before = entra.token_requests().len();
+
     doc.table_head(&[
         "one process, as git runs it",
         "store used",
@@ -82,131 +192,167 @@ pub fn bench_cached(entra: &FakeEntra, doc: &mut Doc, medians: &mut Medians) -> 
         "min",
         "median ÷ credential-cache",
     ]);
-    let floor = time(&mut Command::new("/bin/true"), b"", RUNS, |_| true);
-    let (cache_env, socket) = start_credential_cache(doc);
-    let base = socket.as_ref().map(|socket| {
+    let mut series = vec![Series::new(
+        "`/bin/true` (process start)".into(),
+        "—",
+        Command::new("/bin/true"),
+        b"",
+        None,
+    )];
+    if let Some(socket) = &socket {
         let mut get = cache_env.git("git");
         get.args(["credential-cache", "--socket", socket, "get"]);
-        time(&mut get, b"protocol=https\nhost=example.com\n", RUNS, |r| {
-            field(&r.stdout, "password").as_deref() == Some(CACHE_PASSWORD)
-        })
-    });
-    let ratio =
-        |s: &Stats| base.map_or("—".to_string(), |b| format!("{:.2}", s.median / b.median));
-    doc.stats_row("`/bin/true` (process start)", "—", &floor, &ratio(&floor));
-    if let Some(b) = &base {
-        doc.stats_row("`git credential-cache get` (git's daemon)", "—", b, "1.00");
-        medians.credential_cache = Some(b.median);
-    } else {
-        doc.check(false, "git credential-cache could not be started");
+        series.push(Series::new(
+            "`git credential-cache get` (git's daemon)".into(),
+            "—",
+            get,
+            b"protocol=https\nhost=example.com\n",
+            Some(CACHE_PASSWORD),
+        ));
     }
-    let mut stores = Vec::new();
-    for (label, mode, headless) in STORES {
-        match setup_store(entra, label, mode, headless, doc) {
-            Ok(store) => {
-                let s = time_cached(entra, &store, None, doc);
-                doc.stats_row(
-                    &format!("helper `get`, {label}"),
-                    &store.used,
-                    &s,
-                    &ratio(&s),
-                );
-                medians.helper.push((label, s.median));
-                if let Some(other) = std::env::var_os(OTHER_BINARY) {
-                    let s = time_cached(entra, &store, Some(Path::new(&other)), doc);
-                    doc.stats_row(
-                        &format!("other build, {label}"),
-                        &store.used,
-                        &s,
-                        &ratio(&s),
-                    );
-                }
-                stores.push(store);
+    for store in &stores {
+        let mut get = store.helper();
+        get.arg("get");
+        series.push(Series::new(
+            format!("helper `get`, {}", store.label),
+            &store.used,
+            get,
+            REQUEST.as_bytes(),
+            Some(&store.token),
+        ));
+        if let Some(other) = std::env::var_os(OTHER_BINARY) {
+            // `git` only names the program: any program gets the isolated environment.
+            let mut get = store.env.git(&other.to_string_lossy());
+            if store.headless {
+                get.env_remove("DBUS_SESSION_BUS_ADDRESS");
             }
-            Err(why) => {
-                doc.table_row(&[
-                    format!("helper `get`, {label}"),
-                    format!("skipped: {why}"),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
-            }
+            get.arg("get");
+            series.push(Series::new(
+                format!("other build, {}", store.label),
+                &store.used,
+                get,
+                REQUEST.as_bytes(),
+                Some(&store.token),
+            ));
         }
+    }
+    run_interleaved(&mut series, RUNS);
+    let base = if socket.is_some() { 1 } else { usize::MAX };
+    for (label, stats) in rows(series, base, doc) {
+        if label.starts_with("`git credential-cache get`") {
+            medians.credential_cache = Some(stats.median);
+        }
+        if let Some(store) = stores
+            .iter()
+            .find(|s| label == format!("helper `get`, {}", s.label))
+        {
+            medians.helper.push((store.label, stats.median));
+        }
+    }
+    for (label, why) in &skipped {
+        skipped_row(&format!("helper `get`, {label}"), why, doc);
+        doc.note(&format!("helper `get`, {label}: {why}"));
     }
     doc.end_table();
 
-    doc.para("The same lookups as git makes them before a request: the whole `git credential fill` (git, a shell, the helper). `git-credential-oauth` is configured as its documentation says, after `credential.helper \"cache --timeout 7200\"`, so a cached credential is answered by git's cache and `git-credential-oauth` is not started at all (checked below with `GIT_TRACE`).");
+    doc.para("The same lookups as git makes them before a request: the whole `git credential fill` (git, a shell, the helper). `git-credential-oauth` is configured as its documentation says, after `credential.helper \"cache --timeout 7200\"`, so a cached credential is answered by git's cache and `git-credential-oauth` is not started at all (the run checks this with `GIT_TRACE`).");
     doc.table_head(&[
         "`git credential fill`",
-        "helpers",
+        "helpers or store",
         "median",
         "p95",
         "min",
-        "median ÷ cache row",
+        "median ÷ git's cache alone",
     ]);
-    let cache_fill = fill_cache_chain(&cache_env, socket.as_deref(), false, None, doc);
-    let fill_ratio =
-        |s: &Stats| cache_fill.map_or("—".to_string(), |b| format!("{:.2}", s.median / b.median));
-    if oauth_installed() {
-        fill_cache_chain(&cache_env, socket.as_deref(), true, cache_fill, doc);
-    } else {
-        doc.table_row(&["git's cache + `git-credential-oauth`".into(), "skipped: `git-credential-oauth` is not installed (Debian package `git-credential-oauth`)".into(), String::new(), String::new(), String::new(), String::new()]);
+    let mut series = Vec::new();
+    let oauth = oauth_installed();
+    if let Some(socket) = &socket {
+        let request = b"protocol=https\nhost=example.com\n";
+        let mut chains = vec![("git's cache alone", "`cache --timeout 7200`", false)];
+        if oauth {
+            chains.push((
+                "git's cache + `git-credential-oauth`",
+                "`cache --timeout 7200`, `oauth`",
+                true,
+            ));
+        }
+        for (label, helpers, with_oauth) in chains {
+            let mut gitconfig = format!(
+                "[credential]\n\thelper =\n\thelper = cache --timeout 7200 --socket {socket}\n"
+            );
+            if with_oauth {
+                gitconfig.push_str("\thelper = oauth\n");
+            }
+            let name = if with_oauth { "oauth" } else { "cache" };
+            let path = cache_env.path().join(format!("home/{name}.gitconfig"));
+            std::fs::write(&path, gitconfig).expect("write a .gitconfig");
+            let mut fill = cache_env.git("git");
+            fill.args(["credential", "fill"])
+                .env("GIT_CONFIG_GLOBAL", &path);
+            if with_oauth {
+                let mut traced = cache_env.git("git");
+                traced
+                    .args(["credential", "fill"])
+                    .env("GIT_CONFIG_GLOBAL", &path)
+                    .env("GIT_TRACE", "1")
+                    .stderr(Stdio::piped());
+                let run = run_timed(&mut traced, request);
+                doc.check(
+                    run.ok && run.stderr.contains("credential-cache") && !run.stderr.contains("credential-oauth"),
+                    "git-credential-oauth was started although git's cache answered (or the cache was not asked)",
+                );
+            }
+            series.push(Series::new(
+                label.to_string(),
+                helpers,
+                fill,
+                request,
+                Some(CACHE_PASSWORD),
+            ));
+        }
     }
     for store in &stores {
+        let path = store.env.path().join("home/entra.gitconfig");
         let gitconfig = format!(
             "[credential]\n\thelper =\n\thelper = {}\n\tuseHttpPath = true\n",
             helper_bin().display()
         );
-        std::fs::write(store.env.path().join("home/.gitconfig"), gitconfig)
-            .expect("write .gitconfig");
+        std::fs::write(&path, gitconfig).expect("write a .gitconfig");
         let mut fill = store.git();
-        fill.args(["credential", "fill"]);
-        let s = time(&mut fill, REQUEST.as_bytes(), RUNS / 2, |r| {
-            field(&r.stdout, "password").as_deref() == Some(store.token.as_str())
-        });
-        doc.stats_row(
-            &format!("git-credential-entra, {}", store.label),
+        fill.args(["credential", "fill"])
+            .env("GIT_CONFIG_GLOBAL", &path);
+        series.push(Series::new(
+            format!("git-credential-entra, {}", store.label),
             &store.used,
-            &s,
-            &fill_ratio(&s),
+            fill,
+            REQUEST.as_bytes(),
+            Some(&store.token),
+        ));
+    }
+    run_interleaved(&mut series, RUNS / 2);
+    rows(series, if socket.is_some() { 0 } else { usize::MAX }, doc);
+    if !oauth {
+        skipped_row(
+            "git's cache + `git-credential-oauth`",
+            "`git-credential-oauth` is not installed (Debian package `git-credential-oauth`)",
+            doc,
+        );
+        doc.note(
+            "`git-credential-oauth` rows: not installed (Debian package `git-credential-oauth`)",
         );
     }
     doc.end_table();
+    let fetched = entra.token_requests().len() - before;
+    doc.check(
+        fetched == 0,
+        format!("{fetched} token requests during cached gets (want 0)"),
+    );
     if let Some(socket) = socket {
         let mut exit = cache_env.git("git");
         exit.args(["credential-cache", "--socket", &socket, "exit"]);
         let _ = run_timed(&mut exit, b"");
     }
     stores
-}
-
-/// Times `runs` runs of `cmd` with `stdin`; `good` judges each run (a failure is recorded).
-fn time(cmd: &mut Command, stdin: &[u8], runs: usize, good: impl Fn(&Run) -> bool) -> Stats {
-    cmd.stderr(Stdio::piped());
-    let mut times = Vec::with_capacity(runs);
-    let mut bad = None;
-    for _ in 0..runs {
-        let run = run_timed(cmd, stdin);
-        if !(run.ok && good(&run)) {
-            bad = Some(
-                run.stderr
-                    .lines()
-                    .last()
-                    .unwrap_or("no message")
-                    .to_string(),
-            );
-        }
-        times.push(run.elapsed);
-    }
-    assert!(
-        bad.is_none(),
-        "{:?} failed: {}",
-        cmd.get_program(),
-        bad.unwrap_or_default()
-    );
-    Stats::of(times)
 }
 
 /// Starts git's credential-cache daemon holding one credential; its socket.
@@ -241,55 +387,6 @@ pub fn oauth_installed() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
-}
-
-/// Times `git credential fill` answered by git's cache (followed by oauth when `oauth`).
-fn fill_cache_chain(
-    env: &TestEnv,
-    socket: Option<&str>,
-    oauth: bool,
-    base: Option<Stats>,
-    doc: &mut Doc,
-) -> Option<Stats> {
-    let socket = socket?;
-    let mut gitconfig =
-        format!("[credential]\n\thelper =\n\thelper = cache --timeout 7200 --socket {socket}\n");
-    if oauth {
-        gitconfig.push_str("\thelper = oauth\n");
-    }
-    std::fs::write(env.path().join("home/.gitconfig"), gitconfig).expect("write .gitconfig");
-    let request = b"protocol=https\nhost=example.com\n";
-    let s = time(
-        env.git("git").args(["credential", "fill"]),
-        request,
-        RUNS / 2,
-        |r| field(&r.stdout, "password").as_deref() == Some(CACHE_PASSWORD),
-    );
-    let (label, helpers) = if oauth {
-        (
-            "git's cache + `git-credential-oauth`",
-            "`cache --timeout 7200`, `oauth`",
-        )
-    } else {
-        ("git's cache alone", "`cache --timeout 7200`")
-    };
-    let ratio = base.map_or("1.00".to_string(), |b| {
-        format!("{:.2}", s.median / b.median)
-    });
-    doc.stats_row(label, helpers, &s, &ratio);
-    if oauth {
-        let mut traced = env.git("git");
-        traced
-            .args(["credential", "fill"])
-            .env("GIT_TRACE", "1")
-            .stderr(Stdio::piped());
-        let run = run_timed(&mut traced, request);
-        doc.check(
-            run.ok && run.stderr.contains("credential-cache") && !run.stderr.contains("credential-oauth"),
-            "git-credential-oauth was started although git's cache answered (or the cache was not asked)",
-        );
-    }
-    Some(s)
 }
 
 /// Configures an identity cached in `mode` and warms the cache; `Err` says why it is unusable.
@@ -379,35 +476,6 @@ fn setup_store(
         ));
     }
     Ok(store)
-}
-
-/// Times cached `get`s for `store` (by `other` instead of this build, when given), checking each.
-fn time_cached(entra: &FakeEntra, store: &Store, other: Option<&Path>, doc: &mut Doc) -> Stats {
-    let before = entra.token_requests().len();
-    let mut cmd = match other {
-        // `git` only names the program: any program gets the isolated environment.
-        Some(bin) => {
-            let mut cmd = store.env.git(&bin.to_string_lossy());
-            if store.headless {
-                cmd.env_remove("DBUS_SESSION_BUS_ADDRESS");
-            }
-            cmd
-        }
-        None => store.helper(),
-    };
-    cmd.arg("get");
-    let s = time(&mut cmd, REQUEST.as_bytes(), RUNS, |r| {
-        field(&r.stdout, "password").as_deref() == Some(store.token.as_str())
-    });
-    let fetched = entra.token_requests().len() - before;
-    doc.check(
-        fetched == 0,
-        format!(
-            "{}: {fetched} token requests during cached gets",
-            store.label
-        ),
-    );
-    s
 }
 
 /// Section: peak RSS of a cached `get` per store, and the probe's floor.

@@ -195,7 +195,7 @@ pub fn suite_result() -> (String, Option<bool>) {
     let passed = failed == 0 && text.contains("test result: ok");
     (
         format!(
-            "{} of {} tests passed in this run (`cargo test --release --test it`): {}",
+            "{} of {} tests passed just before this run (`cargo test --test it -- soak:: faults::`): {}",
             names.len() - failed,
             names.len(),
             names

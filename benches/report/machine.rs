@@ -77,9 +77,7 @@ pub fn header() -> String {
          | git | {git} |\n\
          | git-credential-oauth | {oauth} |\n\
          | helper | release profile (`cargo bench`), {rustc} |\n",
-        date = crate::support::entra_timestamp(crate::support::now_secs())
-            .replace(' ', " ")
-            .replace('Z', " UTC"),
+        date = crate::support::entra_timestamp(crate::support::now_secs()).replace('Z', " UTC"),
         dirty = if dirty {
             " (with uncommitted changes)"
         } else {

@@ -201,7 +201,7 @@ fn run(doc: &mut Doc) -> Vec<Target> {
     }
 
     doc.section("`git clone` through the helper");
-    doc.para("A one-commit repository cloned from the fake Azure DevOps (`git http-backend` behind a gate that demands a valid token, on loopback; its listening socket sets `TCP_NODELAY`, inherited by every connection, so no response waits for a delayed ACK). Through the helper, git first sends an unauthenticated request, gets 401, runs the helper's `get`, retries, and after the clone runs the helper's `store`; the time inside helper processes comes from git's own `GIT_TRACE2_EVENT` (`child_start` → `child_exit` of the helper). With the token in `http.extraHeader` git sends it from the first request and runs no helper: the difference is what any credential helper implies.");
+    doc.para("A one-commit repository cloned from the fake Azure DevOps (`git http-backend` behind a gate that demands a valid token, on loopback; tiny_http, which serves the fakes, does not set `TCP_NODELAY`, so the fakes set it on their listening socket and every connection inherits it: no response written in two parts waits for the client's delayed ACK). Through the helper, git first sends an unauthenticated request, gets 401, runs the helper's `get`, retries, and after the clone runs the helper's `store`; the time inside helper processes comes from git's own `GIT_TRACE2_EVENT` (`child_start` → `child_exit` of the helper). With the token in `http.extraHeader` git sends it from the first request and runs no helper: the difference is what any credential helper implies.");
     let clone = clone::bench_clone(&entra, doc);
 
     doc.section("The `az` CLI");

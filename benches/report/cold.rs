@@ -34,6 +34,8 @@ struct Split {
     cache: f64,
     /// Loading the certificate and signing, or the CI's OIDC request (as the trace times it).
     assertion: Option<f64>,
+    /// Whether `assertion` is a request's time (whole ms) rather than signing's.
+    assertion_is_request: bool,
     /// Building HTTP clients: the gap before each request's line, less the request.
     setup: Option<f64>,
     /// The token request itself, as the trace times it (whole ms).
@@ -256,22 +258,32 @@ pub fn bench_cold(cases: &[Case], doc: &mut Doc) {
         if splits.is_empty() {
             continue;
         }
-        let med = |f: &dyn Fn(&Split) -> Option<f64>| -> String {
+        // The trace times requests in whole milliseconds: say so rather than show 0.00 ms.
+        let whole = |v: f64| {
+            if v < 1.0 {
+                "< 1 ms".to_string()
+            } else {
+                format!("{v:.1} ms")
+            }
+        };
+        let med = |f: &dyn Fn(&Split) -> Option<f64>, whole_ms: bool| -> String {
             let v: Vec<f64> = splits.iter().filter_map(f).collect();
             if v.len() < splits.len() {
                 return "—".to_string();
             }
-            fmt_ms(Stats::median_of(&v))
+            let m = Stats::median_of(&v);
+            if whole_ms { whole(m) } else { fmt_ms(m) }
         };
+        let oidc = splits.iter().any(|s| s.assertion_is_request);
         doc.table_row(&[
             case.label.clone(),
-            med(&|s| Some(s.total)),
-            med(&|s| Some(s.start)),
-            med(&|s| Some(s.cache)),
-            med(&|s| s.assertion),
-            med(&|s| s.setup),
-            med(&|s| s.request),
-            med(&|s| Some(s.rest)),
+            med(&|s| Some(s.total), false),
+            med(&|s| Some(s.start), false),
+            med(&|s| Some(s.cache), false),
+            med(&|s| s.assertion, oidc),
+            med(&|s| s.setup, false),
+            med(&|s| s.request, true),
+            med(&|s| Some(s.rest), false),
         ]);
     }
 }
@@ -329,6 +341,7 @@ fn split(trace: &str, spawned_at: SystemTime, total: f64) -> Option<Split> {
         start,
         cache: miss,
         assertion: signing.or(oidc),
+        assertion_is_request: signing.is_none() && oidc.is_some(),
         setup,
         request: token,
         rest: total - start - miss - traced,

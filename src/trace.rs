@@ -3,13 +3,19 @@
 //! Callers pass `format_args!`; tokens and secrets are `Secret` values whose
 //! `Debug` is `***` and which have no `Display`, so a trace line cannot carry
 //! one unless a caller calls `expose()` into it — which no caller does.
+//!
+//! Every line carries the time since the trace started (monotonic, in ms with
+//! microsecond digits), and a full trace opens with the wall-clock time that
+//! clock started at, so an operator can subtract one line from another to
+//! time a step, and line the helper's trace up with git's own
+//! (`GIT_TRACE2_EVENT` stamps events with the same UTC clock).
 
 use std::cell::RefCell;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::env::Env;
 
@@ -81,11 +87,18 @@ impl Trace {
             None if level > 0 => Some(Box::new(std::io::stderr()) as Box<dyn Write>),
             None => None,
         };
-        Trace {
+        let trace = Trace {
             level,
             sink: RefCell::new(sink),
             start,
-        }
+        };
+        trace.detail(format_args!(
+            "trace: clock started at {} (process {}, version {})",
+            utc_micros(SystemTime::now()),
+            std::process::id(),
+            env!("CARGO_PKG_VERSION")
+        ));
+        trace
     }
 
     /// A trace that prints nothing.
@@ -115,14 +128,71 @@ impl Trace {
         if let Some(sink) = self.sink.borrow_mut().as_mut() {
             let ms = self.start.elapsed().as_secs_f64() * 1000.0;
             // A trace that cannot be written must not fail the request.
-            let _ = writeln!(sink, "git-credential-entra [{ms:8.1} ms] {args}");
+            let _ = writeln!(sink, "git-credential-entra [{ms:10.3} ms] {args}");
         }
     }
+}
+
+/// `2026-11-30T17:08:00.123456Z`: UTC with microseconds, as git's trace2 writes it.
+fn utc_micros(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = i64::try_from(since.as_secs()).unwrap_or(0);
+    let whole = crate::timefmt::rfc3339(secs);
+    let date_time = whole.strip_suffix('Z').unwrap_or(&whole);
+    format!("{date_time}.{:06}Z", since.subsec_micros())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn wall_clock_start_has_microseconds_in_utc() {
+        let t = UNIX_EPOCH + Duration::from_micros(1_798_000_000_000_042);
+        assert_eq!(utc_micros(t), "2026-12-23T04:26:40.000042Z");
+        assert_eq!(utc_micros(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn a_full_trace_opens_with_its_clock_and_stamps_lines_in_microseconds() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("trace.log");
+        let path = path.to_str().expect("UTF-8 path");
+        let before = SystemTime::now();
+        let env = Env::from_pairs([(VAR, path)]);
+        let trace = Trace::new(0, &env);
+        trace.decision(format_args!("a decision"));
+        drop(trace);
+        let text = std::fs::read_to_string(path).expect("the trace file");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        // `git-credential-entra [     0.012 ms] ...`: three decimals, then the text.
+        for line in &lines {
+            let stamp = line
+                .strip_prefix("git-credential-entra [")
+                .and_then(|l| l.split_once(" ms] "))
+                .map(|(ms, _)| ms.trim())
+                .unwrap_or_else(|| panic!("no stamp: {line}"));
+            let (_, decimals) = stamp.split_once('.').expect("a fractional stamp");
+            assert_eq!(decimals.len(), 3, "{line}");
+            assert!(stamp.parse::<f64>().is_ok(), "{line}");
+        }
+        let started = lines[0]
+            .split_once("trace: clock started at ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .map(|(t, _)| t)
+            .unwrap_or_else(|| panic!("no start line: {}", lines[0]));
+        assert!(lines[0].contains(&format!("process {}", std::process::id())));
+        // Both ends are formatted alike, so text order is time order.
+        let low = utc_micros(before);
+        let high = utc_micros(SystemTime::now());
+        assert!(
+            low.as_str() <= started && started <= high.as_str(),
+            "{started} not in [{low}, {high}]"
+        );
+        assert!(lines[1].ends_with("] a decision"), "{}", lines[1]);
+    }
 
     #[test]
     fn words_in_any_case_absolute_paths_and_nothing_else() {

@@ -407,3 +407,28 @@ fn fake_ado_challenge_drives_a_credential_helper() {
         }
     }
 }
+
+#[test]
+fn fake_servers_accept_connections_with_nagle_off() {
+    // Every fake is served from this listener; its connections must inherit TCP_NODELAY,
+    // or a response written in two parts waits for the client's delayed ACK.
+    use std::os::fd::AsRawFd as _;
+    let listener = crate::support::nodelay_listener();
+    let _client = std::net::TcpStream::connect(listener.local_addr().expect("an address"))
+        .expect("connect to the listener");
+    let (accepted, _) = listener.accept().expect("accept the connection");
+    let mut on: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a live socket, and pointers to an int and its size.
+    let r = unsafe {
+        libc::getsockopt(
+            accepted.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&raw mut on).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(r, 0, "getsockopt: {}", std::io::Error::last_os_error());
+    assert_eq!(on, 1, "an accepted connection has Nagle's algorithm on");
+}

@@ -33,6 +33,7 @@ mod humans;
 mod install;
 #[cfg(unix)]
 mod keyring_locked;
+#[cfg(unix)]
 mod leaks;
 mod mi_federation;
 mod mi_imds;

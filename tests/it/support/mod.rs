@@ -54,7 +54,9 @@ pub struct BackgroundServer {
 impl BackgroundServer {
     /// Binds an ephemeral port and passes each request to `handle`, in order, on the server thread.
     pub fn start(mut handle: impl FnMut(tiny_http::Request) + Send + 'static) -> BackgroundServer {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+        let server = tiny_http::Server::from_listener(nodelay_listener(), None)
+            .expect("serve on the loopback listener");
+        let server = Arc::new(server);
         let addr = server
             .server_addr()
             .to_ip()
@@ -112,6 +114,36 @@ pub fn chmod(path: &std::path::Path, mode: u32) {
     }
     #[cfg(not(unix))]
     let _ = (path, mode);
+}
+
+/// A listener on `127.0.0.1:0` with `TCP_NODELAY` set, which Linux copies to every accepted
+/// connection. tiny_http writes a response's headers and its body separately; without it,
+/// Nagle holds the body back until the client ACKs the headers, and a client that delays
+/// its ACK adds ~40 ms to a request — which would inflate every clone timed against a fake.
+pub fn nodelay_listener() -> std::net::TcpListener {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        let on: libc::c_int = 1;
+        // SAFETY: a live socket, and a pointer to an int of the size passed.
+        let r = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&raw const on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "setsockopt(TCP_NODELAY): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    listener
 }
 
 /// Seconds since the Unix epoch.

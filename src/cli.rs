@@ -27,6 +27,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The command line git itself uses, `<helper> get|store|erase` with
+    /// nothing else, read without building clap's parser: git starts the
+    /// helper for every request, and building the whole command tree was a
+    /// fifth of a cached `get`'s instructions. Any other line (flags, other
+    /// words, non-UTF-8) is `None` and goes through clap as before.
+    pub fn git_verb(args: &[std::ffi::OsString]) -> Option<Cli> {
+        let [verb] = args else {
+            return None;
+        };
+        let command = match verb.to_str()? {
+            "get" => Command::Get,
+            "store" => Command::Store,
+            "erase" => Command::Erase,
+            _ => return None,
+        };
+        Some(Cli {
+            config: None,
+            identity: None,
+            verbose: 0,
+            command,
+        })
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -212,4 +237,38 @@ pub enum CompletionShell {
     Fish,
     /// PowerShell.
     Powershell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn git_verbs_read_without_clap_are_what_clap_reads() {
+        for verb in ["get", "store", "erase"] {
+            let fast = Cli::git_verb(&os(&[verb])).expect("a bare verb takes the fast path");
+            let clap = Cli::try_parse_from(["git-credential-entra", verb]).expect("clap parses it");
+            assert_eq!(format!("{fast:?}"), format!("{clap:?}"));
+        }
+    }
+
+    #[test]
+    fn anything_but_a_bare_git_verb_goes_through_clap() {
+        for args in [
+            &[][..],
+            &["get", "-v"],
+            &["-v", "get"],
+            &["--identity", "ci", "get"],
+            &["capability"],
+            &["Get"],
+            &["get", "extra"],
+        ] {
+            assert!(Cli::git_verb(&os(args)).is_none(), "{args:?}");
+        }
+    }
 }

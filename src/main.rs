@@ -11,7 +11,8 @@ use git_credential_entra::{cli, env, run};
 
 fn main() -> std::process::ExitCode {
     disable_core_dumps();
-    let cli = cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let cli = cli::Cli::git_verb(&args).unwrap_or_else(cli::Cli::parse);
     let env = env::Env::from_process();
     let code = run(
         cli,

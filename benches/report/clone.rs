@@ -1,6 +1,8 @@
 //! A small `git clone` from the fake Azure DevOps through the helper with a cached token:
 //! the time git spent inside helper processes (from git's own trace2 events) as a share of
-//! the clone, and the same clone with the token in `http.extraHeader` (no helper, no 401).
+//! the clone; the same clone through the smallest helper there can be (a shell function that
+//! prints the token: what git's way of running helpers costs by itself); and the same clone
+//! with the token in `http.extraHeader` (no helper, no 401).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -18,7 +20,15 @@ const CLONES: usize = 20;
 pub struct CloneFigures {
     /// Median share of the clone spent inside helper processes, in %.
     pub helper_share: f64,
+    /// The same for the smallest possible helper, in %: no helper can go below it.
+    pub floor_share: f64,
 }
+
+/// The smallest helper git can run: a shell function (no program of its own) that answers
+/// `get` with the token from the environment, so neither git's config nor its trace holds it.
+const FLOOR_HELPER: &str = "!f() { test \"$1\" = get && printf 'username=entra\\npassword=%s\\n' \"$BENCH_FLOOR_TOKEN\"; }; f";
+/// A word of [`FLOOR_HELPER`] that finds its children in git's trace.
+const FLOOR_MARK: &str = "BENCH_FLOOR_TOKEN";
 
 /// Section: the clone, through the helper and with the token in a header.
 pub fn bench_clone(entra: &FakeEntra, doc: &mut Doc) -> Option<CloneFigures> {
@@ -65,12 +75,19 @@ pub fn bench_clone(entra: &FakeEntra, doc: &mut Doc) -> Option<CloneFigures> {
 
     let (mut helper_clones, mut helper_times, mut shares) = (Vec::new(), Vec::new(), Vec::new());
     let (mut gets, mut stores, mut header_clones) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floor_times, mut floor_shares, mut floor_failures) = (Vec::new(), Vec::new(), 0);
     let (mut helper_requests, mut header_requests) = (Vec::new(), Vec::new());
     let (mut helper_failures, mut header_failures) = (0, 0);
     let events = env.path().join("trace2.json");
     // No helper for the header clones: their global config is empty.
     let no_helper = env.path().join("home/empty.gitconfig");
     std::fs::write(&no_helper, "").expect("write an empty .gitconfig");
+    let bin = helper_bin();
+    let name = Path::new(&bin)
+        .file_name()
+        .expect("the helper has a file name")
+        .to_string_lossy()
+        .into_owned();
     // Alternating the two kinds of clone lets a change in load hit both alike.
     for i in 0..CLONES {
         let _ = std::fs::remove_file(&events);
@@ -86,7 +103,7 @@ pub fn bench_clone(entra: &FakeEntra, doc: &mut Doc) -> Option<CloneFigures> {
         let _ = std::fs::remove_dir_all(env.path().join(&dest));
         let parsed = std::fs::read_to_string(&events)
             .ok()
-            .and_then(|t| clone_times(&t));
+            .and_then(|t| clone_times(&t, &name));
         match parsed {
             Some((get, store)) if run.ok => {
                 let total = ms(run.elapsed);
@@ -98,6 +115,38 @@ pub fn bench_clone(entra: &FakeEntra, doc: &mut Doc) -> Option<CloneFigures> {
                 shares.push(100.0 * helper / total);
             }
             _ => helper_failures += 1,
+        }
+
+        // The smallest helper: the same 401 and the same two helper runs, nothing inside.
+        let _ = std::fs::remove_file(&events);
+        let dest = format!("floor-{i}");
+        let mut clone = env.git("git");
+        clone
+            .args(["clone", "-q", &url, &dest])
+            // Through the environment, which git takes as is (a config file would
+            // read the quotes and backslashes of the function as its own syntax).
+            .env("GIT_CONFIG_GLOBAL", &no_helper)
+            .env("GIT_CONFIG_COUNT", "3")
+            .env("GIT_CONFIG_KEY_0", "credential.helper")
+            .env("GIT_CONFIG_VALUE_0", "")
+            .env("GIT_CONFIG_KEY_1", "credential.helper")
+            .env("GIT_CONFIG_VALUE_1", FLOOR_HELPER)
+            .env("GIT_CONFIG_KEY_2", "credential.useHttpPath")
+            .env("GIT_CONFIG_VALUE_2", "true")
+            .env("BENCH_FLOOR_TOKEN", &token)
+            .env("GIT_TRACE2_EVENT", &events)
+            .stderr(Stdio::piped());
+        let run = run_timed(&mut clone, b"");
+        let _ = std::fs::remove_dir_all(env.path().join(&dest));
+        let parsed = std::fs::read_to_string(&events)
+            .ok()
+            .and_then(|t| clone_times(&t, FLOOR_MARK));
+        match parsed {
+            Some((get, store)) if run.ok => {
+                floor_times.push(get + store);
+                floor_shares.push(100.0 * (get + store) / ms(run.elapsed));
+            }
+            _ => floor_failures += 1,
         }
 
         // The token in a header: no helper, no unauthenticated request. It goes in
@@ -130,10 +179,14 @@ pub fn bench_clone(entra: &FakeEntra, doc: &mut Doc) -> Option<CloneFigures> {
         format!("clone through the helper: {helper_failures} failed; {fetched} token requests (want 0: the token is cached)"),
     );
     doc.check(
+        floor_failures == 0,
+        format!("clone through the smallest helper: {floor_failures} failed"),
+    );
+    doc.check(
         header_failures == 0,
         format!("clone with the token in a header: {header_failures} failed"),
     );
-    if helper_clones.is_empty() || header_clones.is_empty() {
+    if helper_clones.is_empty() || header_clones.is_empty() || floor_times.is_empty() {
         return None;
     }
     let per_clone = |reqs: &[crate::support::AdoRequest],
@@ -171,6 +224,19 @@ pub fn bench_clone(entra: &FakeEntra, doc: &mut Doc) -> Option<CloneFigures> {
         "… in `store` (git reports that it worked; the helper only reads the request)".into(),
         fmt_ms(Stats::median_of(&stores)),
     ]);
+    let floor_share = Stats::median_of(&floor_shares);
+    doc.table_row(&[
+        "the same clone through the smallest helper (a shell function printing the token), time inside it: what git's running of any helper costs".into(),
+        format!(
+            "{} ({:.1} %)",
+            fmt_ms(Stats::median_of(&floor_times)),
+            floor_share
+        ),
+    ]);
+    doc.table_row(&[
+        "time inside this helper beyond that floor".into(),
+        fmt_ms(helper_time - Stats::median_of(&floor_times)),
+    ]);
     doc.table_row(&[
         "the same clone with the token in `http.extraHeader` (no helper), wall time".into(),
         fmt_ms(header_clone),
@@ -191,19 +257,19 @@ pub fn bench_clone(entra: &FakeEntra, doc: &mut Doc) -> Option<CloneFigures> {
     doc.end_table();
     Some(CloneFigures {
         helper_share: share,
+        floor_share,
     })
 }
 
-/// From one clone's trace2 events: the time spent in the helper's `get` and `store`
-/// children (`child_start` → `child_exit`, whichever git process ran them), in ms.
-fn clone_times(events: &str) -> Option<(f64, f64)> {
+/// From one clone's trace2 events: the time spent in the `get` and `store` children of the
+/// helper whose command line contains `name` (`child_start` → `child_exit`, whichever git
+/// process ran them), in ms.
+fn clone_times(events: &str, name: &str) -> Option<(f64, f64)> {
     let events: Vec<Value> = events
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     let str_of = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
-    let bin = helper_bin();
-    let name = Path::new(&bin).file_name()?.to_string_lossy().into_owned();
     // git runs `helper get` through the shell: argv is one string ending in the action.
     let helpers: Vec<(String, i64, String)> = events
         .iter()
@@ -216,7 +282,7 @@ fn clone_times(events: &str) -> Option<(f64, f64)> {
                 .filter_map(Value::as_str)
                 .collect();
             let line = argv.join(" ");
-            line.contains(&name).then_some(())?;
+            line.contains(name).then_some(())?;
             let action = line.split_whitespace().last()?.to_string();
             Some((str_of(e, "sid")?, e.get("child_id")?.as_i64()?, action))
         })

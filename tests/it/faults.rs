@@ -49,6 +49,29 @@ pub const SLACK: Duration = Duration::from_secs(10);
 const MARGIN: i64 = 300;
 
 /// `get` for the standard request, timed; `-v` so decisions are on stderr.
+/// Starts `get` with `args` in the background, git's request already written.
+pub fn spawn_get(w: &World, args: &[&str]) -> std::process::Child {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = w
+        .env
+        .helper()
+        .arg("get")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the helper");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(w.request().as_bytes())
+        .expect("write the request");
+    child
+}
+
 pub fn timed_get(w: &World) -> (RunOutput, Duration) {
     let started = Instant::now();
     let out = w.helper(&["get", "-v"], &w.request());

@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::support::scan::{Kind, Place, find_leak, register};
+use crate::support::scan::{Kind, Place, find_leak, register, walk};
 use crate::support::{TestEnv, assert_no_leak, random_guid};
 use crate::world::{NEW_GIT, SECRET, World};
 
@@ -27,19 +27,6 @@ pub fn assert_no_token_in_files(root: &std::path::Path, token: &str) {
             entry.display()
         );
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => files.extend(walk(&p)),
-            Ok(t) if t.is_file() => files.push(p),
-            _ => {}
-        }
-    }
-    files
 }
 
 #[test]

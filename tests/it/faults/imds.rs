@@ -3,8 +3,6 @@
 //! process waiting for the lock outlasts it too), and gives one clear error
 //! when the update takes longer than documented.
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -22,21 +20,7 @@ fn bound() -> Duration {
 /// test environment's usual deadline); timed.
 fn long_get(m: &MiWorld) -> (RunOutput, Duration) {
     let started = Instant::now();
-    let mut child =
-        m.w.env
-            .helper()
-            .args(["get", "--identity", "vm"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the helper");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(m.w.request().as_bytes())
-        .expect("write the request");
+    let child = super::spawn_get(&m.w, &["--identity", "vm"]);
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -6,8 +6,6 @@
 //! front holds is served without the bus; and once the daemon answers again,
 //! tokens are cached there again. The same for the bus daemon itself.
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::{SLACK, cache_row};
@@ -47,21 +45,7 @@ fn a_keyring_daemon_that_stops_answering() {
     let latency = Duration::from_secs(2);
     w.entra.set_delay(Some(latency));
     let started = Instant::now();
-    let mut child = w
-        .env
-        .helper()
-        .args(["get", "-v"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the helper");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(w.request().as_bytes())
-        .expect("write the request");
+    let child = super::spawn_get(&w, &["-v"]);
     let deadline = Instant::now() + SLACK;
     while w.token_requests() == 0 {
         assert!(Instant::now() < deadline, "the get never asked Entra");

@@ -183,7 +183,8 @@ fn my_uid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every regular file under `dir` (links are not followed).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();

@@ -13,15 +13,16 @@
 //! line elsewhere that ours now masks, is printed before anything is written.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::azure_devops::HostEntry;
 use crate::cli::ScopeArgs;
-use crate::config::{AUTO, Config};
 use crate::error::Error;
-use crate::gitconfig::{self, Entry, GitConfigError, Scope};
-use crate::identity;
+use crate::gitconfig::{self, GitConfigError, Scope};
 use crate::session::Session;
+
+mod report;
+use report::{explain_identity, report_masked};
 
 /// The sections every configuration has.
 const DEFAULT_SECTIONS: [&str; 2] = ["https://dev.azure.com", "https://*.visualstudio.com"];
@@ -299,129 +300,6 @@ fn applies(pattern: &str, section: &str) -> bool {
     ps == ss && (ph == sh || under(&sh, &ph) || under(&ph, &sh))
 }
 
-/// Helper lines in any scope that the empty `helper =` now masks for our
-/// remotes (they still serve other hosts), and what a masked store holds.
-fn report_masked(scope: &Scope, urls: &[String], out: &mut dyn Write) -> Result<(), Error> {
-    // Unreadable scopes (no repository, say) just mean nothing to report.
-    let entries = gitconfig::get_regexp(None, r"^credential\..*helper$").unwrap_or_default();
-    let own_scope = match scope {
-        Scope::Global => Some("global"),
-        Scope::System => Some("system"),
-        Scope::Local => Some("local"),
-        Scope::File(_) => None,
-    };
-    let masked: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| {
-            e.value
-                .as_deref()
-                .is_some_and(|v| !v.is_empty() && !is_ours(v))
-        })
-        .filter(|e| {
-            let Some(url) = key_url(&e.key) else {
-                return false;
-            };
-            // Our own sections in the scope being written are "replaced", above.
-            let own = own_scope == e.scope.as_deref() && urls.iter().any(|u| u == url);
-            !own && urls.iter().any(|u| applies(url, u))
-        })
-        .collect();
-    if masked.is_empty() {
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "  masks, for these remotes only (still used for other hosts; unconfigure unmasks them):"
-    )
-    .map_err(io)?;
-    for e in &masked {
-        writeln!(
-            out,
-            "    {} = {}   ({} config)",
-            e.key,
-            e.value.as_deref().unwrap_or(""),
-            e.scope.as_deref().unwrap_or("?")
-        )
-        .map_err(io)?;
-    }
-    if masked.iter().any(|e| {
-        e.value
-            .as_deref()
-            .is_some_and(|v| v.trim_start().starts_with("store"))
-    }) {
-        report_stored_pats(out)?;
-    }
-    Ok(())
-}
-
-/// A masked `store` helper may hold a PAT for Azure DevOps in plain text.
-fn report_stored_pats(out: &mut dyn Write) -> Result<(), Error> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
-        files.push(home.join(".git-credentials"));
-    }
-    for file in files {
-        let Ok(f) = std::fs::File::open(&file) else {
-            continue;
-        };
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(f, 1024 * 1024), &mut text);
-        let n = text
-            .lines()
-            .filter(|l| l.contains("@dev.azure.com") || l.contains(".visualstudio.com"))
-            .count();
-        if n > 0 {
-            writeln!(
-                out,
-                "  note: {} holds {n} stored credential(s) for Azure DevOps (a PAT?), no longer used for these remotes. To delete them: printf 'protocol=https\\nhost=dev.azure.com\\n\\n' | git credential-store erase",
-                file.display()
-            )
-            .map_err(io)?;
-        }
-    }
-    Ok(())
-}
-
-/// Says when no identity can answer yet, and what to write.
-fn explain_identity(
-    session: &Session,
-    config: Result<Config, Error>,
-    out: &mut dyn Write,
-) -> Result<(), Error> {
-    match config {
-        Err(e) => writeln!(
-            out,
-            "Warning: remotes will fail until the helper's config is fixed: {e}"
-        )
-        .map_err(io),
-        Ok(c) if c.exists => Ok(()),
-        Ok(c) => match identity::resolve(AUTO, &c, session.env, &session.imds_probe()) {
-            Ok(id) => writeln!(
-                out,
-                "No config file at {}: every Azure DevOps remote uses 'auto', which found {id}.",
-                c.file.display()
-            )
-            .map_err(io),
-            Err(e) => writeln!(
-                out,
-                "Warning: no identity can answer yet, so Azure DevOps remotes will fail: there is no config file at {file}, and {e}\nWrite {file}, for example:\n{example}",
-                file = c.file.display(),
-                example = EXAMPLE
-            )
-            .map_err(io),
-        },
-    }
-}
-
-const EXAMPLE: &str = r#"  {
-    "identities": {
-      "ci": { "type": "service-principal", "tenant": "contoso.onmicrosoft.com",
-              "client_id": "00001111-aaaa-2222-bbbb-3333cccc4444",
-              "client_secret_env": "CI_CLIENT_SECRET" }
-    },
-    "routes": [ { "url": "https://dev.azure.com/contoso", "identity": "ci" } ]
-  }"#;
-
 /// `unconfigure`: every section of the scope that runs this helper, or that
 /// holds a copy of replaced lines, goes back to what it held before.
 pub fn unconfigure(args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
@@ -546,88 +424,4 @@ fn undo(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_this_helper_in_every_form_git_config_holds_it() {
-        for v in [
-            "entra",
-            "git-credential-entra",
-            "/home/ann/.local/bin/git-credential-entra",
-            "!'/home/ann/my tools/git-credential-entra'",
-            "C:\\tools\\git-credential-entra.exe",
-        ] {
-            assert!(is_ours(v), "{v}");
-        }
-        for v in [
-            "",
-            "manager",
-            "store",
-            "entra --identity ci",
-            "/usr/bin/git-credential-entra-old",
-        ] {
-            assert!(!is_ours(v), "{v}");
-        }
-    }
-
-    #[test]
-    fn paths_the_shell_would_split_are_quoted() {
-        assert_eq!(
-            quote_path(Path::new("/opt/bin/git-credential-entra")),
-            "/opt/bin/git-credential-entra"
-        );
-        assert_eq!(
-            quote_path(Path::new("/home/a b/git-credential-entra")),
-            "!'/home/a b/git-credential-entra'"
-        );
-        assert_eq!(quote_path(Path::new("/x/it's/g")), r"!'/x/it'\''s/g'");
-        assert!(is_ours(&quote_path(Path::new(
-            "/home/it's me/git-credential-entra"
-        ))));
-    }
-
-    #[test]
-    fn sections_that_apply_to_azure_devops() {
-        assert!(applies("", "https://dev.azure.com"));
-        assert!(applies(
-            "https://dev.azure.com/contoso",
-            "https://dev.azure.com"
-        ));
-        assert!(applies(
-            "https://contoso.visualstudio.com",
-            "https://*.visualstudio.com"
-        ));
-        assert!(applies(
-            "https://*.visualstudio.com",
-            "https://*.visualstudio.com"
-        ));
-        assert!(!applies("https://github.com", "https://dev.azure.com"));
-        assert!(!applies("http://dev.azure.com", "https://dev.azure.com"));
-        assert!(!applies(
-            "https://evilvisualstudio.com",
-            "https://*.visualstudio.com"
-        ));
-    }
-
-    #[test]
-    fn restores_saved_lines_then_later_foreign_ones() {
-        let s = Section {
-            url: "https://dev.azure.com".into(),
-            helpers: vec!["".into(), "entra".into(), "later".into()],
-            use_http_path: vec!["true".into()],
-            saved: vec![
-                "helper=".into(),
-                "helper=manager".into(),
-                "useHttpPath=false".into(),
-            ],
-        };
-        assert_eq!(
-            restored(&s),
-            (
-                vec!["".into(), "manager".into(), "later".into()],
-                vec!["false".into()]
-            )
-        );
-    }
-}
+mod tests;

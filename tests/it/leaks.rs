@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::support::scan::{Kind, Place, find_leak, register, walk};
+use crate::support::scan::{Kind, Place, find_leak, register, stdout_place, walk};
 use crate::support::{TestEnv, assert_no_leak, random_guid};
 use crate::world::{NEW_GIT, SECRET, World};
 
@@ -128,6 +128,28 @@ fn access_tokens_are_allowed_only_in_the_answer_token_output_and_a_private_store
         "only credential lines"
     );
     assert_eq!(find_leak(&token, Place::TokenOutput), None);
+    // Which stdout is an answer: the helper's `get` and `token`, git's
+    // `credential fill`, and the Windows `.exe` under Wine doing the same.
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    for (program, a, place) in [
+        ("git-credential-entra", &["get"][..], Place::Answer),
+        ("git-credential-entra", &["token", "ci"], Place::TokenOutput),
+        ("git-credential-entra", &["cache", "list"], Place::Anywhere),
+        ("git", &["credential", "fill"], Place::Answer),
+        (
+            "wine",
+            &[r"C:\x\git-credential-entra.exe", "get"],
+            Place::Answer,
+        ),
+        (
+            "wine",
+            &["/t/git-credential-entra.exe", "erase"],
+            Place::Anywhere,
+        ),
+        ("wine", &[], Place::Anywhere),
+    ] {
+        assert_eq!(stdout_place(program, &args(a)), place, "{program} {a:?}");
+    }
 
     // A store entry: allowed as a 0600 file in a 0700 directory, not otherwise.
     let env = TestEnv::new();

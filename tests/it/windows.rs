@@ -451,6 +451,7 @@ fn a_secret_file_everyone_may_read_is_refused() {
     let w = Win::new();
     let file = w.env.path().join("secret.txt");
     std::fs::write(&file, format!("{SECRET}\n")).expect("write the secret file");
+    w.env.planted(&file);
     // Wine derives the file's ACL from its unix mode: 644 grants Everyone read.
     crate::support::chmod(&file, 0o644);
     let out = w.helper(&["get", "--identity", "sf"], &w.request());

@@ -116,6 +116,13 @@ pub fn assert_clean(what: &str, text: &str, place: Place) {
 
 /// Which [`Place`] a command's stdout is, from its program name and arguments.
 pub fn stdout_place(program: &str, args: &[String]) -> Place {
+    // The Windows `.exe` runs under Wine: the program is its first argument.
+    if matches!(program, "wine" | "wine64")
+        && let Some((exe, rest)) = args.split_first()
+    {
+        let name = exe.rsplit(['/', '\\']).next().unwrap_or(exe);
+        return stdout_place(name, rest);
+    }
     let has = |word: &str| args.iter().any(|a| a == word);
     if program.starts_with("git-credential-entra") {
         if has("get") {

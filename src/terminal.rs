@@ -17,15 +17,20 @@ use crate::secret::Secret;
 /// Longest secret read from the terminal, as from a pipe.
 const MAX_SECRET: usize = 64 * 1024;
 
-/// Prompts on `prompt_out`, reads one line from `input` (the terminal `fd`)
-/// with echo off, and returns it without its line end.
 #[cfg(unix)]
+use unix::EchoOff;
+#[cfg(windows)]
+use windows::EchoOff;
+
+/// Prompts on `prompt_out`, reads one line from `input` (the terminal
+/// `console`) with echo off, and returns it without its line end.
+#[cfg(any(unix, windows))]
 pub fn read_hidden_line(
     input: &mut dyn Read,
-    fd: Console,
+    console: Console,
     prompt_out: &mut dyn Write,
 ) -> io::Result<Secret<String>> {
-    let echo_off = unix::EchoOff::new(fd)?;
+    let echo_off = EchoOff::new(console)?;
     // Only now: text typed before echo went off was already shown.
     write!(prompt_out, "paste the secret, then Enter: ")?;
     prompt_out.flush()?;
@@ -55,23 +60,6 @@ pub type Console = std::os::fd::RawFd;
 /// A terminal (unix: a file descriptor; Windows: a console input handle).
 #[cfg(windows)]
 pub type Console = std::os::windows::io::RawHandle;
-
-/// Prompts on `prompt_out`, reads one line from `input` (the console
-/// `console`) with echo off, and returns it without its line end.
-#[cfg(windows)]
-pub fn read_hidden_line(
-    input: &mut dyn Read,
-    console: Console,
-    prompt_out: &mut dyn Write,
-) -> io::Result<Secret<String>> {
-    let echo_off = windows::EchoOff::new(console)?;
-    write!(prompt_out, "paste the secret, then Enter: ")?;
-    prompt_out.flush()?;
-    let line = read_line(input);
-    drop(echo_off);
-    let _ = writeln!(prompt_out);
-    line
-}
 
 fn read_line(input: &mut dyn Read) -> io::Result<Secret<String>> {
     let mut line = Vec::new();

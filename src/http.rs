@@ -98,6 +98,16 @@ fn builder(connect_timeout: Duration) -> ClientBuilder {
         .redirect(reqwest::redirect::Policy::none())
 }
 
+/// A `Retry-After` in seconds (the form Entra and IMDS send; an HTTP date is
+/// ignored, leaving the caller's own backoff).
+pub fn retry_after(resp: &reqwest::blocking::Response) -> Option<Duration> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 /// A client for the Entra authority at `url`: https only, through the
 /// environment's proxy — except a loopback host, which bypasses any proxy.
 pub fn entra_client(url: &str) -> Result<Client, HttpSetupError> {

@@ -178,12 +178,7 @@ fn post_form_with<T>(
                 sent.elapsed().as_millis()
             ));
             if POLICY.retries(status) {
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let retry_after = crate::http::retry_after(&resp);
                 let failure = EntraError::Unavailable {
                     status,
                     attempts: attempt.number,

@@ -85,10 +85,7 @@ impl<'a> AcquireCx<'a> {
         auth: &ClientAuth,
         step: &'static str,
     ) -> Result<AccessToken, Error> {
-        let http = self.http.entra(authority).map_err(|cause| Error::Http {
-            identity: self.identity.to_string(),
-            cause,
-        })?;
+        let http = self.entra_client(authority)?;
         crate::entra::client_credentials(
             &http,
             authority,
@@ -103,6 +100,15 @@ impl<'a> AcquireCx<'a> {
             identity: self.identity.to_string(),
             step,
             source: Box::new(source),
+        })
+    }
+
+    /// A client for the Entra authority at `authority`, its set-up failure
+    /// named for this identity.
+    pub fn entra_client(&self, authority: &str) -> Result<Client, Error> {
+        self.http.entra(authority).map_err(|cause| Error::Http {
+            identity: self.identity.to_string(),
+            cause,
         })
     }
 

@@ -215,12 +215,7 @@ impl Call {
                 ));
                 let ids = self.ids_of(&resp);
                 if POLICY.retries(status) {
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = crate::http::retry_after(&resp);
                     let failure = FederationError::Unavailable {
                         endpoint: self.endpoint,
                         status,

@@ -240,12 +240,7 @@ fn judge(
     trace: &Trace,
 ) -> Step<TokenResponse, MiFailure> {
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = crate::http::retry_after(&resp);
     let body = match read_body(resp) {
         Ok(body) => body,
         Err(Body::TooLarge) => return Step::Done(Err(MiFailure::TooLarge { status })),

@@ -139,13 +139,7 @@ pub fn redeem(
     redirect_uri: &str,
     pkce: &Pkce,
 ) -> Result<TokenResponse, Error> {
-    let http = cx
-        .http
-        .entra(&user.authority)
-        .map_err(|cause| Error::Http {
-            identity: cx.identity.to_string(),
-            cause,
-        })?;
+    let http = cx.entra_client(&user.authority)?;
     let tenant = user.tenant_for(cx);
     let scope = entra::user_scope(cx.resource);
     entra::authorization_code(

@@ -36,13 +36,7 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
             source: Box::new(source),
         },
     };
-    let http = cx
-        .http
-        .entra(&user.authority)
-        .map_err(|cause| Error::Http {
-            identity: cx.identity.to_string(),
-            cause,
-        })?;
+    let http = cx.entra_client(&user.authority)?;
     let tenant = user.tenant_for(cx);
     let dc = entra::device_code(
         &http,

@@ -46,13 +46,7 @@ pub fn silently(user: &User, cx: &AcquireCx) -> Result<Outcome, Error> {
             ));
         }
     };
-    let http = cx
-        .http
-        .entra(&user.authority)
-        .map_err(|cause| Error::Http {
-            identity: cx.identity.to_string(),
-            cause,
-        })?;
+    let http = cx.entra_client(&user.authority)?;
     cx.trace
         .decision(format_args!("{}: using the refresh token", cx.identity));
     match entra::refresh_token(

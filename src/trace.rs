@@ -92,12 +92,16 @@ impl Trace {
             sink: RefCell::new(sink),
             start,
         };
-        trace.detail(format_args!(
-            "trace: clock started at {} (process {}, version {})",
-            utc_micros(SystemTime::now()),
-            std::process::id(),
-            env!("CARGO_PKG_VERSION")
-        ));
+        // Only when it is written: a cached `get` without tracing must not
+        // pay for formatting the wall clock.
+        if trace.level >= 2 {
+            trace.detail(format_args!(
+                "trace: clock started at {} (process {}, version {})",
+                utc_micros(SystemTime::now()),
+                std::process::id(),
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
         trace
     }
 

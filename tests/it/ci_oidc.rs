@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::support::oidc::OidcRequest;
 use crate::support::{EXCHANGE_AUDIENCE, FakeOidc, Federation, Scripted};
 use crate::workload::{WL_CLIENT, aks_federation, assertions, clone_and_push, failed, ok, world};
 use crate::world::{TENANT, World};
@@ -104,17 +105,24 @@ fn github_world(cache: &str, extra: &str) -> (World, FakeOidc) {
     (w, oidc)
 }
 
-#[test]
-fn github_actions_requests_have_the_runners_shape() {
-    let (mut w, oidc) = github_world("none", "");
-    // Traced in full: neither the job's token nor the assertion may show.
+/// A fully traced `get` (neither the job's token nor the assertion may show in
+/// the trace) that works: the one request the CI's OIDC endpoint saw, which
+/// must have no problems.
+fn one_traced_request(w: &mut World, oidc: &FakeOidc) -> OidcRequest {
     w.env.set_env("GIT_CREDENTIAL_ENTRA_TRACE", "1");
     let out = w.helper(&["get"], &w.request());
     ok(&out);
-    let seen = oidc.requests();
+    let mut seen = oidc.requests();
     assert_eq!(seen.len(), 1);
-    let r = &seen[0];
+    let r = seen.remove(0);
     assert!(r.problems.is_empty(), "{:?}", r.problems);
+    r
+}
+
+#[test]
+fn github_actions_requests_have_the_runners_shape() {
+    let (mut w, oidc) = github_world("none", "");
+    let r = &one_traced_request(&mut w, &oidc);
     assert_eq!(r.method, "GET");
     assert_eq!(
         r.query,
@@ -190,13 +198,7 @@ fn pipelines_world(cache: &str, connection: &str) -> (World, FakeOidc) {
 #[test]
 fn azure_pipelines_requests_have_the_agents_shape() {
     let (mut w, oidc) = pipelines_world("none", SERVICE_CONNECTION);
-    w.env.set_env("GIT_CREDENTIAL_ENTRA_TRACE", "1");
-    let out = w.helper(&["get"], &w.request());
-    ok(&out);
-    let seen = oidc.requests();
-    assert_eq!(seen.len(), 1);
-    let r = &seen[0];
-    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let r = &one_traced_request(&mut w, &oidc);
     assert_eq!(r.method, "POST");
     assert_eq!(
         r.query,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::support::{ADO_RESOURCE, RunOutput, TestEnv, entra_timestamp, jwt, now_secs};
-use crate::world::{NEW_GIT, TENANT, World, field, token_of};
+use crate::world::{TENANT, World, field, token_of};
 
 /// The signed-in developer.
 const USER: &str = "dev@contoso.onmicrosoft.com";
@@ -333,22 +333,7 @@ fn clone_and_push_as_the_azure_cli_user() {
     let (w, az) = cli_world("");
     let exp = now_secs() + 3600;
     az.answer_token(&user_token(&w, exp), exp);
-    w.configure_git();
-    w.env.git_ok(NEW_GIT, &["clone", &w.repo_url, "work"]);
-    let work = w.env.path().join("work");
-    let dir = work.to_str().expect("utf8");
-    w.env.git_ok(
-        NEW_GIT,
-        &["-C", dir, "commit", "--allow-empty", "-qm", "from az"],
-    );
-    w.env
-        .git_ok(NEW_GIT, &["-C", dir, "push", "origin", "main"]);
-    let authed = w.authed_requests();
-    assert!(
-        authed.iter().any(|r| r.path.contains("git-receive-pack")),
-        "{authed:?}"
-    );
-    assert!(authed.iter().all(|r| r.status == 200), "{authed:?}");
+    w.clone_and_push("work");
     assert_eq!(az.calls().len(), 1, "clone and push share one az run");
 }
 

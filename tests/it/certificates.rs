@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::support::cert::{
     TestCert, jwt_parts, openssl, openssl_available, openssl_verifies, path_str,
 };
-use crate::support::{RunOutput, SeenAuth, assert_no_leak, now_secs, random_guid};
-use crate::world::{NEW_GIT, TENANT, World};
+use crate::support::{RunOutput, assert_no_leak, now_secs, random_guid};
+use crate::world::{TENANT, World};
 
 /// The app registration the certificates belong to.
 const APP: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -679,34 +679,7 @@ fn clone_and_push_with_a_certificate_identity() {
     configure(&w, &format!(r#""certificate": "{}""#, pem.display()));
     w.env.set_env("GIT_CREDENTIAL_ENTRA_IDENTITY", "cert");
     w.env.set_env("GIT_CREDENTIAL_ENTRA_CACHE", "file");
-    w.configure_git();
-    w.env.git_ok(NEW_GIT, &["clone", &w.repo_url, "work"]);
-    let work = w.env.path().join("work");
-    let dir = path_str(&work);
-    w.env.git_ok(
-        NEW_GIT,
-        &[
-            "-C",
-            dir,
-            "commit",
-            "--allow-empty",
-            "-qm",
-            "signed in with a certificate",
-        ],
-    );
-    w.env
-        .git_ok(NEW_GIT, &["-C", dir, "push", "origin", "main"]);
-    let authed = w.authed_requests();
-    assert!(
-        authed.iter().any(|r| r.path.contains("git-receive-pack")),
-        "a push happened"
-    );
-    assert!(
-        authed
-            .iter()
-            .all(|r| r.status == 200 && r.auth != SeenAuth::None),
-        "{authed:?}"
-    );
+    w.clone_and_push("work");
     assert_eq!(
         w.token_requests(),
         1,

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::support::{ADO_RESOURCE, SeenAuth, derived_guid, jwt, now_secs};
-use crate::world::{NEW_GIT, TENANT, World, field, token_of};
+use crate::support::{ADO_RESOURCE, derived_guid, jwt, now_secs};
+use crate::world::{TENANT, World, field, token_of};
 
 /// The project build service's id, as the job token names it.
 const BUILD_SERVICE: &str = "7d9e8f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a";
@@ -111,30 +111,6 @@ fn clone_and_push_with_the_job_token() {
     let (token, _) = job_token(3000);
     let w = world(None, &token);
     w.ado.allow("contoso", BUILD_SERVICE);
-    w.configure_git();
-    w.env.git_ok(NEW_GIT, &["clone", &w.repo_url, "work"]);
-    let work = w.env.path().join("work");
-    let dir = work.to_str().expect("utf8");
-    w.env.git_ok(
-        NEW_GIT,
-        &[
-            "-C",
-            dir,
-            "commit",
-            "--allow-empty",
-            "-qm",
-            "from the pipeline",
-        ],
-    );
-    w.env
-        .git_ok(NEW_GIT, &["-C", dir, "push", "origin", "main"]);
-    let authed = w.authed_requests();
-    assert!(
-        authed.iter().any(|r| r.path.contains("git-receive-pack"))
-            && authed
-                .iter()
-                .all(|r| r.status == 200 && r.auth != SeenAuth::Invalid),
-        "{authed:?}"
-    );
+    w.clone_and_push("work");
     assert!(files_under(&w.env.path().join("cache")).is_empty());
 }

@@ -92,12 +92,44 @@ impl fmt::Display for NoHome {
     }
 }
 
+/// A config file chosen with `--config` or `GIT_CREDENTIAL_ENTRA_CONFIG`
+/// by a relative path. Git runs helpers inside the repository (a submodule,
+/// a pull request's checkout), so the path would name a file that checkout
+/// ships, and its `authority_host` would receive the job's secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelativeConfig {
+    /// Where the path came from: `--config` or the variable.
+    pub setting: &'static str,
+    /// The path as given.
+    pub value: String,
+}
+
+impl fmt::Display for RelativeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = crate::text::escape_controls(&self.value);
+        write!(
+            f,
+            "{} \"{value}\" is a relative path, so no config is read: git runs this helper inside the repository, and a relative path would read a file the repository ships. Fix: give an absolute path (for example \"$PWD/{value}\")",
+            self.setting
+        )
+    }
+}
+
+/// Why there is no config file path to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigPathError {
+    /// The default location has no absolute base directory.
+    NoHome(NoHome),
+    /// The chosen path is relative.
+    Relative(RelativeConfig),
+}
+
 /// Where this helper keeps its files. Each default location is absolute or
 /// says which variable is missing.
 #[derive(Debug, Clone)]
 pub struct Dirs {
-    /// The config file (default or chosen; a chosen one is used as given).
-    pub config_file: Result<PathBuf, NoHome>,
+    /// The config file (default or chosen; a chosen one must be absolute).
+    pub config_file: Result<PathBuf, ConfigPathError>,
     /// Whether the user chose it (`--config` / env): then it must exist.
     pub config_explicit: bool,
     /// `$XDG_CACHE_HOME/git-credential-entra`.
@@ -107,6 +139,7 @@ pub struct Dirs {
 }
 
 const APP: &str = "git-credential-entra";
+const CONFIG_VAR: &str = "GIT_CREDENTIAL_ENTRA_CONFIG";
 
 #[cfg(windows)]
 const CONFIG_VARS: &[&str] = &["APPDATA", "USERPROFILE"];
@@ -125,11 +158,17 @@ impl Dirs {
     /// Computes the locations from the environment and `--config`.
     pub fn new(env: &Env, config_flag: Option<PathBuf>) -> Dirs {
         let home = env.home();
-        let chosen =
-            config_flag.or_else(|| env.get("GIT_CREDENTIAL_ENTRA_CONFIG").map(PathBuf::from));
+        let chosen = match config_flag {
+            Some(path) => Some(("--config", path)),
+            None => env.get(CONFIG_VAR).map(|v| (CONFIG_VAR, PathBuf::from(v))),
+        };
         let config_explicit = chosen.is_some();
         let config_file = match chosen {
-            Some(path) => Ok(path),
+            Some((_, path)) if path.is_absolute() => Ok(path),
+            Some((setting, path)) => Err(ConfigPathError::Relative(RelativeConfig {
+                setting,
+                value: path.to_string_lossy().into_owned(),
+            })),
             None => {
                 // Windows: the roaming profile, as %APPDATA% (or its usual place).
                 let base = if cfg!(windows) {
@@ -139,10 +178,11 @@ impl Dirs {
                     env.dir("XDG_CONFIG_HOME")
                         .or_else(|| home.as_ref().map(|h| h.join(".config")))
                 };
-                base.map(|b| b.join(APP).join("config.json")).ok_or(NoHome {
-                    what: "the config file",
-                    vars: CONFIG_VARS,
-                })
+                base.map(|b| b.join(APP).join("config.json"))
+                    .ok_or(ConfigPathError::NoHome(NoHome {
+                        what: "the config file",
+                        vars: CONFIG_VARS,
+                    }))
             }
         };
         let cache_base = if cfg!(windows) {
@@ -182,7 +222,7 @@ impl Dirs {
 mod tests {
     use super::*;
 
-    fn ok(r: &Result<PathBuf, NoHome>) -> PathBuf {
+    fn ok<E: Clone + fmt::Debug>(r: &Result<PathBuf, E>) -> PathBuf {
         r.clone().expect("a usable location")
     }
 
@@ -249,7 +289,9 @@ mod tests {
                 }
                 let d = Dirs::new(&Env::from_pairs(pairs), None);
                 let shown = format!("HOME={home:?} XDG_*={xdg:?}: {d:?}");
-                let config = d.config_file.expect_err(&shown);
+                let ConfigPathError::NoHome(config) = d.config_file.expect_err(&shown) else {
+                    panic!("{shown}: not a missing home")
+                };
                 assert_eq!(config.vars, CONFIG_VARS, "{shown}");
                 let message = config.to_string();
                 let fix = format!(
@@ -328,11 +370,41 @@ mod tests {
     }
 
     #[test]
-    fn an_explicit_relative_config_is_used_as_given_but_the_cache_still_needs_a_home() {
-        let d = Dirs::new(&Env::default(), Some("my/config.json".into()));
-        assert_eq!(ok(&d.config_file), PathBuf::from("my/config.json"));
-        assert!(d.config_explicit);
-        assert!(d.cache.is_err());
-        assert!(d.locks.is_err());
+    fn a_chosen_config_must_be_absolute() {
+        let h = crate::abs("/h");
+        let home = Env::from_pairs([("HOME", h.as_str())]);
+        for (flag, var, setting) in [
+            (Some(".ci/entra.json"), None, "--config"),
+            (None, Some(".ci/entra.json"), "GIT_CREDENTIAL_ENTRA_CONFIG"),
+            (Some("my/config.json"), Some("/etc/abs.json"), "--config"),
+        ] {
+            let mut env = home.clone();
+            if let Some(v) = var {
+                env.vars.insert(CONFIG_VAR.into(), v.into());
+            }
+            let d = Dirs::new(&env, flag.map(PathBuf::from));
+            assert!(d.config_explicit);
+            let Err(ConfigPathError::Relative(relative)) = d.config_file else {
+                panic!("{flag:?} {var:?}: {:?}", d.config_file)
+            };
+            assert_eq!(relative.setting, setting);
+            let message = relative.to_string();
+            assert!(
+                message.starts_with(&format!("{setting} \""))
+                    && message.contains("Fix: give an absolute path"),
+                "{message}"
+            );
+            assert!(!message.contains('\n'), "one line: {message}");
+            // The cache does not depend on it.
+            assert!(d.cache.is_ok());
+        }
+        let d = Dirs::new(&Env::default(), Some(crate::abs("/etc/c.json").into()));
+        assert_eq!(ok(&d.config_file), PathBuf::from(crate::abs("/etc/c.json")));
+        let shown = RelativeConfig {
+            setting: "--config",
+            value: "a\x1b[2Jb".into(),
+        }
+        .to_string();
+        assert!(!shown.contains('\x1b'), "{shown}");
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::cache::StoreError;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
-use crate::env::NoHome;
+use crate::env::{ConfigPathError, NoHome, RelativeConfig};
 use crate::failure::{FAILURE_TTL_SECS, Failure};
 use crate::http::HttpSetupError;
 use crate::identity::FederationError;
@@ -47,6 +47,8 @@ pub enum Error {
     },
     /// A default location has no absolute base directory.
     NoHome(NoHome),
+    /// The config file was chosen by a relative path.
+    RelativeConfig(RelativeConfig),
     /// An environment variable of ours or Azure's is malformed.
     Environment { var: &'static str, problem: String },
     /// HTTP could not be set up.
@@ -148,6 +150,7 @@ impl fmt::Display for Error {
             ),
             Error::Secret { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::NoHome(e) => write!(f, "{e}"),
+            Error::RelativeConfig(e) => write!(f, "{e}"),
             Error::Environment { var, problem } => write!(f, "{var} {problem}"),
             Error::Http { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::Assertion { identity, cause } => {
@@ -212,6 +215,7 @@ impl std::error::Error for Error {
             Error::Http { cause, .. } => Some(cause),
             Error::Assertion { cause, .. } => Some(cause.as_ref()),
             Error::NoHome(e) => Some(e),
+            Error::RelativeConfig(e) => Some(e),
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
             Error::AzureCli { cause, .. } => Some(cause.as_ref()),
@@ -228,6 +232,7 @@ impl std::error::Error for Error {
 impl std::error::Error for ParseError {}
 impl std::error::Error for ConfigError {}
 impl std::error::Error for NoHome {}
+impl std::error::Error for RelativeConfig {}
 impl std::error::Error for EntraError {}
 impl std::error::Error for StoreError {}
 impl std::error::Error for LockTimeout {}
@@ -360,6 +365,15 @@ impl From<ConfigError> for Error {
 impl From<NoHome> for Error {
     fn from(e: NoHome) -> Self {
         Error::NoHome(e)
+    }
+}
+
+impl From<ConfigPathError> for Error {
+    fn from(e: ConfigPathError) -> Self {
+        match e {
+            ConfigPathError::NoHome(e) => Error::NoHome(e),
+            ConfigPathError::Relative(e) => Error::RelativeConfig(e),
+        }
     }
 }
 

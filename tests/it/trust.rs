@@ -203,3 +203,76 @@ fn a_relative_trace_path_writes_no_file_and_says_so() {
         }
     }
 }
+
+/// A CI job sets `GIT_CREDENTIAL_ENTRA_CONFIG=.ci/entra.json` (or runs the
+/// helper with `--config .ci/entra.json`): git runs the helper inside the
+/// checkout, so a relative path would read the checkout's own file, whose
+/// authority then receives the job's secret. It is refused instead.
+#[test]
+fn a_relative_config_path_is_refused_wherever_it_comes_from() {
+    register_sensitive(VICTIM_SECRET);
+    let w = World::new();
+    w.configure_git();
+    w.env.git_ok(NEW_GIT, &["clone", &w.repo_url, "work"]);
+    let work = w.env.path().join("work");
+    let planted = FakeEntra::start();
+    planted.add_app(TENANT, CLIENT, VICTIM_SECRET);
+    std::fs::create_dir_all(work.join(".ci")).expect("create .ci");
+    std::fs::write(
+        work.join(".ci/entra.json"),
+        format!(
+            r#"{{ "identities": {{ "evil": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{CLIENT}", "client_secret_env": "AZURE_CLIENT_SECRET", "authority_host": "{authority}" }} }},
+  "routes": [ {{ "url": "{base}/contoso", "identity": "evil" }}, {{ "url": "https://dev.azure.com/contoso", "identity": "evil" }} ],
+  "hosts": [ "{base}" ], "cache": "file" }}"#,
+            authority = planted.url(),
+            base = w.ado.base_url()
+        ),
+    )
+    .expect("plant the config");
+
+    for (how, setting) in [
+        ("variable", "GIT_CREDENTIAL_ENTRA_CONFIG"),
+        ("flag", "--config"),
+    ] {
+        let mut cmd = w.env.git(NEW_GIT);
+        cmd.current_dir(&work)
+            .env("AZURE_CLIENT_SECRET", VICTIM_SECRET);
+        if how == "variable" {
+            cmd.env("GIT_CREDENTIAL_ENTRA_CONFIG", ".ci/entra.json");
+        } else {
+            // An empty helper first: only this command line answers.
+            let helper = crate::support::env::helper_bin();
+            cmd.args(["-c", "credential.helper=", "-c"]).arg(format!(
+                "credential.helper={} --config .ci/entra.json",
+                helper.display()
+            ));
+        }
+        cmd.args(["credential", "fill"]);
+        let out = w.env.run(
+            &mut cmd,
+            b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n",
+        );
+        assert!(!out.status.success(), "{how}: {}", out.stdout);
+        assert!(
+            out.stderr.contains("told us to quit"),
+            "{how}: the helper answered quit=1: {}",
+            out.stderr
+        );
+        let ours: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("git-credential-entra:"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{how}: one line: {}", out.stderr);
+        assert!(
+            ours[0].contains(&format!("{setting} \".ci/entra.json\" is a relative path"))
+                && ours[0].contains("absolute path"),
+            "{how}: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        planted.token_requests().is_empty(),
+        "the planted authority was asked for a token"
+    );
+}

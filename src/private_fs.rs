@@ -56,6 +56,40 @@ pub fn open_private(path: &Path) -> io::Result<File> {
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path)?;
+    let meta = regular_and_ours(&file)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.mode() & 0o022 != 0 {
+            return Err(io::Error::other("writable by group or others"));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    Ok(file)
+}
+
+/// Opens `path` to append to, creating it 0600: only a regular file of
+/// ours, never through a symlink (another user could plant one pointing at
+/// our `.bashrc` in a shared directory) and never waiting on a FIFO.
+pub fn open_append_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A FIFO without a reader fails at once (ENXIO) instead of blocking.
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    regular_and_ours(&file)?;
+    Ok(file)
+}
+
+/// The metadata of an opened file that is a regular file owned by us.
+fn regular_and_ours(file: &File) -> io::Result<fs::Metadata> {
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other("not a regular file"));
@@ -66,11 +100,8 @@ pub fn open_private(path: &Path) -> io::Result<File> {
         if meta.uid() != current_uid() {
             return Err(io::Error::other("owned by another user"));
         }
-        if meta.mode() & 0o022 != 0 {
-            return Err(io::Error::other("writable by group or others"));
-        }
     }
-    Ok(file)
+    Ok(meta)
 }
 
 /// The text of a private file of at most `max` bytes; `Ok(None)` when it
@@ -140,6 +171,38 @@ mod tests {
             assert!(
                 read_private(&d.join("x"), 16).is_err(),
                 "others could write it"
+            );
+        }
+    }
+
+    #[test]
+    fn appending_creates_a_private_file_and_refuses_links_and_fifos() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("trace.log");
+        open_append_private(&log)
+            .and_then(|mut f| f.write_all(b"one\n"))
+            .expect("created");
+        open_append_private(&log)
+            .and_then(|mut f| f.write_all(b"two\n"))
+            .expect("appended");
+        assert_eq!(fs::read_to_string(&log).expect("read"), "one\ntwo\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&log).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let target = dir.path().join("bashrc");
+            fs::write(&target, "mine\n").expect("target");
+            std::os::unix::fs::symlink(&target, dir.path().join("planted")).expect("symlink");
+            assert!(open_append_private(&dir.path().join("planted")).is_err());
+            assert_eq!(fs::read_to_string(&target).expect("read"), "mine\n");
+            let fifo = dir.path().join("fifo");
+            let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("no NUL");
+            // SAFETY: a valid NUL-terminated path and a mode.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            assert!(
+                open_append_private(&fifo).is_err(),
+                "no reader: refused at once"
             );
         }
     }

@@ -12,12 +12,12 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::env::Env;
+use crate::private_fs::open_append_private;
 
 const VAR: &str = "GIT_CREDENTIAL_ENTRA_TRACE";
 
@@ -62,21 +62,16 @@ impl Trace {
         let (level, sink): (u8, Option<Box<dyn Write>>) = match setting(env.get(VAR)) {
             Ok(Setting::Off) => (verbosity, None),
             Ok(Setting::Stderr) => (2, None),
-            Ok(Setting::File(path)) => {
-                let mut options = OpenOptions::new();
-                options.create(true).append(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                match options.open(path) {
-                    Ok(f) => (2.max(verbosity), Some(Box::new(f) as Box<dyn Write>)),
-                    Err(e) => {
-                        eprintln!(
-                            "git-credential-entra: cannot open trace file {path}: {e}; tracing to stderr"
-                        );
-                        (2, None)
-                    }
+            Ok(Setting::File(path)) => match open_append_private(Path::new(path)) {
+                Ok(f) => (2.max(verbosity), Some(Box::new(f) as Box<dyn Write>)),
+                Err(e) => {
+                    eprintln!(
+                        "git-credential-entra: {VAR}: cannot use {}: {e}, so nothing is traced there (the trace file must be a regular file of yours, not a link or a pipe). Fix: point {VAR} at a file in a directory only you can write, such as your home",
+                        crate::text::escape_controls(path)
+                    );
+                    (verbosity, None)
                 }
-            }
+            },
             Err(problem) => {
                 eprintln!("git-credential-entra: {problem}");
                 (verbosity, None)

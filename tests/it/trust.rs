@@ -276,3 +276,44 @@ fn a_relative_config_path_is_refused_wherever_it_comes_from() {
         "the planted authority was asked for a token"
     );
 }
+
+/// `GIT_CREDENTIAL_ENTRA_TRACE` naming a file in a directory other users can
+/// write: a symlink planted there is not followed (its target, here the
+/// user's `.bashrc`, stays as it was) and a FIFO is not waited on. The
+/// request is served, with one line saying why there is no trace.
+#[cfg(unix)]
+#[test]
+fn a_planted_trace_link_or_fifo_is_neither_followed_nor_waited_on() {
+    let w = World::new();
+    let shared = w.env.path().join("shared-tmp");
+    std::fs::create_dir_all(&shared).expect("create the shared directory");
+    let bashrc = w.env.path().join("home/.bashrc");
+    std::fs::create_dir_all(bashrc.parent().expect("home")).expect("create home");
+    std::fs::write(&bashrc, "# mine\n").expect("write .bashrc");
+    let link = shared.join("entra-trace.log");
+    std::os::unix::fs::symlink(&bashrc, &link).expect("plant the symlink");
+    let fifo = shared.join("entra-fifo.log");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+
+    for planted in [&link, &fifo] {
+        let mut cmd = w.env.helper();
+        cmd.env("GIT_CREDENTIAL_ENTRA_TRACE", planted).arg("get");
+        // `run` fails the test if the helper waits past its deadline.
+        let out = w.env.run(&mut cmd, w.request().as_bytes());
+        assert!(out.status.success(), "{}", out.stderr);
+        assert!(out.stdout.contains("password="), "the request is served");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line, and no trace: {}", out.stderr);
+        assert!(
+            lines[0].contains("GIT_CREDENTIAL_ENTRA_TRACE") && lines[0].contains("not a link"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&bashrc).expect("read .bashrc"),
+        "# mine\n",
+        "the link's target is untouched"
+    );
+}

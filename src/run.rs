@@ -85,7 +85,8 @@ pub fn run(
             if quit {
                 let _ = protocol::write_response(stdout, &Response::Quit);
             }
-            let _ = writeln!(stderr, "git-credential-entra: {error}");
+            let line = crate::text::inert(format_args!("{error}"));
+            let _ = writeln!(stderr, "git-credential-entra: {line}");
             1
         }
     }

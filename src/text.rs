@@ -45,6 +45,18 @@ pub fn escape_controls(text: &str) -> String {
     out
 }
 
+/// A line for stderr or a trace, formatted, with [`escape_controls`]
+/// applied to all of it: whatever it quotes (a URL or host git sent, a
+/// variable's value, a server's text) cannot move the cursor, retitle the
+/// terminal or forge a second line. Every line the program writes to stderr
+/// passes through here, so no caller has to remember.
+pub fn inert(args: std::fmt::Arguments) -> String {
+    match args.as_str() {
+        Some(fixed) => escape_controls(fixed),
+        None => escape_controls(&args.to_string()),
+    }
+}
+
 // These reorder what the terminal shows, so "abc" could display as "cba".
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
@@ -75,6 +87,16 @@ mod tests {
             "a\\u{1b}[31mb\\u{202e}c"
         );
         assert_eq!(escape_controls("plain é"), "plain é");
+    }
+
+    #[test]
+    fn whole_lines_are_made_inert() {
+        let url = "https://dev.azure.com/c\x1b]0;owned\x07/p\r\nfake: line";
+        assert_eq!(
+            inert(format_args!("route for {url} chosen")),
+            "route for https://dev.azure.com/c\\u{1b}]0;owned\\u{7}/p\\u{d}\\u{a}fake: line chosen"
+        );
+        assert_eq!(inert(format_args!("plain")), "plain");
     }
 
     #[test]

@@ -73,7 +73,10 @@ impl Trace {
                 }
             },
             Err(problem) => {
-                eprintln!("git-credential-entra: {problem}");
+                eprintln!(
+                    "git-credential-entra: {}",
+                    crate::text::escape_controls(&problem)
+                );
                 (verbosity, None)
             }
         };
@@ -127,7 +130,8 @@ impl Trace {
         if let Some(sink) = self.sink.borrow_mut().as_mut() {
             let ms = self.start.elapsed().as_secs_f64() * 1000.0;
             // A trace that cannot be written must not fail the request.
-            let _ = writeln!(sink, "git-credential-entra [{ms:10.3} ms] {args}");
+            let line = crate::text::inert(args);
+            let _ = writeln!(sink, "git-credential-entra [{ms:10.3} ms] {line}");
         }
     }
 }

@@ -174,7 +174,7 @@ pub fn open(
     let chosen = env.get("GIT_CREDENTIAL_ENTRA_CACHE");
     let mode = match chosen {
         Some(v) => CacheMode::parse(v).unwrap_or_else(|| {
-            eprintln!("git-credential-entra: GIT_CREDENTIAL_ENTRA_CACHE={v} is not one of auto, keyring, keyutils, file, none; using auto");
+            eprintln!("git-credential-entra: {}", crate::text::inert(format_args!("GIT_CREDENTIAL_ENTRA_CACHE={v} is not one of auto, keyring, keyutils, file, none; using auto")));
             CacheMode::Auto
         }),
         None => config_mode.unwrap_or(CacheMode::Auto),

@@ -59,7 +59,7 @@ impl Notices {
     /// Prints `message` on stderr unless `kind` was already announced.
     pub fn say(&self, kind: Notice, message: fmt::Arguments) {
         if self.first_time(kind) {
-            eprintln!("git-credential-entra: {message}");
+            eprintln!("git-credential-entra: {}", crate::text::inert(message));
         }
     }
 

@@ -211,7 +211,8 @@ impl<'a> Prompt<'a> {
     /// One line, prefixed with the program's name.
     pub fn say(&self, args: fmt::Arguments) {
         // A prompt that cannot be shown must not fail the request.
-        let _ = writeln!(self.out.borrow_mut(), "git-credential-entra: {args}");
+        let line = crate::text::inert(args);
+        let _ = writeln!(self.out.borrow_mut(), "git-credential-entra: {line}");
     }
 }
 

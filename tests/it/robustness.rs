@@ -198,3 +198,40 @@ fn server_text_is_one_clean_line_without_what_we_sent() {
         "{err}"
     );
 }
+
+/// What git sends is not trusted either: a host or path with escape
+/// sequences and line breaks (git passes any byte but NUL and LF through
+/// `url=` decoding) reaches `-v`, the trace and error lines inert.
+#[test]
+fn urls_from_git_reach_the_terminal_inert() {
+    let w = World::new();
+    let hostile = "\x1b]0;owned\x07\x1b[2J\r\u{202e}";
+    let requests = [
+        // Ours: routed, so the URL is in the decision lines.
+        format!(
+            "protocol=http\nhost={}\npath=contoso/proj{hostile}/_git/repo\n",
+            w.ado.host()
+        ),
+        // Not ours: the host is in the "ignored" line.
+        format!("protocol=https\nhost=example.com{hostile}\npath=a/b\n"),
+        // Ours, failing: the URL is in the error line.
+        format!("protocol=https\nhost=dev.azure.com\npath=..{hostile}/p/_git/r\n"),
+    ];
+    for request in &requests {
+        let mut cmd = w.env.helper();
+        cmd.env("GIT_CREDENTIAL_ENTRA_TRACE", "1")
+            .args(["-v", "get"]);
+        let out = w.env.run(&mut cmd, request.as_bytes());
+        assert!(
+            out.stderr.contains("owned"),
+            "the value is shown: {}",
+            out.stderr
+        );
+        let raw: Vec<char> = out
+            .stderr
+            .chars()
+            .filter(|c| (c.is_control() && *c != '\n') || *c == '\u{202e}')
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} in {:?}", out.stderr);
+    }
+}

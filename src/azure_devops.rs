@@ -57,10 +57,14 @@ pub fn recognise(req: &Request, hosts: &[HostEntry]) -> Option<Target> {
     let host = req.host.as_deref()?.to_ascii_lowercase();
     let segments = segments(req.path.as_deref().unwrap_or(""));
     let username = req.username.as_deref().filter(|u| is_org_name(u));
-    // {base}/{org}/…, else {org}@{host} (git dropped the path).
+    // {base}/{org}/…; {org}@{host} only when git dropped the path. When
+    // there is a path, its first segment is the organization or there is
+    // none: `https://contoso@dev.azure.com/other%20/p` must not send
+    // contoso's token to a path of another organization.
     let org_from_path = || match segments.split_first() {
         Some((first, rest)) if is_org_name(first) => (Some(*first), rest),
-        _ => (username, &segments[..0]),
+        Some(_) => (None, &segments[..0]),
+        None => (username, &segments[..0]),
     };
 
     let (base, org, rest) = if protocol == "https" && host == "dev.azure.com" {
@@ -227,6 +231,32 @@ mod tests {
         let t = recognise(&req("https", "DEV.AZURE.COM", None, None), &[]).expect("ours");
         assert_eq!(t.org, None);
         assert_eq!(t.url, "https://dev.azure.com");
+    }
+
+    #[test]
+    fn with_a_path_the_username_never_names_the_organization() {
+        let hosts = [HostEntry {
+            scheme: "https".into(),
+            host: "ado.example.com".into(),
+        }];
+        for (host, path) in [
+            ("dev.azure.com", "attacker /p/_git/r"),
+            ("dev.azure.com", "a:b/p"),
+            ("dev.azure.com", "%/p"),
+            ("ado.example.com", "attacker /p/_git/r"),
+        ] {
+            let t =
+                recognise(&req("https", host, Some(path), Some("contoso")), &hosts).expect("ours");
+            assert_eq!(t.org, None, "{host}/{path}");
+            assert_eq!(t.url, t.base, "{host}/{path}");
+        }
+        // An empty path is no path: the username still names it.
+        let t = recognise(
+            &req("https", "dev.azure.com", Some(""), Some("contoso")),
+            &[],
+        )
+        .expect("ours");
+        assert_eq!(t.org.as_deref(), Some("contoso"));
     }
 
     #[test]

@@ -175,3 +175,29 @@ fn look_alike_hosts_and_plain_http_get_nothing_through_real_git() {
     );
     assert!(field(&out.stdout, "password").is_some(), "{}", out.stderr);
 }
+
+/// `https://contoso@host/attacker%20/p/_git/r`: git sends the path, whose
+/// first segment is no organization, and the username `contoso`. The user
+/// name must not stand in for it, or contoso's token would go to a path of
+/// another organization.
+#[test]
+fn with_a_path_the_username_never_picks_the_organization() {
+    let w = World::new();
+    w.configure_git();
+    let url = format!(
+        "{}/attacker%20/proj/_git/repo",
+        w.ado.base_url().replacen("://", "://contoso@", 1)
+    );
+    let out = w.env.run(
+        w.env.git(NEW_GIT).args(["credential", "fill"]),
+        format!("url={url}\n\n").as_bytes(),
+    );
+    assert!(!out.status.success(), "{}", out.stdout);
+    assert_eq!(field(&out.stdout, "password"), None);
+    assert!(
+        out.stderr.contains("which Azure DevOps organization"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.token_requests(), 0, "no token was acquired for it");
+}

@@ -29,6 +29,68 @@ pub fn sanitize(text: &str) -> String {
     }
 }
 
+/// Server `text` made safe to show ([`sanitize`]) with every value of
+/// `hidden` (what we sent it: a secret, an assertion, a job token) replaced
+/// by `<name>`. The match is made on the sanitized text and ignores the
+/// spaces sanitizing may have put inside a value, so a server cannot get a
+/// secret printed by splitting it with a control character or a line break;
+/// a value cut off by the length limit is hidden too.
+pub fn sanitize_hiding(text: &str, hidden: &[(&str, &str)]) -> String {
+    let mut out = sanitize(text);
+    for (name, value) in hidden {
+        out = hide(&out, value, &format!("<{name}>"));
+    }
+    out
+}
+
+/// The shortest tail of a cut-off text that is taken for the start of a
+/// hidden value: shorter ones are too likely to be ordinary words.
+const MIN_CUT_MATCH: usize = 6;
+
+/// `text` (sanitized) with each occurrence of `value`, spaces inside it
+/// ignored, replaced by `label`.
+fn hide(text: &str, value: &str, label: &str) -> String {
+    let wanted: Vec<char> = value.chars().filter(|c| !c.is_whitespace()).collect();
+    if wanted.is_empty() {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match occurrence(&chars[i..], &wanted) {
+            Some(len) => {
+                out.push_str(label);
+                i += len;
+            }
+            None => {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// How many chars of `text`'s start spell `wanted` with spaces between
+/// them; or, at a cut (`…` or the end), at least [`MIN_CUT_MATCH`] of its
+/// first chars.
+fn occurrence(text: &[char], wanted: &[char]) -> Option<usize> {
+    let (mut t, mut w) = (0, 0);
+    while w < wanted.len() {
+        match text.get(t) {
+            Some(&c) if c == wanted[w] => {
+                t += 1;
+                w += 1;
+            }
+            Some(' ') if w > 0 => t += 1,
+            Some('…') | None if w >= MIN_CUT_MATCH.min(wanted.len()) => return Some(t),
+            _ => return None,
+        }
+    }
+    Some(t)
+}
+
 /// `text` with control characters and bidirectional overrides written as
 /// escapes (`\u{1b}`), for text of the user's own (a key in their config
 /// file) that a message must show exactly yet must not let rewrite the
@@ -97,6 +159,31 @@ mod tests {
             "route for https://dev.azure.com/c\\u{1b}]0;owned\\u{7}/p\\u{d}\\u{a}fake: line chosen"
         );
         assert_eq!(inert(format_args!("plain")), "plain");
+    }
+
+    #[test]
+    fn hidden_values_are_found_however_the_server_splits_them() {
+        let secret = "Xq8~not-a-real-secret";
+        let hidden = [("client_secret", secret), ("client_id", "app-1")];
+        for echoed in [
+            format!("bad {secret} for app-1"),
+            format!("bad Xq8~not\x1b-a-real\r\n-secret for app-1"),
+            format!("bad X q8~not\u{202e}-a-real-secret\tfor app-1"),
+        ] {
+            assert_eq!(
+                sanitize_hiding(&echoed, &hidden),
+                "bad <client_secret> for <client_id>",
+                "{echoed:?}"
+            );
+        }
+        // Cut by the length limit: the start of the secret is hidden too.
+        let long = format!("{}{secret}", "x ".repeat(MAX_SERVER_TEXT / 2 - 5));
+        let shown = sanitize_hiding(&long, &hidden);
+        assert!(shown.ends_with("<client_secret>…"), "{shown}");
+        assert!(!shown.contains("Xq8~no"), "{shown}");
+        // Ordinary text and a lone space-separated word stay.
+        assert_eq!(sanitize_hiding("a Xq8 b", &hidden), "a Xq8 b");
+        assert_eq!(sanitize_hiding("plain", &[("x", "")]), "plain");
     }
 
     #[test]

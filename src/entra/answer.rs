@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::aadsts;
 use super::{MAX_LIFETIME_SECS, MAX_RESPONSE_BYTES};
 use crate::secret::Secret;
-use crate::text::sanitize;
+use crate::text::sanitize_hiding;
 use crate::token::{AccessToken, TokenResponse};
 
 /// Why no token came back.
@@ -221,12 +221,12 @@ pub fn parse_error(status: u16, body: &str, sent: &[(&str, &str)]) -> EntraError
     let text = |k: &str| {
         v.get(k)
             .and_then(Value::as_str)
-            .map(|t| scrub(&sanitize(&scrub(t, sent)), sent))
+            .map(|t| sanitize_hiding(t, sent))
     };
     let summary = v
         .get("error_description")
         .and_then(Value::as_str)
-        .map(|d| scrub(&sanitize(first_sentence(&scrub(d, sent))), sent));
+        .map(|d| sanitize_hiding(first_sentence(d), sent));
     EntraError::Rejected {
         status,
         error: text("error").unwrap_or_else(|| "unknown_error".into()),
@@ -262,17 +262,6 @@ fn first_sentence(description: &str) -> &str {
         }
         None => line,
     }
-}
-
-/// `text` with every value we sent replaced by the name of its field.
-fn scrub(text: &str, sent: &[(&str, &str)]) -> String {
-    let mut out = text.to_string();
-    for (name, value) in sent {
-        if !value.is_empty() && out.contains(value) {
-            out = out.replace(value, &format!("<{name}>"));
-        }
-    }
-    out
 }
 
 impl EntraError {

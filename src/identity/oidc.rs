@@ -323,9 +323,7 @@ impl Call {
 
     /// Server or library text made safe to show: never the job's token.
     fn clean(&self, text: &str) -> String {
-        let token = self.bearer.expose();
-        sanitize(&text.replace(token.as_str(), "<job token>"))
-            .replace(token.as_str(), "<job token>")
+        crate::text::sanitize_hiding(text, &[("job token", self.bearer.expose())])
     }
 
     /// The endpoint without its query, for traces.

@@ -167,8 +167,8 @@ mod tests {
         let hidden = [("client_secret", secret), ("client_id", "app-1")];
         for echoed in [
             format!("bad {secret} for app-1"),
-            format!("bad Xq8~not\x1b-a-real\r\n-secret for app-1"),
-            format!("bad X q8~not\u{202e}-a-real-secret\tfor app-1"),
+            "bad Xq8~not\x1b-a-real\r\n-secret for app-1".to_string(),
+            "bad X q8~not\u{202e}-a-real-secret\tfor app-1".to_string(),
         ] {
             assert_eq!(
                 sanitize_hiding(&echoed, &hidden),

@@ -115,7 +115,7 @@ pub enum Command {
     Unconfigure(ScopeArgs),
     /// Print an access token for scripts and REST calls.
     #[command(
-        after_help = "Example:\n  curl -H \"$(git-credential-entra token --format header https://dev.azure.com/contoso)\" \\\n    'https://dev.azure.com/contoso/_apis/projects?api-version=7.1'"
+        after_help = "Example (the header goes through a pipe, never onto curl's command line, where `ps` shows it):\n  git-credential-entra token --format header https://dev.azure.com/contoso |\n    curl -H @- 'https://dev.azure.com/contoso/_apis/projects?api-version=7.1'"
     )]
     Token(TokenArgs),
     /// Check every step from git to Azure DevOps for URL, with a fix for each failure.

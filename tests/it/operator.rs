@@ -351,3 +351,35 @@ fn completions_for_four_shells_and_a_man_page() {
     let man = helper(&env, &["manpage"]);
     assert!(man.stdout.contains(".TH"), "{}", man.stdout);
 }
+
+/// The documented way to call a REST API keeps the token off every command
+/// line (`ps` shows arguments to every user): the help and the README pipe
+/// the header into `curl -H @-`, and that pipeline works as written.
+#[cfg(unix)]
+#[test]
+fn the_documented_curl_pipeline_works_and_keeps_the_token_off_argv() {
+    let w = World::new();
+    let help = w.helper(&["token", "--help"], "");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    for (what, text) in [("token --help", &help.stdout), ("README", &readme)] {
+        assert!(
+            !text.contains("\"$(git-credential-entra token"),
+            "{what} shows the token on a command line"
+        );
+        assert!(
+            text.contains("--format header https://dev.azure.com/contoso |")
+                && text.contains("curl -H @- "),
+            "{what} shows the pipe"
+        );
+    }
+    let base = w.ado.base_url();
+    let helper = crate::support::env::helper_bin();
+    let script = format!(
+        "'{}' token --format header {base}/contoso | curl -sS -o /dev/null -w '%{{http_code}}' -H @- '{base}/contoso/proj/_git/repo/info/refs?service=git-upload-pack'",
+        helper.display()
+    );
+    let out = w.env.run(w.env.command("sh").args(["-c", &script]), b"");
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, "200", "the fake accepted the piped header");
+}

@@ -105,7 +105,12 @@ impl TestEnv {
 
     /// A git binary (`"git"`, `"/usr/bin/git"`, ...) with the isolated environment, run in the root.
     pub fn git(&self, git: &str) -> Command {
-        let mut cmd = Command::new(git);
+        self.command(git)
+    }
+
+    /// Any program (a shell running a documented pipeline) with the isolated environment, run in the root.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
         self.isolate(&mut cmd);
         cmd.current_dir(self.path());
         cmd

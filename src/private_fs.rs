@@ -112,12 +112,72 @@ pub fn read_private(path: &Path, max: u64) -> io::Result<Option<String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut text = String::new();
-    file.take(max + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(io::Error::other(format!("larger than {max} bytes")));
+    let bytes = read_at_most(file, max)?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// Whether opening a file the user or the platform names may follow a
+/// symbolic link at its last component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Followed: a certificate or secret mounted by Kubernetes is a link
+    /// into its `..data` directory.
+    Follow,
+    /// Refused: the file's place is its authority (the Arc agent's key
+    /// directory), so a link there could only be someone's trick.
+    Refuse,
+}
+
+/// Opens `path` once, for reading, without waiting on a FIFO, and returns
+/// it with its metadata when it is a regular file. Everything checked
+/// afterwards (size, mode, contents) is of the file opened, so a link
+/// swapped after a check on the path cannot slip another file in.
+pub fn open_regular(path: &Path, links: Links) -> io::Result<(File, fs::Metadata)> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let no_follow = if links == Links::Refuse {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        options.custom_flags(libc::O_NONBLOCK | no_follow);
     }
-    Ok(Some(text))
+    let file = options.open(path).map_err(|e| say_refused_link(e, links))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "it is not a regular file (a directory, device or pipe)",
+        ));
+    }
+    Ok((file, meta))
+}
+
+/// `open`'s error, worded for a refused link (the OS says "too many levels
+/// of symbolic links").
+fn say_refused_link(e: io::Error, links: Links) -> io::Error {
+    #[cfg(unix)]
+    if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
+        return io::Error::other("it is a symbolic link, which is not followed here");
+    }
+    #[cfg(not(unix))]
+    let _ = links;
+    e
+}
+
+/// All of `file` when it holds at most `max` bytes; an error when more,
+/// found without reading past `max + 1`.
+pub fn read_at_most(file: File, max: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(io::Error::other(format!("it is larger than {max} bytes")));
+    }
+    Ok(bytes)
 }
 
 /// Replaces `dir/name` with `bytes` at once (a 0600 temporary file, then a
@@ -173,6 +233,33 @@ mod tests {
                 "others could write it"
             );
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn regular_files_are_opened_once_and_links_followed_only_when_allowed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real.pem");
+        fs::write(&real, "pem").expect("write");
+        let link = dir.path().join("link.pem");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let (file, meta) = open_regular(&link, Links::Follow).expect("followed");
+        assert_eq!(meta.len(), 3);
+        assert_eq!(read_at_most(file, 3).expect("read"), b"pem");
+        let refused = open_regular(&link, Links::Refuse).expect_err("not followed");
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
+        let (file, _) = open_regular(&real, Links::Refuse).expect("a plain file");
+        assert!(read_at_most(file, 2).is_err(), "over the bound");
+        assert!(
+            open_regular(dir.path(), Links::Follow).is_err(),
+            "a directory"
+        );
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("no NUL");
+        // SAFETY: a valid NUL-terminated path and a mode.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open_regular(&fifo, Links::Follow).expect_err("a FIFO, not waited on");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rustls_pki_types::pem::{PemObject, SectionKind};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
+use crate::private_fs::{Links, open_regular, read_at_most};
 use crate::secret::Secret;
 
 use super::service_principal::refuse_if_shared;
@@ -224,12 +225,12 @@ pub fn load(
 /// refusal to use it as a key file (others can read it), if any.
 fn read(path: &Path) -> Result<(Wiped, Option<CertError>), CertError> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| CertError::File {
+    let (file, meta) = open_regular(path, Links::Follow).map_err(|e| CertError::File {
         problem: format!(
             "cannot read {shown} (certificate): {e}. Fix: check the path in the config file"
         ),
     })?;
-    if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+    if meta.len() > MAX_FILE_BYTES {
         return Err(CertError::File {
             problem: format!(
                 "{shown} (certificate) is not a certificate file (not a regular file under 1 MiB)"
@@ -239,7 +240,7 @@ fn read(path: &Path) -> Result<(Wiped, Option<CertError>), CertError> {
     let shared = refuse_if_shared(path, &meta, "it holds a private key")
         .err()
         .map(|problem| CertError::File { problem });
-    let bytes = std::fs::read(path).map_err(|e| CertError::File {
+    let bytes = read_at_most(file, MAX_FILE_BYTES).map_err(|e| CertError::File {
         problem: format!("cannot read {shown} (certificate): {e}"),
     })?;
     Ok((Wiped(bytes), shared))

@@ -11,6 +11,7 @@ use crate::config::{AssertionAlg, SecretSource, check_client_id, check_tenant};
 use crate::entra::{ClientAuth, token_endpoint};
 use crate::env::Env;
 use crate::error::{Error, SecretError};
+use crate::private_fs::{Links, open_regular, read_at_most};
 use crate::secret::Secret;
 use crate::secrets::Secrets;
 use crate::timefmt::{now, rfc3339};
@@ -390,20 +391,20 @@ pub(super) fn refuse_if_shared(
 /// Reads `client_secret_file`: refused when group or others may read it
 /// (like ssh keys), one trailing newline trimmed.
 fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
+    const MAX: u64 = 64 * 1024;
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| {
+    let (file, meta) = open_regular(path, Links::Follow).map_err(|e| {
         format!(
             "cannot read {shown} (client_secret_file): {e}. Fix: check the path in the config file"
         )
     })?;
     refuse_if_shared(path, &meta, "client_secret_file")?;
-    if !meta.is_file() || meta.len() > 64 * 1024 {
-        return Err(format!(
-            "{shown} (client_secret_file) is not a small regular file"
-        ));
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {shown} (client_secret_file): {e}"))?;
+    let text = read_at_most(file, MAX)
+        .map_err(|e| format!("cannot read {shown} (client_secret_file): {e}"))
+        .and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| format!("{shown} (client_secret_file) is not text"))
+        })?;
     let secret = Secret::from_text(text);
     if secret.expose().is_empty() {
         return Err(format!(

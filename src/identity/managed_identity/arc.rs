@@ -9,10 +9,10 @@
 //! link to one elsewhere). Anything else could make us read and send any file
 //! this user can read.
 
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use crate::env::Env;
+use crate::private_fs::{Links, open_regular, read_at_most};
 use crate::secret::Secret;
 
 /// The largest key file the agent writes.
@@ -114,24 +114,13 @@ pub fn read_key(path: &Path) -> Result<Secret<String>, String> {
             format!("cannot read the key file {shown}: {e}")
         }
     };
-    let meta = std::fs::symlink_metadata(path).map_err(denied)?;
-    if !meta.file_type().is_file() {
-        return Err(format!("the key file {shown} is not a regular file"));
-    }
+    let (file, meta) = open_regular(path, Links::Refuse).map_err(denied)?;
     if meta.len() > MAX_KEY_BYTES {
         return Err(format!(
             "the key file {shown} is larger than {MAX_KEY_BYTES} bytes"
         ));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_KEY_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(denied)?;
-    if bytes.len() as u64 > MAX_KEY_BYTES {
-        return Err(format!(
-            "the key file {shown} is larger than {MAX_KEY_BYTES} bytes"
-        ));
-    }
+    let bytes = read_at_most(file, MAX_KEY_BYTES).map_err(denied)?;
     let text = String::from_utf8(bytes).map_err(|_| format!("the key file {shown} is not text"))?;
     let key = text.trim();
     // It travels in a header: a line break or control character would end it.
@@ -220,7 +209,7 @@ mod tests {
             assert!(
                 read_key(&link)
                     .expect_err("link")
-                    .contains("not a regular file")
+                    .contains("symbolic link, which is not followed")
             );
         }
         let broken = tmp.path().join("two-lines.key");

@@ -78,7 +78,7 @@ pub fn resolve(
     let allowed = names::allowed(env)?;
     let mut tried = Vec::new();
     for link in allowed.links {
-        // Ok(None): not here, with why; Err: this link is taken but broken.
+        // Ok: taken; Err(why): not here; `?`: taken, but its variables are bad.
         let found: Result<Box<dyn TokenSource>, String> = match link {
             Link::Environment => match environment::secret(env, authority)? {
                 Some(sp) => Ok(Box::new(sp)),
@@ -148,13 +148,14 @@ fn managed_identity(
         Ok(endpoint) => endpoint,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    if let Endpoint::Imds { authority } = &endpoint {
-        if !named && !probe.answers(authority) {
-            return Ok(Err(format!(
-                "no IMDS answered at {authority} {}",
-                probe::describe_miss()
-            )));
-        }
+    if let Endpoint::Imds { authority } = &endpoint
+        && !named
+        && !probe.answers(authority)
+    {
+        return Ok(Err(format!(
+            "no IMDS answered at {authority} {}",
+            probe::describe_miss()
+        )));
     }
     let selector = match env.get("AZURE_CLIENT_ID") {
         None => MiSelector::System,

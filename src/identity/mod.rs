@@ -14,6 +14,7 @@ mod auto;
 mod azure_cli;
 mod certificate;
 mod context;
+mod environment;
 mod federation;
 mod managed_identity;
 mod oidc;
@@ -39,6 +40,7 @@ pub use auto::ImdsProbe;
 pub use azure_cli::{AzCliError, AzureCli};
 pub use certificate::CertError;
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
+pub use environment::EnvCredential;
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};
@@ -138,12 +140,13 @@ pub fn resolve(
     let source: Box<dyn TokenSource> = match kind {
         IdentityKind::ServicePrincipal(sp) => Box::new(configured_app(sp, config, env)?),
         IdentityKind::Auto(AutoConfig { authority_host }) => {
-            let authority = authority(authority_host.as_deref(), config, env)?;
-            auto::resolve(name, authority, config, env, probe)?
+            // Read only by the link that uses it.
+            let authority = || authority(authority_host.as_deref(), config, env);
+            auto::resolve(name, &authority, config, env, probe)?
         }
         IdentityKind::Environment(EnvironmentConfig { authority_host }) => {
-            let authority = authority(authority_host.as_deref(), config, env)?;
-            match ServicePrincipal::from_environment(env, authority)? {
+            let authority = || authority(authority_host.as_deref(), config, env);
+            match environment::credential(env, &authority)? {
                 EnvCredential::Secret(sp) => Box::new(sp),
                 EnvCredential::Federated(w) => Box::new(w),
                 EnvCredential::Missing(missing) => {
@@ -173,27 +176,30 @@ pub fn resolve(
     Ok(Resolved::new(name, source))
 }
 
-/// What the `AZURE_*` variables describe.
-pub enum EnvCredential {
-    /// Tenant, client id and a secret or certificate.
-    Secret(ServicePrincipal),
-    /// Tenant, client id and a federated token file (AKS workload identity).
-    Federated(Workload),
-    /// Which variables are missing.
-    Missing(String),
-}
-
 /// Authority host: identity, else file, else `AZURE_AUTHORITY_HOST`, else public cloud.
 fn authority(identity: Option<&str>, config: &Config, env: &Env) -> Result<String, Error> {
     if let Some(a) = identity.or(config.authority_host.as_deref()) {
         return Ok(a.to_string());
     }
     match env.get("AZURE_AUTHORITY_HOST") {
-        Some(raw) => check_authority_host(raw).map_err(|problem| Error::Environment {
-            var: "AZURE_AUTHORITY_HOST",
-            problem,
-        }),
+        Some(raw) => {
+            check_authority_host(&with_scheme(raw)).map_err(|problem| Error::Environment {
+                var: "AZURE_AUTHORITY_HOST",
+                problem,
+            })
+        }
         None => Ok(DEFAULT_AUTHORITY.to_string()),
+    }
+}
+
+/// Azure's SDKs read an `AZURE_AUTHORITY_HOST` without a scheme (the form
+/// of their own `AzureAuthorityHosts` constants, `login.microsoftonline.us`)
+/// as `https://…`; one with a scheme is taken as written.
+fn with_scheme(raw: &str) -> String {
+    if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("https://{raw}")
     }
 }
 

@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
-use crate::config::{AssertionAlg, SecretSource, check_client_id, check_tenant};
+use crate::config::{AssertionAlg, SecretSource};
 use crate::entra::{ClientAuth, token_endpoint};
-use crate::env::Env;
 use crate::error::{Error, SecretError};
 use crate::private_fs::{Links, open_regular, read_at_most};
 use crate::secret::Secret;
@@ -18,7 +17,7 @@ use crate::timefmt::{now, rfc3339};
 use crate::token::AccessToken;
 
 use super::certificate::{self, CertError};
-use super::{AcquireCx, EnvCredential, TokenSource, Workload, assertion};
+use super::{AcquireCx, TokenSource, assertion};
 
 /// An application that authenticates with a client secret.
 #[derive(Debug, Clone)]
@@ -65,96 +64,6 @@ impl ServicePrincipal {
             secret: c.secret.clone(),
             origin: "service-principal",
         }
-    }
-
-    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, and `AZURE_CLIENT_SECRET`,
-    /// `AZURE_CLIENT_CERTIFICATE_PATH` (+ `AZURE_CLIENT_CERTIFICATE_PASSWORD`,
-    /// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`) or `AZURE_FEDERATED_TOKEN_FILE`
-    /// (a workload identity), in that order, as Azure's SDKs read them.
-    /// The ids are checked as the config's are: the tenant becomes part of
-    /// the token endpoint's path, where `../` or `?` would change the request.
-    pub fn from_environment(env: &Env, authority: String) -> Result<EnvCredential, Error> {
-        let tenant = env.get("AZURE_TENANT_ID");
-        let client = env.get("AZURE_CLIENT_ID");
-        if let (Some(tenant), Some(client)) = (tenant, client) {
-            let tenant = check_tenant(tenant).map_err(|p| Error::Environment {
-                var: "AZURE_TENANT_ID",
-                problem: format!("is not usable: {p}. Fix: set it to the directory (tenant) id of your app registration"),
-            })?;
-            let client_id = check_client_id(client).map_err(|p| Error::Environment {
-                var: "AZURE_CLIENT_ID",
-                problem: format!("is not usable: {p}. Fix: set it to the application (client) id of your app registration"),
-            })?;
-            if env.get("AZURE_CLIENT_SECRET").is_some() {
-                return Ok(EnvCredential::Secret(ServicePrincipal {
-                    tenant,
-                    client_id,
-                    authority,
-                    secret: SecretSource::Env("AZURE_CLIENT_SECRET".into()),
-                    origin: "environment",
-                }));
-            }
-            if let Some(path) = env.get("AZURE_CLIENT_CERTIFICATE_PATH") {
-                let path = std::path::PathBuf::from(path);
-                // As for the token file: a relative path would be read inside
-                // the repository git runs this helper in.
-                if !path.is_absolute() {
-                    return Err(Error::Environment {
-                        var: "AZURE_CLIENT_CERTIFICATE_PATH",
-                        problem: "must be an absolute path (a relative one would be read inside the repository git runs this helper in). Fix: set it to the PEM or PFX file's absolute path".into(),
-                    });
-                }
-                // Azure's SDKs: the password is optional, and the chain is
-                // sent when the variable is `1` or `true`.
-                let password = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
-                let send_chain = env
-                    .get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
-                    .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-                return Ok(EnvCredential::Secret(ServicePrincipal {
-                    tenant,
-                    client_id,
-                    authority,
-                    secret: SecretSource::Certificate {
-                        path,
-                        private_key: None,
-                        password_env: env.get(password).map(|_| password.to_string()),
-                        password_keyring: false,
-                        send_chain,
-                        algorithm: AssertionAlg::Ps256,
-                    },
-                    origin: "environment",
-                }));
-            }
-            if let Some(file) = env.get("AZURE_FEDERATED_TOKEN_FILE") {
-                let file = std::path::PathBuf::from(file);
-                // git runs helpers inside the repository: a relative path
-                // would read a token file the repository ships.
-                if !file.is_absolute() {
-                    return Err(Error::Environment {
-                        var: "AZURE_FEDERATED_TOKEN_FILE",
-                        problem: "must be an absolute path (a relative one would be read inside the repository git runs this helper in). Fix: set it to the token file's absolute path, as AKS does".into(),
-                    });
-                }
-                return Ok(EnvCredential::Federated(Workload::from_environment(
-                    tenant, client_id, file, authority,
-                )));
-            }
-        }
-        let mut missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"]
-            .into_iter()
-            .filter(|v| env.get(v).is_none())
-            .collect();
-        let credential = [
-            "AZURE_CLIENT_SECRET",
-            "AZURE_CLIENT_CERTIFICATE_PATH",
-            "AZURE_FEDERATED_TOKEN_FILE",
-        ];
-        if credential.iter().all(|v| env.get(v).is_none()) {
-            missing.push(
-                "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_FEDERATED_TOKEN_FILE)",
-            );
-        }
-        Ok(EnvCredential::Missing(missing.join(", ")))
     }
 
     /// The keyring account holding this principal's secret.

@@ -337,28 +337,84 @@ fn clone_and_push_as_the_azure_cli_user() {
     assert_eq!(az.calls().len(), 1, "clone and push share one az run");
 }
 
+/// A machine with no config file, the fake az on PATH answering a token
+/// for [`USER`], and `vars` set.
+struct AutoMachine {
+    env: TestEnv,
+    az: FakeAz,
+    token: String,
+}
+
+impl AutoMachine {
+    fn new(vars: &[(&str, &str)]) -> AutoMachine {
+        let w = World::new();
+        let mut env = TestEnv::new();
+        let az = FakeAz::new(env.path());
+        // The fake az's canned answers hold the token it hands out.
+        env.planted(&az.state);
+        env.set_env("PATH", &az.path_var());
+        env.set_env("GIT_CREDENTIAL_ENTRA_CACHE", "none");
+        for (k, v) in vars {
+            env.set_env(k, v);
+        }
+        let exp = now_secs() + 3600;
+        let token = user_token(&w, exp);
+        az.answer_token(&token, exp);
+        AutoMachine { env, az, token }
+    }
+
+    /// A `get` through `auto`, with decisions traced.
+    fn get(&self) -> RunOutput {
+        self.env.run(
+            self.env.helper().args(["get", "-v"]),
+            b"protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n",
+        )
+    }
+}
+
 #[test]
 fn auto_uses_the_azure_cli_when_az_is_on_path() {
-    let w = World::new();
-    let az = FakeAz::new(w.env.path());
-    // The fake az's canned answers hold the token it hands out.
-    w.env.planted(&az.state);
-    let mut env = TestEnv::new();
-    env.set_env("PATH", &az.path_var());
-    env.set_env("GIT_CREDENTIAL_ENTRA_CACHE", "none");
-    let exp = now_secs() + 3600;
-    let token = user_token(&w, exp);
-    az.answer_token(&token, exp);
-    let out = env.run(
-        env.helper().args(["get", "-v"]),
-        b"protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n",
-    );
+    let m = AutoMachine::new(&[]);
+    let out = m.get();
     assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(token_of(&out.stdout), token);
+    assert_eq!(token_of(&out.stdout), m.token);
     assert!(
         out.stderr.contains("auto: using the Azure CLI link"),
         "{}",
         out.stderr
     );
-    assert_eq!(az.calls(), vec![expected_args(None)]);
+    assert_eq!(m.az.calls(), vec![expected_args(None)]);
+}
+
+#[test]
+fn variables_only_other_links_use_do_not_fail_auto_on_the_azure_cli() {
+    let cases: [&[(&str, &str)]; 2] = [
+        // Not https, a tenant that is not one, a client id that is not a
+        // GUID: only the environment, workload identity and sign-in links
+        // read the authority, and none of them has all it needs.
+        &[
+            ("AZURE_AUTHORITY_HOST", "http://login.example"),
+            ("AZURE_TENANT_ID", "contoso/../evil"),
+            ("AZURE_CLIENT_ID", "my-app"),
+        ],
+        // A relative certificate path, but `dev` leaves the environment out.
+        &[
+            ("AZURE_TOKEN_CREDENTIALS", "dev"),
+            ("AZURE_AUTHORITY_HOST", "ftp://login.example"),
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", "00001111-aaaa-2222-bbbb-3333cccc4444"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "app.pfx"),
+        ],
+    ];
+    for vars in cases {
+        let m = AutoMachine::new(vars);
+        let out = m.get();
+        assert!(out.status.success(), "{vars:?}: {}", out.stderr);
+        assert_eq!(token_of(&out.stdout), m.token, "{vars:?}");
+        assert!(
+            out.stderr.contains("auto: using the Azure CLI link"),
+            "{vars:?}: {}",
+            out.stderr
+        );
+    }
 }

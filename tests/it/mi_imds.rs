@@ -73,6 +73,23 @@ fn system_and_each_user_assigned_selector_make_the_right_query() {
 }
 
 #[test]
+fn an_explicit_managed_identity_does_not_read_azure_client_id() {
+    // As the SDK's ManagedIdentityCredential: AZURE_CLIENT_ID selects the
+    // identity only for `auto` (DefaultAzureCredential); `vm` has no selector.
+    let mut m = MiWorld::new(MiKind::Imds);
+    let u = m.mi.add_user_assigned("build");
+    m.w.env.set_env("AZURE_CLIENT_ID", &u.client_id);
+    let (out, _) = m.get("vm");
+    assert!(out.status.success(), "{}", out.stderr);
+    let rq = m.mi.requests().pop().expect("a request");
+    assert!(!rq.query.contains_key("client_id"), "{:?}", rq.query);
+    assert_eq!(
+        field(&out.stdout, "username"),
+        Some(m.mi.system_client_id().as_str())
+    );
+}
+
+#[test]
 fn updating_twice_then_a_token_succeeds() {
     let m = MiWorld::new(MiKind::Imds);
     m.mi.push_response(Scripted::status(410));

@@ -381,7 +381,7 @@ fn register_exchange(request: &[u8], reply: &Scripted) {
 
 /// Sends `reply` the broken way its [`Delivery`] says. Write errors mean the
 /// client hung up, which is what these tests expect it to do.
-fn misbehave(rq: tiny_http::Request, reply: Scripted) {
+pub(super) fn misbehave(rq: tiny_http::Request, reply: Scripted) {
     match reply.delivery {
         Delivery::Normal => {}
         Delivery::Delayed(d) => {

@@ -5,9 +5,11 @@
 //! `client_id`/`principal_id`/`mi_res_id`), Azure Arc (401 challenge naming a key
 //! file, then `Authorization: Basic <contents>`) and Cloud Shell (POST form).
 //! Numbers are strings by default, as the real endpoints send them. Every
-//! request is recorded; scripted answers (410, 429 + Retry-After, 500…) go first.
+//! request is recorded; scripted answers (410, 429 + Retry-After, 500…) go first,
+//! and may misbehave as their [`Delivery`] says; [`FakeImds::set_delay`] makes
+//! every answer slow, as IMDS on a busy or freshly started VM is.
 
-use super::entra::Scripted;
+use super::entra::{Delivery, Scripted, misbehave};
 use super::oidc::EXCHANGE_AUDIENCE;
 use super::{ADO_RESOURCE, BackgroundServer, jwt, now_secs, random_guid};
 use serde_json::{Value, json};
@@ -65,6 +67,7 @@ struct State {
     numbers_as_strings: bool,
     queue: VecDeque<Scripted>,
     outage: Option<(Scripted, Instant)>,
+    delay: Option<Duration>,
     requests: Vec<MiRequest>,
     issued: Vec<String>,
 }
@@ -92,6 +95,7 @@ impl FakeImds {
             numbers_as_strings: true,
             queue: VecDeque::new(),
             outage: None,
+            delay: None,
             requests: Vec::new(),
             issued: Vec::new(),
         }));
@@ -161,6 +165,12 @@ impl FakeImds {
         self.lock().outage = Some((r, Instant::now() + how_long));
     }
 
+    /// Answers every request (scripted or not) only after `delay`, each on
+    /// its own thread: a slow but working endpoint.
+    pub fn set_delay(&self, delay: Duration) {
+        self.lock().delay = Some(delay);
+    }
+
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<MiRequest> {
         self.lock().requests.clone()
@@ -210,7 +220,7 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
             .collect(),
         form: url::form_urlencoded::parse(&body).into_owned().collect(),
     };
-    let (reply, challenge) = {
+    let (mut reply, challenge, delay) = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         st.requests.push(seen.clone());
         let down = st
@@ -218,11 +228,22 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
             .as_ref()
             .filter(|(_, until)| Instant::now() < *until)
             .map(|(r, _)| r.clone());
-        match st.queue.pop_front().or(down) {
+        let (reply, challenge) = match st.queue.pop_front().or(down) {
             Some(r) => (r, None),
             None => handle(&mut st, &seen),
-        }
+        };
+        (reply, challenge, st.delay)
     };
+    if let (Some(d), Delivery::Normal) = (delay, reply.delivery) {
+        reply.delivery = Delivery::Delayed(d);
+    }
+    match reply.delivery {
+        Delivery::Normal | Delivery::Delayed(_) => {}
+        _ => {
+            std::thread::spawn(move || misbehave(rq, reply));
+            return;
+        }
+    }
     let mut resp = tiny_http::Response::from_string(reply.body)
         .with_status_code(reply.status)
         .with_header(header("Content-Type", "application/json; charset=utf-8"));
@@ -232,7 +253,17 @@ fn respond(state: &Mutex<State>, mut rq: tiny_http::Request) {
     if let Some(realm) = challenge {
         resp.add_header(header("WWW-Authenticate", &format!("Basic realm={realm}")));
     }
-    let _ = rq.respond(resp);
+    match reply.delivery {
+        Delivery::Delayed(d) => {
+            std::thread::spawn(move || {
+                std::thread::sleep(d);
+                let _ = rq.respond(resp);
+            });
+        }
+        _ => {
+            let _ = rq.respond(resp);
+        }
+    }
 }
 
 fn header(name: &str, value: &str) -> tiny_http::Header {

@@ -1,0 +1,174 @@
+//! `auto`: the identity used when no route names one, and with no config
+//! file at all. It walks the chain of Azure's `DefaultAzureCredential` and
+//! takes the first link that has credentials here: the `AZURE_*` secret or
+//! certificate variables (`environment`), a federated token file (workload
+//! identity, as AKS sets it), then a managed identity (an endpoint the
+//! platform announces, or IMDS answering a probe; `AZURE_CLIENT_ID` selects
+//! a user-assigned one, as in the SDKs), then the Azure CLI when `az` is on
+//! PATH, then an interactive sign-in. `AZURE_TOKEN_CREDENTIALS` narrows the
+//! chain as it does for the SDKs (`names.rs`).
+//!
+//! Each link reads only its own variables, and checks them only when it is
+//! taken: a bad value that another link would read never fails the request.
+//!
+//! Deciding reads the environment and, for IMDS, a remembered probe
+//! (`probe.rs`: at most [`probe::PROBE_TIMEOUT`], a hit remembered for a day, a
+//! miss for minutes), so a cached `get` on a laptop does not wait for a VM
+//! endpoint that is not there. When the managed identity is named
+//! (`AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential`) nothing is probed
+//! and no remembered miss decides: it is used with its full retry budget.
+
+mod names;
+mod probe;
+
+pub use probe::ImdsProbe;
+
+use crate::config::{Config, MiSelector, UserConfig, check_client_id};
+use crate::env::Env;
+use crate::error::Error;
+
+use super::environment::{self, Authority};
+use super::managed_identity::Endpoint;
+use super::{AzureCli, Interactivity, ManagedIdentity, TokenSource, User, azure_cli};
+
+/// Whether a person may be asked to sign in (no I/O beyond isatty).
+fn interactivity(env: &Env) -> Interactivity {
+    use std::io::IsTerminal;
+    Interactivity::from_env(env, std::io::stderr().is_terminal())
+}
+
+/// One link of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Environment,
+    WorkloadIdentity,
+    ManagedIdentity,
+    AzureCli,
+    User,
+}
+
+impl Link {
+    fn name(self) -> &'static str {
+        match self {
+            Link::Environment => "environment",
+            Link::WorkloadIdentity => "workload identity",
+            Link::ManagedIdentity => "managed identity",
+            Link::AzureCli => "Azure CLI",
+            Link::User => "interactive sign-in",
+        }
+    }
+}
+
+const CHAIN: [Link; 5] = [
+    Link::Environment,
+    Link::WorkloadIdentity,
+    Link::ManagedIdentity,
+    Link::AzureCli,
+    Link::User,
+];
+
+/// The first link of the chain with credentials here.
+pub fn resolve(
+    name: &str,
+    authority: Authority,
+    config: &Config,
+    env: &Env,
+    probe: &ImdsProbe,
+) -> Result<Box<dyn TokenSource>, Error> {
+    let allowed = names::allowed(env)?;
+    let mut tried = Vec::new();
+    for link in allowed.links {
+        // Ok: taken; Err(why): not here; `?`: taken, but its variables are bad.
+        let found: Result<Box<dyn TokenSource>, String> = match link {
+            Link::Environment => match environment::secret(env, authority)? {
+                Some(sp) => Ok(Box::new(sp)),
+                None => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) are not all set".into()),
+            },
+            Link::WorkloadIdentity => match environment::federated(env, authority)? {
+                Some(w) => Ok(Box::new(w)),
+                None => Err(
+                    "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE are not all set"
+                        .into(),
+                ),
+            },
+            Link::ManagedIdentity => {
+                managed_identity(name, config, env, probe, allowed.named)?
+                    .map(|mi| Box::new(mi) as Box<dyn TokenSource>)
+            }
+            // Finding az is a few stats; running it waits for acquisition.
+            Link::AzureCli => match azure_cli::find(env) {
+                Some(_) => Ok(Box::new(AzureCli { tenant: None })),
+                None => Err("az is not in an absolute directory of PATH".into()),
+            },
+            // Only selected here; a prompt comes later, on a cache miss.
+            Link::User => match interactivity(env) {
+                Interactivity::Forbidden(why) => Err(format!("no prompt may be shown: {why}")),
+                _ => Ok(Box::new(User::configured(
+                    &UserConfig::default(),
+                    authority()?,
+                ))),
+            },
+        };
+        match found {
+            Ok(source) => {
+                probe.trace.decision(format_args!(
+                    "auto: using the {} link: {}",
+                    link.name(),
+                    source.describe()
+                ));
+                return Ok(source);
+            }
+            Err(why) => {
+                probe
+                    .trace
+                    .detail(format_args!("auto: {} skipped: {why}", link.name()));
+                tried.push(format!("{} ({why})", link.name()));
+            }
+        }
+    }
+    Err(Error::NoAutoSource {
+        identity: name.to_string(),
+        file: config.describe_file(),
+        tried,
+    })
+}
+
+/// The managed identity, when an endpoint is announced by the platform,
+/// IMDS answers the probe, or the user `named` it (then nothing is probed);
+/// otherwise why not. As in `DefaultAzureCredential`, `AZURE_CLIENT_ID`
+/// selects a user-assigned identity, else the system-assigned one.
+fn managed_identity(
+    name: &str,
+    config: &Config,
+    env: &Env,
+    probe: &ImdsProbe,
+    named: bool,
+) -> Result<Result<ManagedIdentity, String>, Error> {
+    let endpoint = match Endpoint::detect(env) {
+        Ok(endpoint) => endpoint,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if let Endpoint::Imds { authority } = &endpoint
+        && !named
+        && !probe.answers(authority)
+    {
+        return Ok(Err(format!(
+            "no IMDS answered at {authority} {}",
+            probe::describe_miss()
+        )));
+    }
+    let selector = match env.get("AZURE_CLIENT_ID") {
+        None => MiSelector::System,
+        Some(id) => MiSelector::ClientId(check_client_id(id).map_err(|p| Error::Environment {
+            var: "AZURE_CLIENT_ID",
+            problem: format!("is not usable as the user-assigned managed identity's client id: {p}. Fix: set it to the identity's client id, or unset it to use the system-assigned identity"),
+        })?),
+    };
+    Ok(
+        ManagedIdentity::detect(name, selector, config.managed_identity_timeout_seconds, env)
+            .map_err(|e| e.to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests;

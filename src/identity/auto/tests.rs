@@ -1,0 +1,221 @@
+use super::*;
+use crate::trace::Trace;
+
+fn resolve_with(pairs: &[(&str, &str)], probe: &ImdsProbe) -> Result<String, Error> {
+    let env = Env::from_pairs(pairs.iter().copied());
+    let config = Config::default();
+    let authority = || super::super::authority(None, &config, &env);
+    resolve("auto", &authority, &config, &env, probe).map(|s| s.describe())
+}
+
+const SECRET_VARS: [(&str, &str); 3] = [
+    ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
+    ("AZURE_CLIENT_ID", "00001111-aaaa-2222-bbbb-3333cccc4444"),
+    ("AZURE_CLIENT_SECRET", "s"),
+];
+/// IMDS pointed at a closed port; a refused connection is "absent".
+const CLOSED: (&str, &str) = ("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
+
+#[test]
+fn the_chain_takes_the_first_link_with_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    let probe = ImdsProbe::remembered(Some(dir.path()), &trace);
+    let shown = resolve_with(
+        &[SECRET_VARS[0], SECRET_VARS[1], SECRET_VARS[2], CLOSED],
+        &probe,
+    )
+    .expect("environment");
+    assert!(shown.starts_with("environment,"), "{shown}");
+    let app_service = [
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:41000/msi/token"),
+        ("IDENTITY_HEADER", "h"),
+    ];
+    let shown = resolve_with(&app_service, &probe).expect("managed identity");
+    assert!(shown.contains("App Service"), "{shown}");
+    let e = resolve_with(&[CLOSED], &probe).expect_err("nothing here");
+    let text = e.to_string();
+    for link in [
+        "environment (",
+        "workload identity (",
+        "managed identity (no IMDS",
+    ] {
+        assert!(text.contains(link), "{link}: {text}");
+    }
+}
+
+#[test]
+fn azure_token_credentials_narrows_the_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    let probe = ImdsProbe::remembered(Some(dir.path()), &trace);
+    let mut pairs = vec![SECRET_VARS[0], SECRET_VARS[1], SECRET_VARS[2], CLOSED];
+    pairs.push(("AZURE_TOKEN_CREDENTIALS", "prod"));
+    assert!(resolve_with(&pairs, &probe).is_ok());
+    pairs.pop();
+    pairs.push(("AZURE_TOKEN_CREDENTIALS", "dev"));
+    let text = resolve_with(&pairs, &probe)
+        .expect_err("dev tools only")
+        .to_string();
+    assert!(
+        text.contains("Azure CLI (") && !text.contains("environment ("),
+        "{text}"
+    );
+    pairs.pop();
+    pairs.push(("AZURE_TOKEN_CREDENTIALS", "SomethingElse"));
+    assert!(matches!(
+        resolve_with(&pairs, &probe),
+        Err(Error::Environment {
+            var: "AZURE_TOKEN_CREDENTIALS",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_named_managed_identity_is_taken_without_a_probe() {
+    let trace = Trace::off();
+    // An offline probe says IMDS is absent: it must not be asked.
+    let probe = ImdsProbe::offline(&trace);
+    let pairs = [
+        SECRET_VARS[0],
+        SECRET_VARS[1],
+        SECRET_VARS[2],
+        CLOSED,
+        ("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential"),
+    ];
+    let shown = resolve_with(&pairs, &probe).expect("named");
+    // AZURE_CLIENT_ID selects the user-assigned identity, as in the SDKs.
+    assert_eq!(
+        shown,
+        format!(
+            "managed-identity, client_id {}, via IMDS at http://127.0.0.1:9",
+            SECRET_VARS[1].1
+        )
+    );
+    let shown = resolve_with(&pairs[3..], &probe).expect("named, system-assigned");
+    assert!(
+        shown.starts_with("managed-identity, system-assigned,"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn azure_client_id_is_checked_only_when_the_managed_identity_is_taken() {
+    let trace = Trace::off();
+    let probe = ImdsProbe::offline(&trace);
+    let bad = ("AZURE_CLIENT_ID", "my-app");
+    // IMDS absent: the managed identity is not taken, the value not read.
+    let text = resolve_with(&[bad, CLOSED], &probe)
+        .expect_err("nothing here")
+        .to_string();
+    assert!(text.contains("found no credentials"), "{text}");
+    let named = ("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential");
+    assert!(matches!(
+        resolve_with(&[bad, CLOSED, named], &probe),
+        Err(Error::Environment {
+            var: "AZURE_CLIENT_ID",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn interactive_browser_credential_selects_the_user_sign_in() {
+    let trace = Trace::off();
+    let probe = ImdsProbe::offline(&trace);
+    let shown = resolve_with(
+        &[
+            ("AZURE_TOKEN_CREDENTIALS", "interactivebrowsercredential"),
+            ("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "always"),
+        ],
+        &probe,
+    )
+    .expect("user");
+    assert!(shown.starts_with("user,"), "{shown}");
+    let text = resolve_with(
+        &[("AZURE_TOKEN_CREDENTIALS", "AzurePowerShellCredential")],
+        &probe,
+    )
+    .expect_err("unsupported")
+    .to_string();
+    assert!(text.contains("this helper does not support"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_azure_cli_link_is_taken_when_az_is_on_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    let probe = ImdsProbe::remembered(Some(dir.path()), &trace);
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    let path = bin.display().to_string();
+    let text = resolve_with(&[CLOSED, ("PATH", &path)], &probe)
+        .expect_err("no az yet")
+        .to_string();
+    assert!(text.contains("Azure CLI (az is not"), "{text}");
+    let az = bin.join("az");
+    std::fs::write(&az, "#!/bin/sh\n").expect("write az");
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let shown = resolve_with(&[CLOSED, ("PATH", &path)], &probe).expect("az");
+    assert!(shown.starts_with("azure-cli,"), "{shown}");
+    // Before it in the chain, the environment still wins.
+    let shown = resolve_with(
+        &[
+            SECRET_VARS[0],
+            SECRET_VARS[1],
+            SECRET_VARS[2],
+            ("PATH", &path),
+        ],
+        &probe,
+    )
+    .expect("environment");
+    assert!(shown.starts_with("environment,"), "{shown}");
+    // A bad value only other links read does not fail it: the authority
+    // (environment, workload identity, sign-in), the tenant and certificate
+    // path of an environment credential that `dev` leaves out.
+    for extra in [
+        &[("AZURE_AUTHORITY_HOST", "http://login.example")][..],
+        &[
+            ("AZURE_AUTHORITY_HOST", "https://login.example@evil.example"),
+            ("AZURE_TENANT_ID", "contoso/../evil"),
+            SECRET_VARS[1],
+            ("AZURE_FEDERATED_TOKEN_FILE", "token"),
+            ("AZURE_TOKEN_CREDENTIALS", "dev"),
+        ],
+        &[
+            SECRET_VARS[0],
+            SECRET_VARS[1],
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "app.pfx"),
+            ("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential"),
+        ],
+    ] {
+        let mut pairs = vec![CLOSED, ("PATH", path.as_str())];
+        pairs.extend_from_slice(extra);
+        let shown = resolve_with(&pairs, &probe).expect("az despite the variable");
+        assert!(shown.starts_with("azure-cli,"), "{extra:?}: {shown}");
+    }
+    // Where the environment link is taken, its bad value is the error.
+    let e = resolve_with(
+        &[
+            SECRET_VARS[0],
+            SECRET_VARS[1],
+            SECRET_VARS[2],
+            ("AZURE_AUTHORITY_HOST", "http://login.example"),
+            ("PATH", &path),
+        ],
+        &probe,
+    );
+    assert!(
+        matches!(
+            e,
+            Err(Error::Environment {
+                var: "AZURE_AUTHORITY_HOST",
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+}

@@ -208,7 +208,8 @@ fn opener(env: &Env, url: &str) -> Vec<Vec<String>> {
     }
 }
 
-/// Starts the browser on `url`; its output never reaches git's stdout.
+/// Starts the browser on `url`; its output never reaches git's stdout. The
+/// program is found only in absolute PATH directories ([`crate::program`]).
 fn open(env: &Env, url: &str) -> Result<String, String> {
     #[cfg(windows)]
     if env.get("BROWSER").is_none_or(|b| b.trim().is_empty()) {
@@ -219,7 +220,14 @@ fn open(env: &Env, url: &str) -> Result<String, String> {
         let Some((program, args)) = argv.split_first() else {
             continue;
         };
-        match Command::new(program)
+        let path = match crate::program::resolve(env, program) {
+            Ok(path) => path,
+            Err(why) => {
+                failures.push(why);
+                continue;
+            }
+        };
+        match Command::new(&path)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -263,38 +271,6 @@ fn shell_open(url: &str) -> Result<(), String> {
         Err(format!(
             "the shell found no program to open the address (ShellExecute error {code})"
         ))
-    }
-}
-
-/// Runs `program args` with a deadline; its trimmed stdout when it succeeds.
-pub fn run_bounded(program: &str, args: &[&str], limit: Duration) -> Option<String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                let mut out = String::new();
-                child
-                    .stdout
-                    .take()?
-                    .take(4096)
-                    .read_to_string(&mut out)
-                    .ok()?;
-                return status.success().then(|| out.trim().to_string());
-            }
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
     }
 }
 

@@ -178,8 +178,9 @@ impl User {
 /// git's `credential.interactive` (git ≥ 2.47), read only when a prompt is
 /// about to be shown, with a bounded wait.
 fn git_forbids_prompts(cx: &AcquireCx) -> Option<&'static str> {
-    let value = crate::identity::user::browser::run_bounded(
-        "git",
+    let git = crate::program::find(cx.env, "git")?;
+    let value = crate::program::run_bounded(
+        &git,
         &["config", "--get", "credential.interactive"],
         Duration::from_secs(2),
     )?;

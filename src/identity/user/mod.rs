@@ -7,8 +7,10 @@
 //! otherwise the request fails at once with the `login` hint, so nothing
 //! waits for a person who is not there.
 
+mod authorize;
 mod browser;
 mod device_code;
+mod listener;
 mod paste;
 mod refresh;
 

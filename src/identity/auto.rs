@@ -163,6 +163,7 @@ pub fn resolve(
                 _ => Some(Box::new(User::configured(
                     &UserConfig::default(),
                     user_authority.clone(),
+                    config.secret_variables(),
                 ))),
             },
         };

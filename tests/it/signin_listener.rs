@@ -2,11 +2,12 @@
 //! with a scripted browser that waits for the test's signal before it
 //! follows Entra's redirect: answers without the sign-in's `state`, clients
 //! sending their request a byte at a time, a program binding the redirect
-//! port on ::1.
+//! port on ::1; and what the browser is started with (its environment, and
+//! where it is found).
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv6Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -210,4 +211,100 @@ fn the_redirect_port_is_held_on_both_loopback_addresses() {
     });
     // The browser went to localhost as ::1 (curl -6), and was answered there.
     assert_signed_in(&w, &out);
+}
+
+/// The environment the browser got: `NAME=value` lines.
+fn browser_env(root: &Path) -> Vec<String> {
+    let env = std::fs::read_to_string(root.join("browser-env")).expect("the browser ran");
+    std::fs::remove_file(root.join("browser-env")).expect("remove");
+    env.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn the_browser_gets_no_secrets_and_is_found_only_in_absolute_path_directories() {
+    let extra = r#"},
+    "sp": { "type": "service-principal", "tenant": "contoso.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555", "client_secret_env": "GCE_SP_SECRET" },
+    "cert": { "type": "service-principal", "tenant": "contoso.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555556", "certificate": "/nonexistent/app.pfx", "certificate_password_env": "GCE_CERT_PASSWORD" },
+    "job": { "type": "pipeline-token", "variable": "GCE_JOB_TOKEN""#;
+    let mut w = user_world(extra);
+    let root = w.env.path().to_path_buf();
+    let secrets = [
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        "SYSTEM_ACCESSTOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "IDENTITY_HEADER",
+        "MSI_SECRET",
+        "GCE_SP_SECRET",
+        "GCE_CERT_PASSWORD",
+        "GCE_JOB_TOKEN",
+    ];
+    for var in secrets {
+        w.env.set_env(var, "a-secret-for-no-browser");
+    }
+    w.env.set_env("GCE_KEPT", "kept-for-the-browser");
+    // The same programs twice: in a relative PATH entry (a directory of
+    // the repository git runs the helper in) as traps, and in an absolute one.
+    std::fs::create_dir_all(root.join("trap")).expect("trap dir");
+    for name in ["gce-browser", "xdg-open"] {
+        let real = paused_browser(&w, "bin", name);
+        // Marks that it ran, then does the real one's work: the test fails
+        // on the mark, not on a sign-in left waiting.
+        let trap = format!(
+            "touch '{}/trap-ran'\nexec '{}' \"$@\"",
+            root.display(),
+            real.display()
+        );
+        script(&w, &format!("trap/{name}"), &trap);
+    }
+    let path = format!(
+        "trap:{}:{}",
+        root.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    w.env.set_env("PATH", &path);
+    let login = |w: &World| {
+        let _ = std::fs::remove_file(root.join("go"));
+        std::thread::scope(|s| {
+            let run = s.spawn(|| {
+                w.env.run(
+                    w.env
+                        .helper()
+                        .args(["login", "--identity", "me"])
+                        .current_dir(&root),
+                    b"",
+                )
+            });
+            redirect_port(w);
+            release_browser(w, "");
+            run.join().expect("login")
+        })
+    };
+    let check = |who: &str| {
+        assert!(!root.join("trap-ran").exists(), "{who}: ran from trap/");
+        let env = browser_env(&root);
+        for var in secrets {
+            assert!(
+                !env.iter().any(|l| l.starts_with(&format!("{var}="))),
+                "{who} got {var}"
+            );
+        }
+        assert!(
+            env.iter().any(|l| l == "GCE_KEPT=kept-for-the-browser")
+                && env.iter().any(|l| l.starts_with("HOME=")),
+            "{who} keeps the rest: {env:?}"
+        );
+        let _ = std::fs::remove_file(root.join("authorize-url"));
+    };
+    // $BROWSER as a bare name, found on PATH.
+    w.env.set_env("BROWSER", "gce-browser");
+    let out = login(&w);
+    assert_signed_in(&w, &out);
+    check("$BROWSER");
+    // No $BROWSER on a desktop: xdg-open.
+    w.env.set_env("BROWSER", "");
+    w.env.set_env("DISPLAY", ":99");
+    let out = login(&w);
+    assert_signed_in(&w, &out);
+    check("xdg-open");
 }

@@ -1,9 +1,11 @@
 //! The browser sign-in: authorization code with PKCE (see [`super::authorize`])
 //! and a loopback redirect `http://localhost:{port}` (see [`super::listener`]).
+//! The browser is started without the helper's secrets in its environment:
+//! it outlives the sign-in and runs whatever extensions and helpers it has.
 
 use std::process::{Command, Stdio};
 
-use crate::env::Env;
+use crate::env::{Env, SECRET_VARIABLES};
 use crate::error::Error;
 use crate::token::TokenResponse;
 
@@ -34,7 +36,7 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
     // loopback address the browser resolves it to.
     let redirect_uri = format!("http://localhost:{}", listener.port());
     let url = authorize_url(user, cx, &pkce, &redirect_uri).map_err(fail)?;
-    match open(cx.env, &url) {
+    match open(cx.env, &url, &user.secret_vars) {
         Ok(program) => {
             cx.trace
                 .decision(format_args!("browser sign-in: opened with {program}"));
@@ -114,8 +116,10 @@ fn opener(env: &Env, url: &str) -> Vec<Vec<String>> {
 }
 
 /// Starts the browser on `url`; its output never reaches git's stdout. The
-/// program is found only in absolute PATH directories ([`crate::program`]).
-fn open(env: &Env, url: &str) -> Result<String, String> {
+/// program is found only in absolute PATH directories ([`crate::program`]),
+/// and its environment has none of the variables holding secrets: the
+/// usual ones and `secret_vars`, the config's.
+fn open(env: &Env, url: &str, secret_vars: &[String]) -> Result<String, String> {
     #[cfg(windows)]
     if env.get("BROWSER").is_none_or(|b| b.trim().is_empty()) {
         return shell_open(url).map(|()| "the default browser".to_string());
@@ -132,13 +136,20 @@ fn open(env: &Env, url: &str) -> Result<String, String> {
                 continue;
             }
         };
-        match Command::new(&path)
+        let mut command = Command::new(&path);
+        command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+            .stderr(Stdio::null());
+        for var in SECRET_VARIABLES
+            .iter()
+            .copied()
+            .chain(secret_vars.iter().map(String::as_str))
         {
+            command.env_remove(var);
+        }
+        match command.spawn() {
             // Not waited for: an opener may stay as long as the browser does.
             Ok(_) => return Ok(program.clone()),
             Err(e) => failures.push(format!("{program}: {e}")),
@@ -204,7 +215,7 @@ mod tests {
         // No command line is built on Windows: nothing for cmd.exe to misparse.
         assert!(opener(&Env::default(), "https://x/?a=1&b=2").is_empty());
         // A scheme no program handles: the shell's answer comes back as an error.
-        let e = open(&Env::default(), "gce-test-no-handler:x").expect_err("no handler");
+        let e = open(&Env::default(), "gce-test-no-handler:x", &[]).expect_err("no handler");
         assert!(e.contains("ShellExecute error"), "{e}");
     }
 }

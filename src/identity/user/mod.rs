@@ -44,19 +44,22 @@ pub struct User {
     pub login_hint: Option<String>,
     /// Authority host, no trailing slash.
     pub authority: String,
+    /// The config's variables holding secrets, kept from the browser.
+    pub secret_vars: Vec<String>,
     /// The tenant found for the organization, once looked up in this run.
     discovered: OnceCell<String>,
 }
 
 impl User {
-    /// From a config entry.
-    pub fn configured(c: &UserConfig, authority: String) -> User {
+    /// From a config entry; `secret_vars` from [`crate::config::Config::secret_variables`].
+    pub fn configured(c: &UserConfig, authority: String, secret_vars: Vec<String>) -> User {
         User {
             tenant: c.tenant.clone(),
             client_id: c.client_id.clone(),
             flow: c.flow,
             login_hint: c.login_hint.clone(),
             authority,
+            secret_vars,
             discovered: OnceCell::new(),
         }
     }

@@ -260,6 +260,34 @@ impl Config {
                 .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
         })
     }
+
+    /// The environment variables the identities read secrets from
+    /// (`client_secret_env`, `certificate_password_env`, a pipeline token's
+    /// `variable`), so that programs started for a person never inherit them.
+    pub fn secret_variables(&self) -> Vec<String> {
+        let mut vars = Vec::new();
+        for kind in self.identities.values() {
+            match kind {
+                IdentityKind::ServicePrincipal(ServicePrincipalConfig {
+                    secret: SecretSource::Env(var),
+                    ..
+                })
+                | IdentityKind::ServicePrincipal(ServicePrincipalConfig {
+                    secret:
+                        SecretSource::Certificate {
+                            password_env: Some(var),
+                            ..
+                        },
+                    ..
+                })
+                | IdentityKind::PipelineToken(PipelineTokenConfig { variable: var }) => {
+                    vars.push(var.clone());
+                }
+                _ => {}
+            }
+        }
+        vars
+    }
 }
 
 fn is_identity_name(s: &str) -> bool {

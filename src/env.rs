@@ -5,6 +5,19 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
+/// The variables holding secrets the helper reads whatever the config says
+/// (the `environment` identity's, the CI platforms' tokens, the managed
+/// identity endpoints' keys): programs started for a person (a browser) get
+/// an environment without them.
+pub const SECRET_VARIABLES: &[&str] = &[
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "SYSTEM_ACCESSTOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "IDENTITY_HEADER",
+    "MSI_SECRET",
+];
+
 /// Environment variables (UTF-8 ones only; others are not ours to read).
 #[derive(Clone, Default)]
 pub struct Env {

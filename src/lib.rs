@@ -27,6 +27,7 @@ mod keyring;
 mod lock;
 mod net;
 mod private_fs;
+mod program;
 mod run;
 mod secrets;
 mod session;

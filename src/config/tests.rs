@@ -61,6 +61,21 @@ fn parses_the_contract_example() {
 }
 
 #[test]
+fn the_variables_holding_secrets_are_listed() {
+    let c = parse(
+        r#"{ "identities": {
+          "a": {"type":"service-principal","tenant":"contoso.onmicrosoft.com","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_env":"A_SECRET"},
+          "b": {"type":"service-principal","tenant":"contoso.onmicrosoft.com","client_id":"00001111-aaaa-2222-bbbb-3333cccc4445","certificate":"/etc/b.pfx","certificate_password_env":"B_PASSWORD"},
+          "c": {"type":"service-principal","tenant":"contoso.onmicrosoft.com","client_id":"00001111-aaaa-2222-bbbb-3333cccc4446","certificate":"/etc/c.pem"},
+          "d": {"type":"pipeline-token","variable":"D_TOKEN"},
+          "e": {"type":"user"}
+        } }"#,
+    )
+    .expect("valid");
+    assert_eq!(c.secret_variables(), ["A_SECRET", "B_PASSWORD", "D_TOKEN"]);
+}
+
+#[test]
 fn longest_route_wins_on_segment_boundaries() {
     let c = parse(&format!(
         r#"{{"identities":{{{CI}}},"routes":[

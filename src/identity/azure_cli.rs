@@ -13,7 +13,6 @@
 //! `az login` as someone else keeps serving the first account's token until
 //! it expires, unless `git-credential-entra cache clear` is run (README).
 
-use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -229,30 +228,9 @@ impl TokenSource for AzureCli {
     }
 }
 
-/// `az` in an absolute directory of PATH. Empty and relative entries are
-/// skipped: git runs us inside the repository, where they would find a
-/// program the repository ships.
+/// `az` in an absolute directory of PATH (see [`crate::program`]).
 pub fn find(env: &Env) -> Option<PathBuf> {
-    let path = env.get("PATH")?;
-    std::env::split_paths(&OsString::from(path))
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(PROGRAM))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        meta.is_file() && meta.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        meta.is_file()
-    }
+    crate::program::find(env, PROGRAM)
 }
 
 /// A directory outside any repository, for `az` to run in.

@@ -167,7 +167,7 @@ pub fn resolve(
         IdentityKind::AzureCli(c) => Box::new(AzureCli::configured(c)),
         IdentityKind::User(c) => {
             let authority = authority(c.authority_host.as_deref(), config, env)?;
-            Box::new(User::configured(c, authority))
+            Box::new(User::configured(c, authority, config.secret_variables()))
         }
         IdentityKind::PipelineToken(PipelineTokenConfig { variable }) => Box::new(PipelineToken {
             variable: variable.clone(),
@@ -224,5 +224,6 @@ pub fn configured_user(
     Ok(User::configured(
         c,
         authority(c.authority_host.as_deref(), config, env)?,
+        config.secret_variables(),
     ))
 }

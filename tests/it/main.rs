@@ -44,6 +44,8 @@ mod pipeline_token;
 mod robustness;
 mod routing;
 #[cfg(unix)]
+mod signin_listener;
+#[cfg(unix)]
 mod soak;
 mod support;
 mod tenant;

@@ -17,7 +17,7 @@ const UPN: &str = "alice@contoso.onmicrosoft.com";
 
 /// A world whose `contoso` organization is routed to the user identity `me`
 /// (a unique client id: keyring items outlive the test's HOME).
-fn user_world(extra: &str) -> World {
+pub(crate) fn user_world(extra: &str) -> World {
     let w = World::new();
     w.entra.add_user(TENANT, UPN);
     w.ado.allow("contoso", UPN);
@@ -36,7 +36,7 @@ fn user_world(extra: &str) -> World {
 }
 
 /// An executable script in the test root.
-fn script(w: &World, name: &str, body: &str) -> PathBuf {
+pub(crate) fn script(w: &World, name: &str, body: &str) -> PathBuf {
     let path = w.env.path().join(name);
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -181,42 +181,29 @@ fn browser_sign_in_then_silent_refresh_with_rotation() {
     assert!(after.stderr.contains("not signed in"), "{}", after.stderr);
 }
 
+/// Entra's refusal carrying this sign-in's `state` ends it, explained (a
+/// refusal without it is ignored: `signin_listener`).
 #[test]
-fn a_wrong_state_and_a_refusal_are_explained() {
+fn a_refusal_is_explained() {
     let mut w = user_world("");
     let landing = curl_browser(&mut w);
     w.env.set_env("GIT_CREDENTIAL_ENTRA_INTERACTIVE", "always");
-    w.entra
-        .users(|u| u.wrong_state = Some("forged-state".into()));
+    w.entra.users(|u| u.deny = true);
     let out = w.helper(&["get"], &w.request());
     assert_eq!(out.stdout, "quit=1\n");
     assert!(
-        out.stderr
-            .contains("browser sign-in failed: the answer's state does not match"),
+        out.stderr.contains(
+            "browser sign-in failed: Entra answered access_denied: AADSTS65004: User declined"
+        ) && out.stderr.contains("Fix:"),
         "{}",
         out.stderr
     );
     let page = std::fs::read_to_string(&landing).expect("landing page");
     assert!(
-        page.contains("Sign-in failed") && page.contains("state does not match"),
+        page.contains("Sign-in failed") && page.contains("access_denied"),
         "{page}"
     );
-    assert!(
-        w.entra.token_requests().is_empty(),
-        "a code with a wrong state is never redeemed"
-    );
-    w.entra.users(|u| {
-        u.wrong_state = None;
-        u.deny = true;
-    });
-    let out = w.helper(&["get"], &w.request());
-    assert!(
-        out.stderr
-            .contains("Entra answered access_denied: AADSTS65004: User declined")
-            && out.stderr.contains("Fix:"),
-        "{}",
-        out.stderr
-    );
+    assert!(w.entra.token_requests().is_empty(), "nothing to redeem");
 }
 
 #[test]

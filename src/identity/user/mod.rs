@@ -7,8 +7,10 @@
 //! otherwise the request fails at once with the `login` hint, so nothing
 //! waits for a person who is not there.
 
+mod authorize;
 mod browser;
 mod device_code;
+mod listener;
 mod paste;
 mod refresh;
 
@@ -42,19 +44,22 @@ pub struct User {
     pub login_hint: Option<String>,
     /// Authority host, no trailing slash.
     pub authority: String,
+    /// The config's variables holding secrets, kept from the browser.
+    pub secret_vars: Vec<String>,
     /// The tenant found for the organization, once looked up in this run.
     discovered: OnceCell<String>,
 }
 
 impl User {
-    /// From a config entry.
-    pub fn configured(c: &UserConfig, authority: String) -> User {
+    /// From a config entry; `secret_vars` from [`crate::config::Config::secret_variables`].
+    pub fn configured(c: &UserConfig, authority: String, secret_vars: Vec<String>) -> User {
         User {
             tenant: c.tenant.clone(),
             client_id: c.client_id.clone(),
             flow: c.flow,
             login_hint: c.login_hint.clone(),
             authority,
+            secret_vars,
             discovered: OnceCell::new(),
         }
     }
@@ -178,8 +183,9 @@ impl User {
 /// git's `credential.interactive` (git ≥ 2.47), read only when a prompt is
 /// about to be shown, with a bounded wait.
 fn git_forbids_prompts(cx: &AcquireCx) -> Option<&'static str> {
-    let value = crate::identity::user::browser::run_bounded(
-        "git",
+    let git = crate::program::find(cx.env, "git")?;
+    let value = crate::program::run_bounded(
+        &git,
         &["config", "--get", "credential.interactive"],
         Duration::from_secs(2),
     )?;

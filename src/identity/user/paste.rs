@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::secret::Secret;
 use crate::token::TokenResponse;
 
-use super::browser::{Pkce, Redirect, authorize_url, read_redirect, redeem};
+use super::authorize::{Pkce, Redirect, authorize_url, read_redirect, redeem};
 use super::{SIGN_IN_TIMEOUT, User};
 use crate::identity::AcquireCx;
 
@@ -65,6 +65,9 @@ pub fn sign_in(user: &User, cx: &AcquireCx) -> Result<TokenResponse, Error> {
         match read_redirect(query, &pkce.state) {
             Redirect::Code(code) => return redeem(user, cx, &code, &redirect_uri, &pkce),
             Redirect::Refused(message) => return Err(fail(message)),
+            Redirect::Foreign => cx.prompt.say(format_args!(
+                "that address is not this sign-in's (its state is missing or does not match: an old sign-in tab?); paste the address this sign-in's browser was sent to:"
+            )),
             Redirect::Other => cx.prompt.say(format_args!(
                 "that address carries no code; paste the whole address, including ?code=…:"
             )),

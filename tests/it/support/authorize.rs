@@ -21,8 +21,6 @@ pub struct Users {
     pub accounts: BTreeMap<String, String>,
     /// When set, `/authorize` answers `error=access_denied`.
     pub deny: bool,
-    /// When set, `/authorize` sends this `state` back instead of the one it got.
-    pub wrong_state: Option<String>,
     codes: HashMap<String, Pending>,
     refresh: HashMap<String, (String, String, String)>,
     /// Every `/authorize` query, decoded.
@@ -44,7 +42,6 @@ impl Default for Users {
         Users {
             accounts: BTreeMap::new(),
             deny: false,
-            wrong_state: None,
             codes: HashMap::new(),
             refresh: HashMap::new(),
             authorize_requests: Vec::new(),
@@ -190,7 +187,7 @@ fn authorize(st: &mut State, tenant: &str, q: &BTreeMap<String, String>) -> Opti
             "The request body must contain a valid code_challenge, code_challenge_method=S256 and state.",
         );
     }
-    let state = st.users.wrong_state.clone().unwrap_or_else(|| get("state"));
+    let state = get("state");
     let mut target = url::Url::parse(&redirect_uri).ok()?;
     if st.users.deny {
         target

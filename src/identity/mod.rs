@@ -220,3 +220,6 @@ pub fn configured_user(
         authority(c.authority_host.as_deref(), config, env)?,
     ))
 }
+
+#[cfg(test)]
+mod tests;

@@ -43,7 +43,7 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
         ));
         return identity.acquire(cx.source);
     }
-    let fp = identity.fingerprint();
+    let fp = identity.fingerprint_for(cx.source);
     let cached = lookup(&fp, cx);
     if let Some(t) = &cached
         && t.freshness(now(), cx.margin) == Freshness::Fresh
@@ -141,7 +141,7 @@ pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result
     if !identity.cacheable() {
         return Ok(Erased::NotCached);
     }
-    let fp = identity.fingerprint();
+    let fp = identity.fingerprint_for(cx.source);
     let _guard = lock_for(identity, &fp, cx)?;
     match lookup(&fp, cx) {
         Some(cached) if cached.token == *rejected => {

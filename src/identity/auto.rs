@@ -161,6 +161,7 @@ pub fn resolve(
                     None
                 }
                 _ => Some(Box::new(User::configured(
+                    name,
                     &UserConfig::default(),
                     user_authority.clone(),
                 ))),

@@ -276,6 +276,22 @@ fn scrub(text: &str, sent: &[(&str, &str)]) -> String {
 }
 
 impl EntraError {
+    /// Whether the service failed (throttled or failing through every
+    /// retry, unreachable, too slow, an unusable answer) rather than this
+    /// request or this machine (a refusal of our credentials, a TLS
+    /// certificate not trusted here). Only the service's failures are
+    /// shared with waiting processes: a local one may be fixed a moment
+    /// later, and must not be replayed after that.
+    pub fn is_service_outage(&self) -> bool {
+        match self {
+            EntraError::Unavailable { .. }
+            | EntraError::BadResponse { .. }
+            | EntraError::TooLarge { .. } => true,
+            EntraError::Transport { cause, .. } => *cause != Cause::Certificate,
+            EntraError::Rejected { .. } => false,
+        }
+    }
+
     /// The OAuth `error` and AADSTS codes of a refusal.
     pub fn refusal(&self) -> Option<(&str, &[u64])> {
         match self {

@@ -19,7 +19,7 @@ mod answer;
 mod user;
 
 pub use aadsts::aadsts;
-pub use answer::{Cause, EntraError, number_or_string, parse_error, parse_token};
+pub use answer::{Cause, EntraError, number_or_string, parse_error, parse_token, refusal_in_text};
 pub use user::{
     CodeRedemption, DEVICE_CODE_GRANT, DeviceCode, MAX_DEVICE_CODE_SECS, authorization_code,
     device_code, device_code_poll, parse_device_code, refresh_token, user_scope,

@@ -161,7 +161,38 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
     let Some(rejected) = request.rejected_secret() else {
         return Ok(());
     };
-    // A refused token may have come from the wrong tenant: discover it again.
+    let erased = match s.identity_for(&target, &config) {
+        Ok(identity) => with_tokens(
+            s,
+            &config,
+            &identity,
+            &request,
+            &target,
+            stderr,
+            |cx, prompt| {
+                match tokens::erase(&identity, rejected, cx) {
+                    Ok(outcome) => s.trace.decision(format_args!(
+                        "erase for '{}': {}",
+                        identity.name,
+                        match outcome {
+                            Erased::Dropped => "dropped the rejected token",
+                            Erased::Kept => "the cached token is not the rejected one; kept",
+                            Erased::NotCached => "no cached token",
+                        }
+                    )),
+                    // git ignores what erase says; the person reading stderr should know.
+                    Err(e) => prompt.say(format_args!("{e}")),
+                }
+            },
+        ),
+        Err(e) => {
+            s.trace
+                .decision(format_args!("erase: nothing to drop ({e})"));
+            Ok(())
+        }
+    };
+    // A refused token may have come from the wrong tenant: discover it
+    // again. Only now: the tenant decided which cached token was dropped.
     if let (Some(org), Ok(dir)) = (&target.org, s.cache_dir()) {
         match crate::tenant::forget(org, &target.base, dir) {
             Ok(true) => s.trace.decision(format_args!(
@@ -174,38 +205,7 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
                 .detail(format_args!("erase: cannot forget the tenant: {e}")),
         }
     }
-    let identity = match s.identity_for(&target, &config) {
-        Ok(i) => i,
-        Err(e) => {
-            s.trace
-                .decision(format_args!("erase: nothing to drop ({e})"));
-            return Ok(());
-        }
-    };
-    with_tokens(
-        s,
-        &config,
-        &identity,
-        &request,
-        &target,
-        stderr,
-        |cx, prompt| {
-            match tokens::erase(&identity, rejected, cx) {
-                Ok(outcome) => s.trace.decision(format_args!(
-                    "erase for '{}': {}",
-                    identity.name,
-                    match outcome {
-                        Erased::Dropped => "dropped the rejected token",
-                        Erased::Kept => "the cached token is not the rejected one; kept",
-                        Erased::NotCached => "no cached token",
-                    }
-                )),
-                // git ignores what erase says; the person reading stderr should know.
-                Err(e) => prompt.say(format_args!("{e}")),
-            }
-        },
-    )?;
-    Ok(())
+    Ok(erased?)
 }
 
 /// Runs `f` with what the cache → lock → acquire sequence needs for

@@ -320,27 +320,39 @@ impl std::error::Error for SecretError {
 }
 
 impl Error {
-    /// For a failure of the token service itself, rather than of this
-    /// process's settings: its kind and its message without the identity's
-    /// name, which other processes waiting for the same principal may report
-    /// as theirs.
+    /// Whether the token service failed, rather than this request's
+    /// settings or this machine (a secret, the config, TLS trust, a
+    /// refusal): decided by each cause's own type. Only such failures are
+    /// recorded for the processes waiting for the same principal.
+    pub fn is_service_outage(&self) -> bool {
+        match self {
+            Error::Entra { source, .. } => source.is_service_outage(),
+            Error::ManagedIdentity { source, .. } => source.kind().is_some(),
+            Error::Assertion { cause, .. } => cause.is_service_outage(),
+            _ => false,
+        }
+    }
+
+    /// For a failure of the token service itself ([`Error::is_service_outage`]):
+    /// its kind and its message without the identity's name, which other
+    /// processes waiting for the same principal may report as theirs.
     pub fn shareable(&self) -> Option<(&'static str, String)> {
+        if !self.is_service_outage() {
+            return None;
+        }
         match self {
             Error::Entra { step, source, .. } => {
                 let kind = match **source {
                     EntraError::Unavailable { .. } => "unavailable",
-                    EntraError::Transport { .. } => "transport",
                     EntraError::BadResponse { .. } | EntraError::TooLarge { .. } => "bad-response",
-                    // A refusal is about this request's credentials and fast.
-                    EntraError::Rejected { .. } => return None,
+                    _ => "transport",
                 };
                 Some((kind, token_failure(step, source)))
             }
             Error::ManagedIdentity { source, .. } => {
                 Some((source.kind()?, format!("managed identity: {source}")))
             }
-            // The platform's endpoint failing, not this job's settings.
-            Error::Assertion { cause, .. } if cause.is_service_failure() => {
+            Error::Assertion { cause, .. } => {
                 Some(("assertion-unavailable", federation_failure(cause)))
             }
             _ => None,
@@ -405,6 +417,29 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn only_failures_of_the_service_are_outages() {
+        let assertion = |cause| Error::Assertion {
+            identity: "ci".into(),
+            cause: Box::new(cause),
+        };
+        let transport = |local| FederationError::Transport {
+            endpoint: "the OIDC endpoint",
+            detail: "d".into(),
+            local,
+        };
+        assert!(assertion(transport(false)).is_service_outage());
+        assert!(assertion(transport(false)).shareable().is_some());
+        // No HTTPS client, or a certificate not trusted here: this machine's.
+        assert!(!assertion(transport(true)).is_service_outage());
+        assert!(assertion(transport(true)).shareable().is_none());
+        let secret = Error::Secret {
+            identity: "ci".into(),
+            cause: SecretError::EnvUnset { var: "S".into() },
+        };
+        assert!(!secret.is_service_outage() && secret.shareable().is_none());
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl Session<'_> {
             lock_dir: self.lock_dir()?,
             cache_dir: self.cache_dir()?,
             margin: config.refresh_margin_seconds,
+            replay_failures: true,
         })
     }
 

@@ -35,6 +35,8 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const RESOURCE_TENANT: &str = "X-VSS-ResourceTenant";
 const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 const SUBDIR: &str = "tenants";
+/// How many remembered organizations [`remembered`] reads, at most.
+const MAX_REMEMBERED: usize = 1000;
 
 /// The tenant found, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +139,27 @@ pub fn forget(org: &str, base_url: &str, cache_dir: &Path) -> io::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Every tenant remembered for some organization (at most [`MAX_REMEMBERED`]
+/// files are read): the tenants a discovering identity may have tokens for,
+/// so `cache list` and `logout` find them.
+pub fn remembered(cache_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(cache_dir.join(SUBDIR)) else {
+        return Vec::new();
+    };
+    let mut tenants: Vec<String> = entries
+        .flatten()
+        .take(MAX_REMEMBERED)
+        .filter_map(|e| {
+            let text = read_private(&e.path(), 4096).ok()??;
+            let r: Remembered = serde_json::from_str(&text).ok()?;
+            tenant_from(&r.tenant)
+        })
+        .collect();
+    tenants.sort();
+    tenants.dedup();
+    tenants
 }
 
 /// Where the probe goes: the organization on Azure DevOps's account service

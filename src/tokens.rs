@@ -32,6 +32,9 @@ pub struct Ctx<'a> {
     pub cache_dir: &'a std::path::Path,
     /// Configured refresh margin.
     pub margin: i64,
+    /// Whether another process's recent failure is reported instead of
+    /// asking (`doctor` always asks).
+    pub replay_failures: bool,
 }
 
 /// A fresh-enough token for `identity`.
@@ -43,7 +46,7 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
         ));
         return identity.acquire(cx.source);
     }
-    let fp = identity.fingerprint();
+    let fp = identity.fingerprint_for(cx.source);
     let cached = lookup(&fp, cx);
     if let Some(t) = &cached
         && t.freshness(now(), cx.margin) == Freshness::Fresh
@@ -67,7 +70,12 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
         ));
         return Ok(t.clone());
     }
-    let acquired = match recent_failure(&fp, cx) {
+    // `doctor` asks again: it is run to see what happens now.
+    let replayed = cx
+        .replay_failures
+        .then(|| recent_failure(&fp, cx))
+        .flatten();
+    let acquired = match replayed {
         Some(failure) => Err(Error::RecentFailure {
             identity: identity.name.clone(),
             failure,
@@ -141,7 +149,7 @@ pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result
     if !identity.cacheable() {
         return Ok(Erased::NotCached);
     }
-    let fp = identity.fingerprint();
+    let fp = identity.fingerprint_for(cx.source);
     let _guard = lock_for(identity, &fp, cx)?;
     match lookup(&fp, cx) {
         Some(cached) if cached.token == *rejected => {
@@ -236,6 +244,7 @@ mod tests {
 
     use super::*;
     use crate::cache::FileStore;
+    use crate::entra::EntraError;
     use crate::env::Env;
     use crate::identity::{Prompt, TokenSource};
     use crate::secrets::Secrets;
@@ -296,6 +305,7 @@ mod tests {
             lock_dir: &locks,
             cache_dir: dir.path(),
             margin: 300,
+            replay_failures: true,
         };
         f(&identity, &cx, &calls);
     }
@@ -316,6 +326,105 @@ mod tests {
             get(id, cx).expect("acquired again");
             assert_eq!(calls.get(), 2);
         });
+    }
+
+    /// A source that fails with `failure()` on its first request, then
+    /// hands out tokens; counts its requests.
+    struct FailsOnce {
+        failure: fn() -> EntraError,
+        calls: std::rc::Rc<Cell<u32>>,
+    }
+
+    impl TokenSource for FailsOnce {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn describe(&self) -> String {
+            "a test source that fails once".into()
+        }
+        fn fingerprint(&self) -> Fingerprint {
+            Fingerprint::of("test", "a", "t", "once", "r")
+        }
+        fn acquire(&self, _: &AcquireCx) -> Result<AccessToken, Error> {
+            self.calls.set(self.calls.get() + 1);
+            if self.calls.get() == 1 {
+                return Err(Error::Entra {
+                    identity: "t".into(),
+                    step: "test",
+                    source: Box::new((self.failure)()),
+                });
+            }
+            Ok(AccessToken {
+                token: Secret::new("token".into()),
+                expires_on: now() + 3600,
+                obtained: now(),
+                refresh_on: None,
+            })
+        }
+    }
+
+    /// Fails once with `failure`, then asks again (`replay: false` as
+    /// `doctor` does): how many requests the source saw, and whether the
+    /// second `get` reported the first one's failure.
+    fn again_after(failure: fn() -> EntraError, replay: bool) -> (u32, bool) {
+        let mut result = (0, false);
+        with_cx(true, |_, cx, _| {
+            let calls = std::rc::Rc::new(Cell::new(0));
+            let id = Resolved::new(
+                "t",
+                Box::new(FailsOnce {
+                    failure,
+                    calls: calls.clone(),
+                }),
+            );
+            assert!(get(&id, cx).is_err());
+            let cx = Ctx {
+                replay_failures: replay,
+                ..*cx
+            };
+            let second = get(&id, &cx);
+            result = (
+                calls.get(),
+                matches!(second, Err(Error::RecentFailure { .. })),
+            );
+        });
+        result
+    }
+
+    fn outage() -> EntraError {
+        EntraError::Unavailable {
+            status: 503,
+            attempts: 6,
+            waited: std::time::Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn an_outage_is_replayed_but_not_to_doctor() {
+        assert_eq!(again_after(outage, true), (1, true), "shared");
+        assert_eq!(again_after(outage, false), (2, false), "asked again");
+    }
+
+    #[test]
+    fn local_failures_are_not_replayed() {
+        fn untrusted() -> EntraError {
+            EntraError::Transport {
+                detail: "invalid peer certificate: UnknownIssuer".into(),
+                cause: crate::entra::Cause::Certificate,
+            }
+        }
+        fn refused() -> EntraError {
+            EntraError::Rejected {
+                status: 401,
+                error: "invalid_client".into(),
+                codes: vec![7000215],
+                summary: None,
+                correlation_id: None,
+            }
+        }
+        for failure in [untrusted as fn() -> EntraError, refused] {
+            assert_eq!(again_after(failure, true), (2, false), "{}", failure());
+        }
     }
 
     #[test]

@@ -27,16 +27,30 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
         .cloned()
         .chain((!config.identities.contains_key(AUTO)).then(|| AUTO.to_string()));
     let probe = session.imds_probe();
+    let stored = store.list().unwrap_or_default();
     for name in names {
         if session.identity_flag.as_ref().is_some_and(|f| *f != name) {
             continue;
         }
         match identity::resolve(&name, &config, session.env, &probe) {
-            Ok(id) => known
-                .entry(id.fingerprint())
-                .or_insert_with(|| (Vec::new(), id.kind()))
-                .0
-                .push(name),
+            Ok(id) => {
+                // A user's tokens, one per tenant: those stored, else its main key.
+                let mut fps: Vec<Fingerprint> = id
+                    .fingerprints(session.cache_dir().ok())
+                    .into_iter()
+                    .filter(|fp| stored.contains(fp))
+                    .collect();
+                if fps.is_empty() {
+                    fps.push(id.fingerprint());
+                }
+                for fp in fps {
+                    known
+                        .entry(fp)
+                        .or_insert_with(|| (Vec::new(), id.kind()))
+                        .0
+                        .push(name.clone());
+                }
+            }
             Err(e) if name != AUTO => unresolved.push((name, e)),
             // Without a flag naming it, an unusable `auto` is simply not listed.
             Err(e) => auto_error = Some(e),
@@ -57,7 +71,7 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
             }));
     }
     if session.identity_flag.is_none() {
-        for fp in store.list().unwrap_or_default() {
+        for fp in stored {
             known
                 .entry(fp)
                 .or_insert_with(|| (vec!["(not configured)".into()], "-"));

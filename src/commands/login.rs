@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config, IdentityKind, UserFlow};
 use crate::error::Error;
-use crate::identity::{Interactivity, Prompt, TokenSource, User, configured_user};
+use crate::identity::{Interactivity, Prompt, User, configured_user};
 use crate::jwt::Claims;
 use crate::secrets::Secrets;
 use crate::session::Session;
@@ -41,7 +41,7 @@ fn identity_name(
 /// The user identity `name`, or why it is not one.
 fn user(session: &Session, config: &Config, name: &str) -> Result<User, Error> {
     match config.identities.get(name) {
-        Some(IdentityKind::User(c)) => configured_user(c, config, session.env),
+        Some(IdentityKind::User(c)) => configured_user(name, c, config, session.env),
         Some(other) => Err(Error::Command(format!(
             "identity '{name}' is a {} identity, which signs in by itself; login and logout are for user identities. Fix: pass --identity NAME of a \"type\": \"user\" identity",
             other.type_name()
@@ -79,14 +79,14 @@ pub fn login(
         .transpose()?;
     let store = session.store(&config)?;
     let secrets = Secrets::new(session.env);
-    let token = {
+    let (token, fp) = {
         let prompt = Prompt::new(stderr);
         let mut cx = session.acquire_cx(&name, &secrets, &prompt, None, target.as_ref());
         // `login` was asked for: it runs its flow whatever the environment.
         cx.interactivity = Interactivity::Always;
-        user.sign_in(&cx, flow)?
+        (user.sign_in(&cx, flow)?, user.fingerprint_in(&cx))
     };
-    if let Err(e) = store.save(&user.fingerprint(), &token.to_json()) {
+    if let Err(e) = store.save(&fp, &token.to_json()) {
         session.trace.decision(format_args!(
             "cache: could not store the token ({}): {e}",
             store.name()
@@ -132,18 +132,21 @@ pub fn logout(
     let secrets = Secrets::new(session.env);
     for name in names {
         let user = user(session, &config, &name)?;
-        let fp = user.fingerprint();
-        let had_token = matches!(store.load(&fp), Ok(Some(_)));
-        store.delete(&fp).map_err(|cause| Error::Store {
-            context: format!(
-                "could not remove the access token of identity '{name}' from the {} cache",
-                store.name()
-            ),
-            cause,
-        })?;
         let mut sink = std::io::sink();
         let prompt = Prompt::new(&mut sink);
         let cx = session.acquire_cx(&name, &secrets, &prompt, None, None);
+        // One access token per tenant the identity may have signed in to.
+        let mut had_token = false;
+        for fp in user.signed_in_keys(&cx) {
+            had_token |= matches!(store.load(&fp), Ok(Some(_)));
+            store.delete(&fp).map_err(|cause| Error::Store {
+                context: format!(
+                    "could not remove the access token of identity '{name}' from the {} cache",
+                    store.name()
+                ),
+                cause,
+            })?;
+        }
         let refresh = match user.forget(&cx) {
             Ok(true) => "its refresh token from the OS keyring".to_string(),
             Ok(false) => "no refresh token (none was kept)".to_string(),

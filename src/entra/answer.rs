@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::aadsts;
 use super::{MAX_LIFETIME_SECS, MAX_RESPONSE_BYTES};
 use crate::secret::Secret;
-use crate::text::sanitize_hiding;
+use crate::text::{sanitize, sanitize_hiding};
 use crate::token::{AccessToken, TokenResponse};
 
 /// Why no token came back.
@@ -240,6 +240,30 @@ pub fn parse_error(status: u16, body: &str, sent: &[(&str, &str)]) -> EntraError
     }
 }
 
+/// Entra's refusal as another program printed it (the Azure CLI prints
+/// Entra's `error_description`: `AADSTS700016: Application … Trace ID: …
+/// Correlation ID: … Timestamp: …`): the first AADSTS code in `text`, the
+/// sentence after it and the correlation id. `None` when no code is there.
+pub fn refusal_in_text(text: &str) -> Option<EntraError> {
+    let (at, line) = text.lines().find_map(|l| Some((l.find("AADSTS")?, l)))?;
+    let description = &line[at..];
+    let digits = description["AADSTS".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?;
+    let code = digits.parse().ok()?;
+    let correlation_id = description
+        .split_once("Correlation ID:")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .map(sanitize);
+    Some(EntraError::Rejected {
+        status: 0,
+        error: String::new(),
+        codes: vec![code],
+        summary: Some(sanitize(first_sentence(description))).filter(|s| !s.is_empty()),
+        correlation_id,
+    })
+}
+
 /// The part of an `error_description` worth showing: its first line, without
 /// the `AADSTS…:` prefix (the code is shown already) and without the trace
 /// id, correlation id and timestamp Entra appends (the correlation id is
@@ -265,6 +289,22 @@ fn first_sentence(description: &str) -> &str {
 }
 
 impl EntraError {
+    /// Whether the service failed (throttled or failing through every
+    /// retry, unreachable, too slow, an unusable answer) rather than this
+    /// request or this machine (a refusal of our credentials, a TLS
+    /// certificate not trusted here). Only the service's failures are
+    /// shared with waiting processes: a local one may be fixed a moment
+    /// later, and must not be replayed after that.
+    pub fn is_service_outage(&self) -> bool {
+        match self {
+            EntraError::Unavailable { .. }
+            | EntraError::BadResponse { .. }
+            | EntraError::TooLarge { .. } => true,
+            EntraError::Transport { cause, .. } => *cause != Cause::Certificate,
+            EntraError::Rejected { .. } => false,
+        }
+    }
+
     /// The OAuth `error` and AADSTS codes of a refusal.
     pub fn refusal(&self) -> Option<(&str, &[u64])> {
         match self {

@@ -19,7 +19,7 @@ mod answer;
 mod user;
 
 pub use aadsts::aadsts;
-pub use answer::{Cause, EntraError, number_or_string, parse_error, parse_token};
+pub use answer::{Cause, EntraError, number_or_string, parse_error, parse_token, refusal_in_text};
 pub use user::{
     CodeRedemption, DEVICE_CODE_GRANT, DeviceCode, MAX_DEVICE_CODE_SECS, authorization_code,
     device_code, device_code_poll, parse_device_code, refresh_token, user_scope,
@@ -225,7 +225,7 @@ fn transport(
     start: Instant,
 ) -> (EntraError, bool) {
     let detail = sanitize(&error_chain(e));
-    let (cause, retry) = if in_chain(e, &is_certificate_error) {
+    let (cause, retry) = if untrusted_certificate(e) {
         (Cause::Certificate, false)
     } else if in_chain(e, &is_timeout) {
         let waited = start.elapsed();
@@ -288,6 +288,12 @@ fn in_chain(
         next = err.source();
     }
     false
+}
+
+/// Whether a failed exchange failed because the server's TLS certificate
+/// is not trusted here (anywhere in the error's chain).
+pub fn untrusted_certificate(e: &(dyn StdError + 'static)) -> bool {
+    in_chain(e, &is_certificate_error)
 }
 
 fn is_timeout(e: &(dyn StdError + 'static)) -> bool {

@@ -340,3 +340,21 @@ fn timeouts_are_found_inside_io_errors() {
             )
     );
 }
+
+#[test]
+fn a_refusal_is_read_from_another_programs_text() {
+    assert!(refusal_in_text("ERROR: Please run 'az login' to setup account.").is_none());
+    assert!(refusal_in_text("AADSTS: no code").is_none());
+    let e = refusal_in_text(
+        "WARNING: w\nERROR: AADSTS90002: Tenant 'x\u{1b}[31m' not found. Trace ID: t Correlation ID: c9 Timestamp: now\nmore",
+    )
+    .expect("a refusal");
+    assert_eq!(e.refusal(), Some(("", &[90002][..])));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "Entra refused the token request with AADSTS90002 (tenant not found): Tenant 'x [31m' not found. Fix: {} (correlation id c9)",
+            aadsts(90002).1
+        )
+    );
+}

@@ -13,7 +13,6 @@
 //! `az login` as someone else keeps serving the first account's token until
 //! it expires, unless `git-credential-entra cache clear` is run (README).
 
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -32,6 +31,9 @@ use crate::timefmt::now;
 use crate::token::AccessToken;
 
 use super::{AcquireCx, TokenSource};
+
+mod error;
+pub use error::AzCliError;
 
 /// How long `az` may take. A run that refreshes az's token over the
 /// network takes a few seconds (Python starting is most of it); Azure's
@@ -58,74 +60,6 @@ pub struct AzureCli {
     pub tenant: Option<String>,
 }
 
-/// Why `az` gave no token.
-#[derive(Debug)]
-pub enum AzCliError {
-    /// No `az` in an absolute PATH directory (or exit status 127).
-    NotInstalled,
-    /// `az` has no signed-in account (its stderr says to run `az login`).
-    NotLoggedIn { stderr: String },
-    /// `az` has no sign-in for the configured tenant.
-    NotInTenant { tenant: String, stderr: String },
-    /// `az` failed some other way.
-    Failed { status: String, stderr: String },
-    /// `az` did not finish within [`TIMEOUT`].
-    TimedOut,
-    /// `az` could not be started.
-    Spawn { program: PathBuf, cause: String },
-    /// `az` printed something that is not a usable token.
-    BadOutput { problem: String },
-}
-
-impl fmt::Display for AzCliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let said = |stderr: &str| {
-            if stderr.is_empty() {
-                String::new()
-            } else {
-                format!(" (az said: {stderr})")
-            }
-        };
-        match self {
-            AzCliError::NotInstalled => write!(
-                f,
-                "the Azure CLI ({PROGRAM}) was not found in the absolute directories of PATH. Fix: install the Azure CLI (https://aka.ms/installazurecli) and run az login, or configure another identity"
-            ),
-            AzCliError::NotLoggedIn { stderr } => write!(
-                f,
-                "the Azure CLI is not signed in{}. Fix: run az login",
-                said(stderr)
-            ),
-            AzCliError::NotInTenant { tenant, stderr } => write!(
-                f,
-                "the Azure CLI has no sign-in for tenant {tenant}{}. Fix: run az login --tenant {tenant}",
-                said(stderr)
-            ),
-            AzCliError::Failed { status, stderr } => write!(
-                f,
-                "az account get-access-token failed ({status}){}. Fix: run az account get-access-token --resource {RESOURCE} yourself to see the problem",
-                said(stderr)
-            ),
-            AzCliError::TimedOut => write!(
-                f,
-                "az account get-access-token did not finish within {} s and was stopped. Fix: run az account get-access-token --resource {RESOURCE} yourself to see where it waits (a proxy, a sign-in prompt)",
-                TIMEOUT.as_secs()
-            ),
-            AzCliError::Spawn { program, cause } => write!(
-                f,
-                "could not run {}: {cause}. Fix: reinstall the Azure CLI (https://aka.ms/installazurecli) or configure another identity",
-                program.display()
-            ),
-            AzCliError::BadOutput { problem } => write!(
-                f,
-                "az account get-access-token answered something this helper cannot use: {problem}. Fix: update the Azure CLI to 2.54 or newer (az upgrade)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for AzCliError {}
-
 impl AzureCli {
     /// From a config entry.
     pub fn configured(c: &AzureCliConfig) -> AzureCli {
@@ -150,26 +84,6 @@ impl AzureCli {
             args.extend(["--tenant".to_string(), t.clone()]);
         }
         args
-    }
-
-    fn classify(&self, status: ExitStatus, stderr: &str) -> AzCliError {
-        let shown = shown_stderr(stderr);
-        if status.code() == Some(127) {
-            return AzCliError::NotInstalled;
-        }
-        if stderr.contains("az login") {
-            return match &self.tenant {
-                Some(tenant) => AzCliError::NotInTenant {
-                    tenant: tenant.clone(),
-                    stderr: shown,
-                },
-                None => AzCliError::NotLoggedIn { stderr: shown },
-            };
-        }
-        AzCliError::Failed {
-            status: status.to_string(),
-            stderr: shown,
-        }
     }
 }
 

@@ -93,6 +93,9 @@ pub enum FederationError {
     Transport {
         endpoint: &'static str,
         detail: String,
+        /// The failure is this machine's: no HTTPS client could be set up,
+        /// or the endpoint's TLS certificate is not trusted here.
+        local: bool,
     },
     /// An answer that holds no usable token.
     BadResponse {
@@ -154,7 +157,9 @@ impl fmt::Display for FederationError {
                 waited.as_secs_f64(),
                 Ids(ids)
             ),
-            FederationError::Transport { endpoint, detail } => write!(
+            FederationError::Transport {
+                endpoint, detail, ..
+            } => write!(
                 f,
                 "could not reach {endpoint}: {detail}. Fix: check network access from the job (proxy settings: HTTPS_PROXY, NO_PROXY) and retry"
             ),
@@ -175,12 +180,13 @@ impl fmt::Display for FederationError {
 impl std::error::Error for FederationError {}
 
 impl FederationError {
-    /// For failures of the platform's service (not of this job's settings),
-    /// which other processes waiting for the same principal may report.
-    pub fn is_service_failure(&self) -> bool {
+    /// For failures of the platform's service (not of this job's settings
+    /// or this machine's TLS trust), which other processes waiting for the
+    /// same principal may report.
+    pub fn is_service_outage(&self) -> bool {
         matches!(
             self,
-            FederationError::Unavailable { .. } | FederationError::Transport { .. }
+            FederationError::Unavailable { .. } | FederationError::Transport { local: false, .. }
         )
     }
 }

@@ -26,6 +26,7 @@ mod workload;
 pub use managed_identity::{IMDS_UPDATE_WINDOW, POLICY as MANAGED_IDENTITY_POLICY};
 
 use std::fmt;
+use std::path::Path;
 
 use crate::cache::Fingerprint;
 use crate::config::{
@@ -59,6 +60,16 @@ pub trait TokenSource {
     fn describe(&self) -> String;
     /// The cache key of the principal (shared by every config name for it).
     fn fingerprint(&self) -> Fingerprint;
+    /// The cache key of the token this request gets, when it depends on
+    /// the request (a user's tenant, discovered per organization); `None`:
+    /// [`TokenSource::fingerprint`].
+    fn fingerprint_for(&self, _cx: &AcquireCx) -> Option<Fingerprint> {
+        None
+    }
+    /// Every key this identity may have tokens under (`cache`, `logout`).
+    fn fingerprints(&self, _cache_dir: Option<&Path>) -> Vec<Fingerprint> {
+        vec![self.fingerprint()]
+    }
     /// Whether its tokens may be cached (the pipeline job token may not).
     fn cacheable(&self) -> bool {
         true
@@ -88,6 +99,19 @@ impl Resolved {
     /// The cache key of the principal behind this identity.
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint.clone()
+    }
+
+    /// The cache key of the token for this request (see
+    /// [`TokenSource::fingerprint_for`]).
+    pub fn fingerprint_for(&self, cx: &AcquireCx) -> Fingerprint {
+        self.source
+            .fingerprint_for(cx)
+            .unwrap_or_else(|| self.fingerprint.clone())
+    }
+
+    /// Every key this identity may have tokens under.
+    pub fn fingerprints(&self, cache_dir: Option<&Path>) -> Vec<Fingerprint> {
+        self.source.fingerprints(cache_dir)
     }
 
     /// The type name shown to users.
@@ -167,7 +191,12 @@ pub fn resolve(
         IdentityKind::AzureCli(c) => Box::new(AzureCli::configured(c)),
         IdentityKind::User(c) => {
             let authority = authority(c.authority_host.as_deref(), config, env)?;
-            Box::new(User::configured(c, authority, config.secret_variables()))
+            Box::new(User::configured(
+                name,
+                c,
+                authority,
+                config.secret_variables(),
+            ))
         }
         IdentityKind::PipelineToken(PipelineTokenConfig { variable }) => Box::new(PipelineToken {
             variable: variable.clone(),
@@ -215,15 +244,20 @@ pub fn configured_app(
     ))
 }
 
-/// Builds the user identity of a config entry (for `login` and `logout`).
+/// Builds the user identity `name` of a config entry (for `login` and `logout`).
 pub fn configured_user(
+    name: &str,
     c: &crate::config::UserConfig,
     config: &Config,
     env: &Env,
 ) -> Result<User, Error> {
     Ok(User::configured(
+        name,
         c,
         authority(c.authority_host.as_deref(), config, env)?,
         config.secret_variables(),
     ))
 }
+
+#[cfg(test)]
+mod tests;

@@ -167,6 +167,7 @@ impl Call {
             .map_err(|e| FederationError::Transport {
                 endpoint: self.endpoint,
                 detail: e.to_string(),
+                local: true,
             })?;
         let method = if self.post { "POST" } else { "GET" };
         POLICY.run(
@@ -193,6 +194,7 @@ impl Call {
                         let failure = FederationError::Transport {
                             endpoint: self.endpoint,
                             detail: self.clean(&error_chain(&e)),
+                            local: crate::entra::untrusted_certificate(&e),
                         };
                         cx.trace.detail(format_args!(
                             "oidc: {method} {} failed after {} ms: {failure}",
@@ -255,6 +257,7 @@ impl Call {
                         failure: FederationError::Transport {
                             endpoint: self.endpoint,
                             detail: self.clean(&format!("reading the answer failed: {e}")),
+                            local: false,
                         },
                     },
                 }

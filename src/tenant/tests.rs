@@ -120,6 +120,22 @@ fn wwwauth_wins_and_needs_no_network() {
     // And it is remembered for requests without wwwauth[].
     let t = discover("contoso", CLOSED, &[], Some(dir.path()));
     assert_eq!((t.id.as_str(), t.how), (TID, How::Remembered));
+    assert_eq!(remembered(dir.path()), [TID]);
+}
+
+#[test]
+fn remembered_lists_each_tenant_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(remembered(dir.path()).is_empty());
+    let challenge = |tid: &str| {
+        [format!(
+            "Bearer authorization_uri=https://login.microsoftonline.com/{tid}"
+        )]
+    };
+    for (org, tid) in [("contoso", TID), ("contoso2", TID), ("fabrikam", OTHER)] {
+        discover(org, CLOSED, &challenge(tid), Some(dir.path()));
+    }
+    assert_eq!(remembered(dir.path()), [OTHER, TID]);
 }
 
 #[test]

@@ -238,17 +238,12 @@ fn not_signed_in_names_az_login_and_the_tenant() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 
     let (w, az) = cli_world(r#", "tenant": "fabrikam.onmicrosoft.com""#);
-    az.answer(
-        "",
-        "ERROR: AADSTS50076: Due to a configuration change you must re-authenticate. Interactive authentication is needed. Please run:\naz login --scope 499b84ac-1321-427f-aa17-267ca6975798/.default\n",
-        1,
-    );
+    az.answer("", "ERROR: Please run 'az login' to setup account.\n", 1);
     let out = w.helper(&["get"], &w.request());
     failed(&out);
     assert!(
         out.stderr
             .contains("no sign-in for tenant fabrikam.onmicrosoft.com")
-            && out.stderr.contains("AADSTS50076")
             && out
                 .stderr
                 .trim_end()
@@ -256,6 +251,25 @@ fn not_signed_in_names_az_login_and_the_tenant() {
         "{}",
         out.stderr
     );
+
+    // Entra wants a new sign-in (MFA): az's own command, for the tenant.
+    az.answer(
+        "",
+        "ERROR: AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '499b84ac-1321-427f-aa17-267ca6975798'. Trace ID: 0c9e1b1a-7d3e-4f8e-9a43-4bf1a1e7a200 Correlation ID: 5b1c8a7e-2f11-4c1b-9d0e-8a3f0e6b7c11 Timestamp: 2026-03-02 10:11:12Z\nInteractive authentication is needed. Please run:\naz login --scope 499b84ac-1321-427f-aa17-267ca6975798/.default\n",
+        1,
+    );
+    let out = w.helper(&["get"], &w.request());
+    failed(&out);
+    assert!(
+        out.stderr.contains("AADSTS50076 (multi-factor authentication is required)")
+            && !out.stderr.contains("no sign-in for tenant")
+            && out.stderr.trim_end().ends_with(
+                "Fix: run az login --scope 499b84ac-1321-427f-aa17-267ca6975798/.default --tenant fabrikam.onmicrosoft.com"
+            ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 
     // Other failures show az's text, without its terminal escapes.
     az.answer("", "\x1b[31mERROR: the proxy said no\x1b[0m\n", 2);
@@ -266,6 +280,32 @@ fn not_signed_in_names_az_login_and_the_tenant() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn an_entra_refusal_through_az_is_reported_as_one_not_as_signed_out() {
+    let (w, az) = cli_world(r#", "tenant": "contoso.onmicrosoft.com""#);
+    // What az 2.9x prints when Entra refuses its request: Entra's text,
+    // then its standard advice to sign in again.
+    az.answer(
+        "",
+        "ERROR: AADSTS700016: Application with identifier '04b07795-8ddb-461a-bbee-02f9e1bf7b46' was not found in the directory 'Contoso'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant. Trace ID: 3f1e4a52-08d6-4b9c-a2c1-6f0d2b9e7d00 Correlation ID: 9a7c2d1e-5b3f-4e8a-b6c0-1d2e3f4a5b6c Timestamp: 2026-03-02 10:11:12Z\nInteractive authentication is needed. Please run:\naz logout\naz login --tenant \"contoso.onmicrosoft.com\"\n",
+        1,
+    );
+    let out = w.helper(&["get"], &w.request());
+    failed(&out);
+    let err = out.stderr.trim_end();
+    assert!(
+        err.contains("identity 'me': Azure CLI: Entra refused the token request with AADSTS700016 (application not found in the tenant): Application with identifier")
+            && err.contains("the app must be registered in, or consented to by, that tenant")
+            && err.ends_with("(correlation id 9a7c2d1e-5b3f-4e8a-b6c0-1d2e3f4a5b6c)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("no sign-in") && !err.contains("not signed in"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

@@ -52,6 +52,8 @@ mod tenant;
 mod trust;
 #[cfg(unix)]
 mod user_signin;
+#[cfg(unix)]
+mod user_tenants;
 #[cfg(target_os = "linux")]
 mod windows;
 mod workload;

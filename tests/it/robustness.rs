@@ -133,6 +133,51 @@ fn a_success_ends_the_shared_outage() {
 }
 
 #[test]
+fn doctor_asks_again_after_a_recorded_outage() {
+    let w = World::with_cache("none");
+    let mut down = Scripted::status(503);
+    down.retry_after = Some("0".into());
+    for _ in 0..MAX_ATTEMPTS {
+        w.entra.push_response(down.clone());
+    }
+    let failed = w.helper(&["get"], &w.request());
+    assert_eq!(failed.stdout, "quit=1\n", "{}", failed.stderr);
+    let cycle = w.token_requests();
+    // Entra is back: git's next get (within 30 s) still reports the outage,
+    // but doctor looks at what happens now.
+    let doctor = w.helper(&["doctor", &w.repo_url], "");
+    assert_eq!(w.token_requests(), cycle + 1, "doctor asked Entra");
+    assert!(
+        !doctor.stdout.contains("failed this way") && doctor.stdout.contains("acquired in"),
+        "{}",
+        doctor.stdout
+    );
+}
+
+#[test]
+fn a_local_failure_is_not_replayed_once_fixed() {
+    let mut w = World::with_cache("none");
+    let secret = w.env.path().join("secret.txt");
+    w.write_config(&format!(
+        r#", "file": {{ "type": "service-principal", "tenant": "{}", "client_id": "{}", "client_secret_file": "{}" }}"#,
+        crate::world::TENANT,
+        crate::world::CLIENT,
+        secret.display()
+    ));
+    w.env.set_env("GIT_CREDENTIAL_ENTRA_IDENTITY", "file");
+    let failed = w.helper(&["get"], &w.request());
+    assert_eq!(failed.stdout, "quit=1\n", "{}", failed.stderr);
+    assert!(failed.stderr.contains("secret.txt"), "{}", failed.stderr);
+    // The person writes the secret file: the next get works at once.
+    std::fs::write(&secret, SECRET).expect("write the secret");
+    crate::support::chmod(&secret, 0o600);
+    w.env.planted(&secret);
+    let fixed = w.helper(&["get"], &w.request());
+    assert!(fixed.status.success(), "{}", fixed.stderr);
+    assert_eq!(w.token_requests(), 1);
+}
+
+#[test]
 fn answers_over_one_mib_are_refused() {
     let huge = serde_json::json!({
         "access_token": "a".repeat(2 << 20),

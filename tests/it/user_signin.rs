@@ -13,7 +13,7 @@ use crate::support::RunOutput;
 use crate::support::terminal::{Screen, on_a_terminal};
 use crate::world::{TENANT, World, field, token_of};
 
-const UPN: &str = "alice@contoso.onmicrosoft.com";
+pub const UPN: &str = "alice@contoso.onmicrosoft.com";
 
 /// A world whose `contoso` organization is routed to the user identity `me`
 /// (a unique client id: keyring items outlive the test's HOME).
@@ -45,7 +45,7 @@ pub(crate) fn script(w: &World, name: &str, body: &str) -> PathBuf {
 
 /// A `$BROWSER` that follows the authorize redirect to the helper's
 /// listener with curl and keeps the landing page in `landing.html`.
-fn curl_browser(w: &mut World) -> PathBuf {
+pub fn curl_browser(w: &mut World) -> PathBuf {
     let dir = w.env.path().to_path_buf();
     // The browser's own profile keeps the sign-in URLs it visited.
     w.env.planted(&dir.join("chromium"));
@@ -63,7 +63,7 @@ fn curl_browser(w: &mut World) -> PathBuf {
 
 /// Whether the sign-in could not be kept for lack of a keyring (skip then,
 /// except in CI, which has one).
-fn no_keyring(out: &RunOutput) -> bool {
+pub fn no_keyring(out: &RunOutput) -> bool {
     if !out.stderr.contains("no OS keyring could keep the sign-in") {
         return false;
     }
@@ -90,7 +90,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     all
 }
 
-fn assert_no_refresh_token_in_files(w: &World) {
+pub fn assert_no_refresh_token_in_files(w: &World) {
     let issued = w.entra.users(|u| u.refresh_issued.clone());
     assert!(!issued.is_empty());
     for f in files(w.env.path()) {
@@ -106,7 +106,7 @@ fn assert_no_refresh_token_in_files(w: &World) {
     }
 }
 
-fn grants(w: &World) -> Vec<String> {
+pub fn grants(w: &World) -> Vec<String> {
     w.entra
         .token_requests()
         .iter()

@@ -242,7 +242,12 @@ fn acquire(
     let prompt = Prompt::new(&mut stderr);
     let source = session.acquire_cx(&identity.name, &secrets, &prompt, None, Some(target));
     let cx = match session.token_ctx(store.as_ref(), config, &source) {
-        Ok(cx) => cx,
+        // doctor reports what happens now: another process's recent failure
+        // may be fixed already (or have been this process's setup).
+        Ok(cx) => tokens::Ctx {
+            replay_failures: false,
+            ..cx
+        },
         Err(e) => {
             checks.push(from_error("token", &e));
             return None;

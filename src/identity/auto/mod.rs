@@ -104,8 +104,10 @@ pub fn resolve(
             Link::User => match interactivity(env) {
                 Interactivity::Forbidden(why) => Err(format!("no prompt may be shown: {why}")),
                 _ => Ok(Box::new(User::configured(
+                    name,
                     &UserConfig::default(),
                     authority()?,
+                    config.secret_variables(),
                 ))),
             },
         };

@@ -109,6 +109,32 @@ fn failures_are_classified_by_what_az_said() {
         cli.classify(status(127), ""),
         AzCliError::NotInstalled
     ));
+    // Entra's refusal, followed by az's usual advice to sign in again.
+    let refused = "ERROR: AADSTS700016: Application with identifier 'x' was not found in the directory 'Contoso'. Trace ID: t Correlation ID: c1 Timestamp: now\nInteractive authentication is needed. Please run:\naz logout\naz login --tenant \"contoso.onmicrosoft.com\"\n";
+    let e = in_tenant.classify(status(1), refused);
+    assert!(
+        matches!(&e, AzCliError::Refused { refusal } if refusal.refusal() == Some(("", &[700016][..]))),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("(correlation id c1)"), "{e}");
+    // Only a new sign-in helps: az's own advice, for the configured tenant.
+    let mfa = "ERROR: AADSTS50076: you must use multi-factor authentication. Trace ID: t\nInteractive authentication is needed. Please run:\naz logout\naz login --scope r/.default\n";
+    let e = in_tenant.classify(status(1), mfa);
+    assert!(
+        matches!(e, AzCliError::SignInAgain { code: 50076, .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().ends_with(
+            "Fix: run az logout then az login --scope r/.default --tenant contoso.onmicrosoft.com"
+        ),
+        "{e}"
+    );
+    let e = cli.classify(
+        status(1),
+        "ERROR: AADSTS700082: The refresh token has expired.\n",
+    );
+    assert!(e.to_string().ends_with("Fix: run az login"), "{e}");
     let e = cli.classify(status(2), "boom\x1b[31m red\n");
     assert!(matches!(e, AzCliError::Failed { .. }));
     assert!(!e.to_string().contains('\x1b'), "{e}");

@@ -10,6 +10,7 @@
 mod authorize;
 mod browser;
 mod device_code;
+mod keys;
 mod listener;
 mod paste;
 mod refresh;
@@ -17,11 +18,9 @@ mod refresh;
 use std::cell::OnceCell;
 use std::time::Duration;
 
-use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{UserConfig, UserFlow};
 use crate::error::Error;
-use crate::secret::Secret;
 use crate::token::{AccessToken, TokenResponse};
 
 use super::{AcquireCx, Interactivity, TokenSource};
@@ -34,6 +33,9 @@ pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
 /// A user identity.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// The config name: without an account hint it is what tells two
+    /// people's sign-ins apart.
+    pub name: String,
     /// Tenant id or domain; `None` until discovered.
     pub tenant: Option<String>,
     /// Public client id.
@@ -52,8 +54,14 @@ pub struct User {
 
 impl User {
     /// From a config entry; `secret_vars` from [`crate::config::Config::secret_variables`].
-    pub fn configured(c: &UserConfig, authority: String, secret_vars: Vec<String>) -> User {
+    pub fn configured(
+        name: &str,
+        c: &UserConfig,
+        authority: String,
+        secret_vars: Vec<String>,
+    ) -> User {
         User {
+            name: name.to_string(),
             tenant: c.tenant.clone(),
             client_id: c.client_id.clone(),
             flow: c.flow,
@@ -86,11 +94,6 @@ impl User {
                 found.id
             })
             .clone()
-    }
-
-    /// The keyring account of this user's refresh token.
-    pub fn refresh_account(&self) -> String {
-        format!("refresh:{}", self.fingerprint())
     }
 
     /// Signs in now with `flow` (`None`: the configured one), whatever the
@@ -134,34 +137,6 @@ impl User {
             self.save_refresh(cx, rt);
         }
         answer.into_access_token()
-    }
-
-    fn save_refresh(&self, cx: &AcquireCx, rt: &Secret<String>) {
-        let saved = cx
-            .secrets
-            .keyring()
-            .and_then(|k| k.set(&self.refresh_account(), rt.expose()));
-        if let Err(e) = saved {
-            // Never a file: the person signs in again when this token expires.
-            cx.prompt.say(format_args!(
-                "identity '{}': no OS keyring could keep the sign-in ({e}), so you will sign in again when this access token expires (in about an hour). Fix: run a Secret Service (gnome-keyring, KeePassXC) in your session",
-                cx.identity
-            ));
-        } else {
-            cx.trace.decision(format_args!(
-                "{}: refresh token kept in the OS keyring",
-                cx.identity
-            ));
-        }
-    }
-
-    /// Removes the refresh token; whether one was there.
-    pub fn forget(&self, cx: &AcquireCx) -> Result<bool, crate::cache::StoreError> {
-        let keyring = cx.secrets.keyring()?;
-        let account = self.refresh_account();
-        let had = keyring.get(&account)?.is_some();
-        keyring.remove(&account)?;
-        Ok(had)
     }
 
     /// The refusal when sign-in is needed and prompts are forbidden; `None`
@@ -219,21 +194,34 @@ impl TokenSource for User {
         )
     }
 
-    /// Independent of a tenant not yet discovered, so a cache hit needs no
-    /// network; the account hint tells two people on one machine apart.
+    /// The key with the configured tenant, else `organizations` (what a
+    /// request with no organization signs in to).
     fn fingerprint(&self) -> Fingerprint {
-        let principal = format!(
-            "{}:{}",
-            self.client_id,
-            self.login_hint.as_deref().unwrap_or("")
-        );
-        Fingerprint::of(
-            "user",
-            &self.authority,
-            self.tenant.as_deref().unwrap_or(""),
-            &principal,
-            RESOURCE,
-        )
+        self.key(self.tenant.as_deref().unwrap_or(ORGANIZATIONS))
+    }
+
+    /// With the tenant this request uses: found from git's challenge or a
+    /// remembered answer without network, so a cache hit stays local; a
+    /// first request for an organization probes Azure DevOps once.
+    fn fingerprint_for(&self, cx: &AcquireCx) -> Option<Fingerprint> {
+        Some(self.fingerprint_in(cx))
+    }
+
+    /// One key per tenant remembered for an organization, and the
+    /// `organizations` one.
+    fn fingerprints(&self, cache_dir: Option<&std::path::Path>) -> Vec<Fingerprint> {
+        if self.tenant.is_some() {
+            return vec![self.fingerprint()];
+        }
+        let mut all = vec![self.fingerprint()];
+        let remembered = cache_dir.map(crate::tenant::remembered).unwrap_or_default();
+        for tenant in remembered {
+            let fp = self.key(&tenant);
+            if !all.contains(&fp) {
+                all.push(fp);
+            }
+        }
+        all
     }
 
     fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {

@@ -32,7 +32,7 @@ pub fn silently(user: &User, cx: &AcquireCx) -> Result<Outcome, Error> {
             ));
         }
     };
-    let account = user.refresh_account();
+    let account = User::refresh_account(&user.fingerprint_in(cx));
     let rt = match keyring.get(&account) {
         Ok(Some(rt)) => rt,
         Ok(None) => return Ok(Outcome::SignIn("not signed in".into())),

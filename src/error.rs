@@ -2,18 +2,17 @@
 //! step, what went wrong, and what to do.
 
 use std::fmt;
-use std::path::PathBuf;
 
 use crate::cache::StoreError;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
-use crate::env::{ConfigPathError, NoHome, RelativeConfig};
-use crate::failure::{FAILURE_TTL_SECS, Failure};
-use crate::http::HttpSetupError;
+use crate::git::protocol::ParseError;
 use crate::identity::FederationError;
 use crate::identity::{AzCliError, MiError};
-use crate::lock::LockTimeout;
-use crate::protocol::ParseError;
+use crate::net::http::HttpSetupError;
+use crate::sys::env::{ConfigPathError, NoHome, RelativeConfig};
+use crate::token::lock::LockTimeout;
+use crate::token::outage::{FAILURE_TTL_SECS, Failure};
 
 /// Everything that can stop a request.
 #[derive(Debug)]
@@ -196,7 +195,7 @@ impl fmt::Display for Error {
             Error::Lock { identity, timeout } => write!(
                 f,
                 "identity '{identity}': gave up after waiting {} s for the lock {} held by another git-credential-entra process. Fix: find that process (a hung sign-in?) and end it",
-                crate::lock::GIVE_UP_AFTER.as_secs(),
+                crate::token::lock::GIVE_UP_AFTER.as_secs(),
                 timeout.path.display()
             ),
             Error::Store { context, cause } => write!(f, "{context}: {cause}"),
@@ -253,8 +252,8 @@ impl fmt::Display for LockTimeout {
 pub enum SecretError {
     /// `client_secret_env` names a variable that is not set.
     EnvUnset { var: String },
-    /// `client_secret_file` is missing, unsafe or empty.
-    File { path: PathBuf, problem: String },
+    /// `client_secret_file` is missing, unsafe or empty (the problem names it).
+    File { problem: String },
     /// No OS keyring could be opened for `client_secret_keyring`.
     NoKeyring(StoreError),
     /// The keyring failed while reading the secret.

@@ -5,39 +5,17 @@
 
 pub mod app;
 pub mod azure_devops;
-pub mod cli;
-pub mod config;
-pub mod entra;
-pub mod env;
-pub mod jwt;
-pub mod protocol;
-pub mod retry;
-pub mod secret;
-pub mod tenant;
-pub mod token;
-
 mod cache;
 mod commands;
+pub mod config;
+pub mod entra;
 mod error;
-mod failure;
-mod gitconfig;
-mod http;
+pub mod git;
 mod identity;
 mod keyring;
-mod lock;
-mod net;
-mod private_fs;
-mod program;
-mod run;
-mod secrets;
-mod session;
-mod terminal;
-mod text;
-mod timefmt;
-mod tokens;
-mod trace;
-#[cfg(windows)]
-mod windows_acl;
+pub mod net;
+pub mod sys;
+pub mod token;
 
 /// Tests' absolute paths, written unix-style: on Windows `/etc/x` becomes
 /// `C:\etc\x`, so the same test checks the same rule on both.
@@ -50,4 +28,4 @@ pub(crate) fn abs(unix_path: &str) -> String {
     }
 }
 
-pub use run::run;
+pub use app::run;

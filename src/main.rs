@@ -7,7 +7,9 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use git_credential_entra::{cli, env, run};
+use git_credential_entra::app::cli;
+use git_credential_entra::run;
+use git_credential_entra::sys::env;
 
 fn main() -> std::process::ExitCode {
     disable_core_dumps();

@@ -4,9 +4,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use git_credential_entra::jwt::Claims;
-use git_credential_entra::protocol::{Response, format_response};
-use git_credential_entra::secret::Secret;
+use git_credential_entra::git::protocol::{Response, format_response};
+use git_credential_entra::sys::secret::Secret;
+use git_credential_entra::token::claims::Claims;
 
 /// Reads `data` as a token, and as the JSON payload of one.
 pub fn check(data: &[u8]) {

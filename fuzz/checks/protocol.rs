@@ -6,8 +6,8 @@
 //! written answer never carries LF, CR or NUL inside a value, and reads back
 //! to the token (and username) it was given.
 
-use git_credential_entra::protocol::{Request, Response, format_response, read_request};
-use git_credential_entra::secret::Secret;
+use git_credential_entra::git::protocol::{Request, Response, format_response, read_request};
+use git_credential_entra::sys::secret::Secret;
 
 /// Runs both properties on `data`.
 pub fn check(data: &[u8]) {

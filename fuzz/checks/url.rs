@@ -7,7 +7,7 @@
 //! design: a component that is not UTF-8 once decoded (git would pass the
 //! bytes on; the helper refuses non-UTF-8 input everywhere).
 
-use git_credential_entra::protocol::{MAX_LINE, Request, read_request};
+use git_credential_entra::git::protocol::{MAX_LINE, Request, read_request};
 
 use super::git_url::{GitCredential, credential_from_url};
 

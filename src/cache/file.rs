@@ -12,10 +12,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::private_fs::private_dir;
+use crate::sys::files::private_dir;
 
 use super::{Fingerprint, MAX_ENTRY_BYTES, StoreError, TokenStore, check_entry_size};
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 /// Tokens as files under a private directory.
 pub struct FileStore {

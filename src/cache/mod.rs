@@ -1,6 +1,6 @@
 //! The token cache shared by every helper process: fingerprints, the entry
 //! size limit, and the stores behind one trait. What an entry holds and when
-//! it is fresh is `token.rs`'s business.
+//! it is fresh is `token`'s business.
 //!
 //! An entry holds one access token, its expiry, when it was received and when
 //! Entra asked us to refresh it — never a refresh token or a secret. A store
@@ -8,7 +8,7 @@
 
 pub mod file;
 mod front;
-mod keyring;
+mod keyring_store;
 pub mod notice;
 
 use std::fmt;
@@ -16,9 +16,9 @@ use std::path::Path;
 
 use ring::digest;
 
-use crate::env::Env;
-use crate::secret::Secret;
-use crate::trace::Trace;
+use crate::sys::env::Env;
+use crate::sys::secret::Secret;
+use crate::sys::trace::Trace;
 
 use crate::keyring::KeyringStore;
 pub use file::FileStore;
@@ -174,7 +174,7 @@ pub fn open(
     let chosen = env.get("GIT_CREDENTIAL_ENTRA_CACHE");
     let mode = match chosen {
         Some(v) => CacheMode::parse(v).unwrap_or_else(|| {
-            eprintln!("git-credential-entra: {}", crate::text::inert(format_args!("GIT_CREDENTIAL_ENTRA_CACHE={v} is not one of auto, keyring, keyutils, file, none; using auto")));
+            eprintln!("git-credential-entra: {}", crate::sys::text::inert(format_args!("GIT_CREDENTIAL_ENTRA_CACHE={v} is not one of auto, keyring, keyutils, file, none; using auto")));
             CacheMode::Auto
         }),
         None => config_mode.unwrap_or(CacheMode::Auto),
@@ -205,7 +205,7 @@ pub fn open(
                     Box::new(move || {
                         let os = KeyringStore::os(&env, true)?;
                         let file = Box::new(FileStore::new(tokens.clone()));
-                        Ok(Box::new(keyring::spill(
+                        Ok(Box::new(keyring_store::spill(
                             Box::new(os),
                             file,
                             notices.clone(),
@@ -214,7 +214,7 @@ pub fn open(
                 ))
             } else if let Some(os) = usable(KeyringStore::os(env, true), "keyring") {
                 notices.clear(Notice::FileStore);
-                Box::new(keyring::spill(os, file(), notices.clone()))
+                Box::new(keyring_store::spill(os, file(), notices.clone()))
             } else if let Some(kernel) = usable(KeyringStore::keyutils(), "keyutils") {
                 notices.clear(Notice::FileStore);
                 kernel
@@ -285,7 +285,7 @@ fn forced(
 /// lock, so it need not pay for this check).
 pub fn check_lock_dir(dir: &Path, cache_dir: &Path, trace: &Trace) {
     let notices = Notices::new(cache_dir);
-    match crate::private_fs::private_dir(dir) {
+    match crate::sys::files::private_dir(dir) {
         Ok(()) => notices.clear(Notice::LockDir),
         Err(e) => {
             trace.detail(format_args!("lock: cannot create {}: {e}", dir.display()));

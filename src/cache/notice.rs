@@ -13,7 +13,7 @@ use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::private_fs::private_dir;
+use crate::sys::files::private_dir;
 
 /// The conditions worth a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Notices {
     /// Prints `message` on stderr unless `kind` was already announced.
     pub fn say(&self, kind: Notice, message: fmt::Arguments) {
         if self.first_time(kind) {
-            eprintln!("git-credential-entra: {}", crate::text::inert(message));
+            eprintln!("git-credential-entra: {}", crate::sys::text::inert(message));
         }
     }
 

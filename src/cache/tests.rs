@@ -1,4 +1,4 @@
-use super::keyring::spill;
+use super::keyring_store::spill;
 use super::notice::{Notice, Notices};
 use super::*;
 use crate::token::{AccessToken, MAX_TOKEN_BYTES};

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use crate::app::cli::CacheCommand;
+use crate::app::session::Session;
 use crate::cache::Fingerprint;
-use crate::cli::CacheCommand;
 use crate::config::AUTO;
 use crate::error::Error;
 use crate::identity;
-use crate::session::Session;
-use crate::timefmt::{now, rfc3339};
+use crate::sys::time::{now, rfc3339};
 use crate::token::{AccessToken, Freshness};
 
 /// `cache list` / `cache clear [--identity NAME]`.

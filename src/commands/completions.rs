@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::{Cli, CompletionShell};
+use crate::app::cli::{Cli, CompletionShell};
 use crate::error::Error;
 
 /// Writes the completion script for `shell`.

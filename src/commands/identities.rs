@@ -5,12 +5,12 @@
 
 use std::io::Write;
 
+use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config};
 use crate::error::Error;
-use crate::gitconfig;
+use crate::git::config as gitconfig;
 use crate::identity;
-use crate::session::Session;
 
 /// `identities`.
 pub fn run(session: &Session, out: &mut dyn Write) -> Result<(), Error> {

@@ -3,13 +3,13 @@
 
 use std::io::Write;
 
+use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config, IdentityKind, UserFlow};
 use crate::error::Error;
 use crate::identity::{Interactivity, Prompt, User, configured_user};
-use crate::jwt::Claims;
-use crate::secrets::Secrets;
-use crate::session::Session;
+use crate::keyring::secrets::Secrets;
+use crate::token::claims::Claims;
 
 /// The identity a command is about: `--identity`, else the route for `url`
 /// (default `https://dev.azure.com`); and the organization when a URL names one.
@@ -98,7 +98,7 @@ pub fn login(
     let _ = writeln!(
         stderr,
         "git-credential-entra: signed in as {} for identity '{name}'",
-        crate::text::sanitize(&who)
+        crate::sys::text::sanitize(&who)
     );
     Ok(())
 }

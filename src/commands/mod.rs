@@ -1,5 +1,5 @@
 //! The human commands, one file per command group. Each takes the
-//! invocation's [`Session`](crate::session::Session) and its own stdio.
+//! invocation's [`Session`](crate::app::session::Session) and its own stdio.
 
 pub mod cache;
 pub mod completions;

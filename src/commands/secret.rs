@@ -4,12 +4,12 @@
 
 use std::io::{Read, Write};
 
-use crate::cli::SecretCommand;
+use crate::app::cli::SecretCommand;
+use crate::app::session::Session;
 use crate::config::{AUTO, IdentityKind, SecretSource};
 use crate::error::Error;
 use crate::identity::configured_app;
-use crate::secret::Secret;
-use crate::session::Session;
+use crate::sys::secret::Secret;
 
 /// `secret set|delete --identity NAME`.
 pub fn run(
@@ -57,7 +57,7 @@ pub fn run(
         }
     };
     let sp = configured_app(sp, &config, session.env)?;
-    let secrets = crate::secrets::Secrets::new(session.env);
+    let secrets = crate::keyring::secrets::Secrets::new(session.env);
     let keyring = secrets
         .keyring()
         .map_err(|cause| Error::Store {
@@ -73,7 +73,7 @@ pub fn run(
         SecretCommand::Set => {
             let secret = if session.stdin_is_terminal {
                 // A person pastes it: one line, never shown on the screen.
-                crate::terminal::read_hidden_line(stdin, crate::terminal::stdin_console(), stderr).map_err(|e| {
+                crate::sys::terminal::read_hidden_line(stdin, crate::sys::terminal::stdin_console(), stderr).map_err(|e| {
                     Error::Command(format!("cannot read the secret from the terminal: {e}. Fix: pipe it in: git-credential-entra secret set --identity {name} < file-with-the-secret"))
                 })?
             } else {

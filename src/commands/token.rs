@@ -4,16 +4,16 @@
 
 use std::io::Write;
 
+use crate::app::cli::{TokenArgs, TokenFormat};
+use crate::app::session::Session;
 use crate::azure_devops::Target;
-use crate::cli::{TokenArgs, TokenFormat};
 use crate::config::AUTO;
 use crate::error::Error;
 use crate::identity::{self, Prompt};
-use crate::jwt::Claims;
-use crate::secrets::Secrets;
-use crate::session::Session;
-use crate::timefmt::rfc3339;
-use crate::tokens;
+use crate::keyring::secrets::Secrets;
+use crate::sys::time::rfc3339;
+use crate::token::claims::Claims;
+use crate::token::flow;
 
 /// The URL whose route serves a `token` without URL or `--identity`.
 const DEFAULT_URL: &str = "https://dev.azure.com";
@@ -61,7 +61,7 @@ pub fn run(
     let prompt = Prompt::new(stderr);
     let source = session.acquire_cx(&identity.name, &secrets, &prompt, None, target.as_ref());
     let cx = session.token_ctx(store.as_ref(), &config, &source)?;
-    let token = tokens::get(&identity, &cx)?;
+    let token = flow::get(&identity, &cx)?;
     let text = match args.format {
         TokenFormat::Raw => format!("{}\n", token.token.expose()),
         TokenFormat::Header => format!("Authorization: Bearer {}\n", token.token.expose()),

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::aadsts;
 use super::{MAX_LIFETIME_SECS, MAX_RESPONSE_BYTES};
-use crate::secret::Secret;
-use crate::text::{sanitize, sanitize_hiding};
+use crate::sys::secret::Secret;
+use crate::sys::text::{sanitize, sanitize_hiding};
 use crate::token::{AccessToken, TokenResponse};
 
 /// Why no token came back.

@@ -4,7 +4,7 @@
 //! turned into what the user should do.
 //!
 //! Everything an answer can make us do is bounded: one budget covers the
-//! whole operation (requests and waits, see `retry.rs`), answers are read up
+//! whole operation (requests and waits, see `net::retry`), answers are read up
 //! to a size limit, lifetimes are clamped, and what the server wrote is
 //! sanitized (and cleaned of anything we sent) before it is shown.
 
@@ -25,13 +25,13 @@ pub use user::{
     device_code, device_code_poll, parse_device_code, refresh_token, user_scope,
 };
 
-use crate::http::{BodyError, error_chain, read_capped};
-use crate::retry::{Policy, Step};
-use crate::secret::Secret;
-use crate::text::sanitize;
-use crate::timefmt::now;
+use crate::net::http::{BodyError, error_chain, read_capped};
+use crate::net::retry::{Policy, Step};
+use crate::sys::secret::Secret;
+use crate::sys::text::sanitize;
+use crate::sys::time::now;
+use crate::sys::trace::Trace;
 use crate::token::TokenResponse;
-use crate::trace::Trace;
 
 /// Total time one token request may take: every attempt and every wait.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
@@ -178,7 +178,7 @@ fn post_form_with<T>(
                 sent.elapsed().as_millis()
             ));
             if POLICY.retries(status) {
-                let retry_after = crate::http::retry_after(&resp);
+                let retry_after = crate::net::http::retry_after(&resp);
                 let failure = EntraError::Unavailable {
                     status,
                     attempts: attempt.number,

@@ -15,7 +15,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding};
 use serde_json::json;
 
 use crate::config::AssertionAlg;
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 use super::certificate::{CertError, Loaded};
 

@@ -16,8 +16,8 @@ use rustls_pki_types::pem::{PemObject, SectionKind};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::private_fs::{Links, open_regular, read_at_most};
-use crate::secret::Secret;
+use crate::sys::files::{Links, open_regular, read_at_most};
+use crate::sys::secret::Secret;
 
 use super::service_principal::refuse_if_shared;
 

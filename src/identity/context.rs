@@ -16,13 +16,13 @@ use std::path::Path;
 
 use crate::azure_devops::Target;
 use crate::entra::ClientAuth;
-use crate::env::Env;
 use crate::error::Error;
-use crate::http::HttpSetupError;
-use crate::protocol::Request;
-use crate::secrets::Secrets;
+use crate::git::protocol::Request;
+use crate::keyring::secrets::Secrets;
+use crate::net::http::HttpSetupError;
+use crate::sys::env::Env;
+use crate::sys::trace::Trace;
 use crate::token::{AccessToken, TokenResponse};
-use crate::trace::Trace;
 
 /// Everything a source may use to acquire a token.
 pub struct AcquireCx<'a> {
@@ -119,20 +119,20 @@ impl<'a> AcquireCx<'a> {
 }
 
 /// The one way sources get HTTP clients: built only when a source asks,
-/// with the rules of `http.rs` (timeouts, proxies, no redirects).
+/// with the rules of `net::http` (timeouts, proxies, no redirects).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Http;
 
 impl Http {
     /// A client for Entra's token endpoint at `url`.
     pub fn entra(&self, url: &str) -> Result<Client, HttpSetupError> {
-        crate::http::entra_client(url)
+        crate::net::http::entra_client(url)
     }
 
     /// A client for the managed-identity endpoint at `url` (no proxy, short
     /// connect timeout, link-local or loopback addresses only).
     pub fn managed_identity(&self, url: &str) -> Result<Client, HttpSetupError> {
-        crate::http::managed_identity_client(url)
+        crate::net::http::managed_identity_client(url)
     }
 
     /// A client for a CI platform's OIDC endpoint at `url` (GitHub Actions,
@@ -140,7 +140,7 @@ impl Http {
     /// only to loopback), the environment's proxy, no redirects (the request
     /// carries the job's token, which must not be replayed elsewhere).
     pub fn oidc(&self, url: &str) -> Result<Client, HttpSetupError> {
-        crate::http::entra_client(url)
+        crate::net::http::entra_client(url)
     }
 }
 
@@ -211,7 +211,7 @@ impl<'a> Prompt<'a> {
     /// One line, prefixed with the program's name.
     pub fn say(&self, args: fmt::Arguments) {
         // A prompt that cannot be shown must not fail the request.
-        let line = crate::text::inert(args);
+        let line = crate::sys::text::inert(args);
         let _ = writeln!(self.out.borrow_mut(), "git-credential-entra: {line}");
     }
 }

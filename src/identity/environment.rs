@@ -12,8 +12,8 @@
 use std::path::PathBuf;
 
 use crate::config::{AssertionAlg, SecretSource, check_client_id, check_tenant};
-use crate::env::Env;
 use crate::error::Error;
+use crate::sys::env::Env;
 
 use super::{ServicePrincipal, Workload};
 

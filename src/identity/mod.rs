@@ -33,8 +33,8 @@ use crate::config::{
     AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, PipelineTokenConfig,
     ServicePrincipalConfig, check_authority_host,
 };
-use crate::env::Env;
 use crate::error::{Error, SecretError};
+use crate::sys::env::Env;
 use crate::token::AccessToken;
 
 pub use auto::ImdsProbe;

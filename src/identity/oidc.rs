@@ -15,10 +15,10 @@ use reqwest::blocking::Response;
 use serde_json::Value;
 use url::Url;
 
-use crate::http::{BodyError, REQUEST_TIMEOUT, error_chain, read_capped};
-use crate::retry::{Policy, Step};
-use crate::secret::Secret;
-use crate::text::sanitize;
+use crate::net::http::{BodyError, REQUEST_TIMEOUT, error_chain, read_capped};
+use crate::net::retry::{Policy, Step};
+use crate::sys::secret::Secret;
+use crate::sys::text::sanitize;
 use crate::token::AccessToken;
 
 use super::AcquireCx;
@@ -217,7 +217,7 @@ impl Call {
                 ));
                 let ids = self.ids_of(&resp);
                 if POLICY.retries(status) {
-                    let retry_after = crate::http::retry_after(&resp);
+                    let retry_after = crate::net::http::retry_after(&resp);
                     let failure = FederationError::Unavailable {
                         endpoint: self.endpoint,
                         status,
@@ -326,7 +326,7 @@ impl Call {
 
     /// Server or library text made safe to show: never the job's token.
     fn clean(&self, text: &str) -> String {
-        crate::text::sanitize_hiding(text, &[("job token", self.bearer.expose())])
+        crate::sys::text::sanitize_hiding(text, &[("job token", self.bearer.expose())])
     }
 
     /// The endpoint without its query, for traces.

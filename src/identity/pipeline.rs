@@ -7,10 +7,10 @@
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::error::{Error, SecretError};
-use crate::jwt::Claims;
-use crate::secret::Secret;
-use crate::timefmt::now;
+use crate::sys::secret::Secret;
+use crate::sys::time::now;
 use crate::token::AccessToken;
+use crate::token::claims::Claims;
 
 use super::{AcquireCx, TokenSource};
 
@@ -90,7 +90,7 @@ impl TokenSource for PipelineToken {
             Some(exp) if exp <= received => {
                 return Err(unusable(format!(
                     "the token expired at {} (jobs get a new one each run)",
-                    crate::timefmt::rfc3339(exp)
+                    crate::sys::time::rfc3339(exp)
                 )));
             }
             Some(exp) => exp.min(received.saturating_add(MAX_LIFETIME_SECS)),
@@ -100,7 +100,7 @@ impl TokenSource for PipelineToken {
             "{}: the job token from ${}, valid until {}, not cached",
             cx.identity,
             self.variable,
-            crate::timefmt::rfc3339(expires_on)
+            crate::sys::time::rfc3339(expires_on)
         ));
         Ok(AccessToken {
             token: Secret::new(token.to_string()),
@@ -117,10 +117,10 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
-    use crate::env::Env;
     use crate::identity::Prompt;
-    use crate::secrets::Secrets;
-    use crate::trace::Trace;
+    use crate::keyring::secrets::Secrets;
+    use crate::sys::env::Env;
+    use crate::sys::trace::Trace;
 
     fn acquire(env: &[(&str, &str)], variable: &str) -> Result<AccessToken, Error> {
         let env = Env::from_pairs(env.iter().copied());

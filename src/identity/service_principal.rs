@@ -10,10 +10,10 @@ use crate::cache::Fingerprint;
 use crate::config::{AssertionAlg, SecretSource};
 use crate::entra::{ClientAuth, token_endpoint};
 use crate::error::{Error, SecretError};
-use crate::private_fs::{Links, open_regular, read_at_most};
-use crate::secret::Secret;
-use crate::secrets::Secrets;
-use crate::timefmt::{now, rfc3339};
+use crate::keyring::secrets::Secrets;
+use crate::sys::files::{Links, open_regular, read_at_most};
+use crate::sys::secret::Secret;
+use crate::sys::time::{now, rfc3339};
 use crate::token::AccessToken;
 
 use super::certificate::{self, CertError};
@@ -86,12 +86,9 @@ impl ServicePrincipal {
                 .get(var)
                 .map(|v| Secret::new(v.to_string()))
                 .ok_or_else(|| fail(SecretError::EnvUnset { var: var.clone() })),
-            SecretSource::File(path) => read_secret_file(path).map_err(|problem| {
-                fail(SecretError::File {
-                    path: path.clone(),
-                    problem,
-                })
-            }),
+            SecretSource::File(path) => {
+                read_secret_file(path).map_err(|problem| fail(SecretError::File { problem }))
+            }
             SecretSource::Keyring => self.keyring_secret(name, cx.secrets),
             SecretSource::Certificate {
                 path,
@@ -282,7 +279,7 @@ pub(super) fn refuse_if_shared(
     {
         let _ = meta;
         let shown = path.display();
-        match crate::windows_acl::shared_with(path) {
+        match crate::sys::windows_acl::shared_with(path) {
             Ok(None) => {}
             Ok(Some(group)) => {
                 return Err(format!(
@@ -326,10 +323,10 @@ fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::env::Env;
     use crate::error::Error;
     use crate::identity::{ImdsProbe, resolve};
-    use crate::trace::Trace;
+    use crate::sys::env::Env;
+    use crate::sys::trace::Trace;
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";

@@ -2,8 +2,8 @@ use std::path::Path;
 
 use super::*;
 use crate::azure_devops::Target;
-use crate::secrets::Secrets;
-use crate::trace::Trace;
+use crate::keyring::secrets::Secrets;
+use crate::sys::trace::Trace;
 
 /// One identity of each type whose tokens outlive an upgrade, and users.
 const CONFIG: &str = r#"{
@@ -48,7 +48,12 @@ impl Keys {
             let challenge = [format!(
                 "Bearer authorization_uri=https://login.microsoftonline.com/{tid}"
             )];
-            crate::tenant::discover(org, "https://dev.azure.com", &challenge, Some(dir.path()));
+            crate::azure_devops::tenant::discover(
+                org,
+                "https://dev.azure.com",
+                &challenge,
+                Some(dir.path()),
+            );
         }
         Keys {
             config: Config::parse(

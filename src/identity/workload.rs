@@ -13,8 +13,8 @@ use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{Assertion, Config, MiSelector, WorkloadConfig};
 use crate::entra::ClientAuth;
-use crate::env::Env;
 use crate::error::Error;
+use crate::sys::env::Env;
 use crate::token::AccessToken;
 
 use super::federation::AssertionSource;
@@ -178,9 +178,9 @@ impl TokenSource for Workload {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::env::Env;
     use crate::identity::{ImdsProbe, resolve};
-    use crate::trace::Trace;
+    use crate::sys::env::Env;
+    use crate::sys::trace::Trace;
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";

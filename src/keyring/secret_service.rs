@@ -27,7 +27,7 @@ use std::time::Duration;
 use dbus_secret_service::{EncryptionType, Error as SsError, Item, SecretService};
 
 use crate::cache::StoreError;
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 /// How long an allowed unlock prompt may wait for its person.
 const PROMPT_SECONDS: u64 = 300;

@@ -65,7 +65,7 @@ fn entries_round_trip_and_corrupt_ones_are_misses() {
 
 /// A stored entry holding `access_token`, fresh for an hour.
 fn entry_with(access_token: &str) -> String {
-    let now = crate::timefmt::now();
+    let now = crate::sys::time::now();
     serde_json::json!({
         "v": 1, "access_token": access_token, "expires_on": now + 3600, "obtained": now
     })

@@ -5,7 +5,7 @@
 //! is still served during the fault, a bad token is never cached, `cache
 //! list` stays sane, and once the fault clears the next `get` fetches a
 //! fresh token. Every bound is stated from the product's own constants
-//! (`git_credential_entra::retry`), plus [`SLACK`] for starting processes.
+//! (`git_credential_entra::net::retry`), plus [`SLACK`] for starting processes.
 //!
 //! | fault | test | bound | measured (loaded 2-core machine) |
 //! |---|---|---|---|
@@ -36,7 +36,7 @@ mod transport;
 
 use std::time::{Duration, Instant};
 
-pub use git_credential_entra::retry::{ENTRA, IMDS_UPDATE_WINDOW, MANAGED_IDENTITY};
+pub use git_credential_entra::net::retry::{ENTRA, IMDS_UPDATE_WINDOW, MANAGED_IDENTITY};
 
 use crate::support::{RunOutput, assert_no_leak};
 use crate::world::{World, token_of};

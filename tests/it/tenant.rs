@@ -2,7 +2,7 @@
 //! unauthenticated probe, a Microsoft-account organization, the answer
 //! remembered in the helper's cache directory, and `erase` forgetting it.
 
-use git_credential_entra::tenant::{self, How, ORGANIZATIONS};
+use git_credential_entra::azure_devops::tenant::{self, How, ORGANIZATIONS};
 
 use crate::world::{TENANT, World};
 

@@ -15,11 +15,11 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::app::cli::ScopeArgs;
+use crate::app::session::Session;
 use crate::azure_devops::HostEntry;
-use crate::cli::ScopeArgs;
 use crate::error::Error;
-use crate::gitconfig::{self, GitConfigError, Scope};
-use crate::session::Session;
+use crate::git::config::{self as gitconfig, GitConfigError, Scope};
 
 mod report;
 use report::{explain_identity, report_masked};

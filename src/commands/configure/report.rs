@@ -6,11 +6,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{applies, io, is_ours, key_url};
+use crate::app::session::Session;
 use crate::config::{AUTO, Config};
 use crate::error::Error;
-use crate::gitconfig::{self, Entry, Scope};
+use crate::git::config::{self as gitconfig, Entry, Scope};
 use crate::identity;
-use crate::session::Session;
 
 /// Helper lines in any scope that the empty `helper =` now masks for our
 /// remotes (they still serve other hosts), and what a masked store holds.

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::azure_devops::Target;
-use crate::text::sanitize;
+use crate::sys::text::sanitize;
 
 use super::Check;
 
@@ -36,7 +36,7 @@ struct Answer {
 }
 
 fn get(url: &str, token: &str) -> Result<Answer, String> {
-    let client = crate::http::entra_client(url).map_err(|e| e.to_string())?;
+    let client = crate::net::http::entra_client(url).map_err(|e| e.to_string())?;
     let mut response = client
         .get(url)
         .bearer_auth(token)

@@ -13,16 +13,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::app::cli::DoctorArgs;
+use crate::app::session::Session;
+use crate::azure_devops::tenant;
 use crate::azure_devops::{RESOURCE, Target};
-use crate::cli::DoctorArgs;
 use crate::config::Config;
 use crate::error::{Error, SecretError};
 use crate::identity::{Prompt, Resolved};
-use crate::secrets::Secrets;
-use crate::session::Session;
-use crate::tenant;
-use crate::timefmt::rfc3339;
-use crate::tokens;
+use crate::keyring::secrets::Secrets;
+use crate::sys::time::rfc3339;
+use crate::token::flow;
 
 /// The URL checked when none is named.
 const DEFAULT_URL: &str = "https://dev.azure.com";
@@ -244,7 +244,7 @@ fn acquire(
     let cx = match session.token_ctx(store.as_ref(), config, &source) {
         // doctor reports what happens now: another process's recent failure
         // may be fixed already (or have been this process's setup).
-        Ok(cx) => tokens::Ctx {
+        Ok(cx) => flow::Ctx {
             replay_failures: false,
             ..cx
         },
@@ -254,7 +254,7 @@ fn acquire(
         }
     };
     let started = Instant::now();
-    match tokens::get(identity, &cx) {
+    match flow::get(identity, &cx) {
         Ok(token) => {
             checks.push(Check::pass(
                 "token",
@@ -291,7 +291,11 @@ fn claims(
         ));
         return true;
     };
-    let s = |k: &str| c.get(k).and_then(|v| v.as_str()).map(crate::text::sanitize);
+    let s = |k: &str| {
+        c.get(k)
+            .and_then(|v| v.as_str())
+            .map(crate::sys::text::sanitize)
+    };
     let who = s("upn")
         .map(|u| format!("upn={u}"))
         .or_else(|| s("appid").map(|a| format!("appid={a}")))

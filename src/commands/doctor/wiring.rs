@@ -2,14 +2,14 @@
 //! URL (first helper, `useHttpPath`, every `hosts` entry), and can tokens
 //! and sign-ins be kept in a keyring here.
 
+use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::cache::CacheMode;
 use crate::commands::configure::is_ours;
 use crate::config::Config;
-use crate::gitconfig::{self, Entry};
+use crate::git::config::{self as gitconfig, Entry};
 use crate::identity::Resolved;
 use crate::keyring::KeyringStore;
-use crate::session::Session;
 
 use super::Check;
 
@@ -95,7 +95,7 @@ fn helper_check(check: &'static str, entries: &[Entry], url: &str, target: &Targ
                 check,
                 format!(
                     "git asks helper '{}' first for {url}{}: its answer (a PAT or a stale password) is used and this helper is {}",
-                    crate::text::sanitize(first),
+                    crate::sys::text::sanitize(first),
                     if list.len() > 1 {
                         format!(" (helpers in order: {})", list.join(", "))
                     } else {

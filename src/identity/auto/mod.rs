@@ -24,8 +24,8 @@ mod probe;
 pub use probe::ImdsProbe;
 
 use crate::config::{Config, MiSelector, UserConfig, check_client_id};
-use crate::env::Env;
 use crate::error::Error;
+use crate::sys::env::Env;
 
 use super::environment::{self, Authority};
 use super::managed_identity::Endpoint;

@@ -2,8 +2,8 @@
 //! tools), `prod` (deployed workloads), or the name of one credential of
 //! `DefaultAzureCredential`, case-insensitive; unset or blank, the whole chain.
 
-use crate::env::Env;
 use crate::error::Error;
+use crate::sys::env::Env;
 
 use super::{CHAIN, Link};
 
@@ -84,7 +84,7 @@ pub(super) fn allowed(env: &Env) -> Result<Allowed, Error> {
             var: VAR,
             problem: format!(
                 "is {:?}, which is not a value Azure's SDKs accept. Fix: set it to {}, or unset it",
-                crate::text::sanitize(value),
+                crate::sys::text::sanitize(value),
                 supported()
             ),
         }),

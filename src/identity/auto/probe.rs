@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::private_fs::{private_dir, read_private, write_private};
-use crate::timefmt::now;
-use crate::trace::Trace;
+use crate::sys::files::{private_dir, read_private, write_private};
+use crate::sys::time::now;
+use crate::sys::trace::Trace;
 
 /// How long IMDS has to answer the probe (DefaultAzureCredential's second).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -133,7 +133,7 @@ impl<'a> ImdsProbe<'a> {
 /// IMDS, and must not send every later `get` to it.
 fn probe(authority: &str) -> bool {
     let url = format!("{authority}/metadata/identity/oauth2/token?api-version=2018-02-01");
-    let Ok(client) = crate::http::managed_identity_client(&url) else {
+    let Ok(client) = crate::net::http::managed_identity_client(&url) else {
         return false;
     };
     client

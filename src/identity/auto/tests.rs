@@ -1,5 +1,5 @@
 use super::*;
-use crate::trace::Trace;
+use crate::sys::trace::Trace;
 
 fn resolve_with(pairs: &[(&str, &str)], probe: &ImdsProbe) -> Result<String, Error> {
     let env = Env::from_pairs(pairs.iter().copied());

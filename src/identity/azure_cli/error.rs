@@ -152,7 +152,7 @@ impl AzureCli {
         if advised.is_empty() {
             format!("az login{}", tenant.unwrap_or_default())
         } else {
-            crate::text::sanitize(&advised.join(" then "))
+            crate::sys::text::sanitize(&advised.join(" then "))
         }
     }
 }

@@ -11,9 +11,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::env::Env;
-use crate::private_fs::{Links, open_regular, read_at_most};
-use crate::secret::Secret;
+use crate::sys::env::Env;
+use crate::sys::files::{Links, open_regular, read_at_most};
+use crate::sys::secret::Secret;
 
 /// The largest key file the agent writes.
 pub const MAX_KEY_BYTES: u64 = 4096;
@@ -82,7 +82,7 @@ pub fn key_path(challenge: &str, dir: &Path) -> Result<PathBuf, String> {
         .and_then(|r| r.strip_suffix('"'))
         .unwrap_or(realm);
     let path = PathBuf::from(realm);
-    let shown = crate::text::sanitize(realm);
+    let shown = crate::sys::text::sanitize(realm);
     let plain = path.components().all(|c| {
         matches!(
             c,

@@ -16,13 +16,13 @@ use url::Url;
 
 use crate::config::MiSelector;
 use crate::entra::{EntraError, MAX_RESPONSE_BYTES, parse_token};
-use crate::http::{BodyError, error_chain, read_capped};
-use crate::retry::{Attempt, Policy, Step};
-use crate::secret::Secret;
-use crate::text::sanitize;
-use crate::timefmt::now;
+use crate::net::http::{BodyError, error_chain, read_capped};
+use crate::net::retry::{Attempt, Policy, Step};
+use crate::sys::secret::Secret;
+use crate::sys::text::sanitize;
+use crate::sys::time::now;
+use crate::sys::trace::Trace;
 use crate::token::TokenResponse;
-use crate::trace::Trace;
 
 use super::arc;
 use super::{Endpoint, ManagedIdentity, MiError, MiFailure, describe_selector};
@@ -240,7 +240,7 @@ fn judge(
     trace: &Trace,
 ) -> Step<TokenResponse, MiFailure> {
     let status = resp.status().as_u16();
-    let retry_after = crate::http::retry_after(&resp);
+    let retry_after = crate::net::http::retry_after(&resp);
     let body = match read_body(resp) {
         Ok(body) => body,
         Err(Body::TooLarge) => return Step::Done(Err(MiFailure::TooLarge { status })),
@@ -362,7 +362,7 @@ fn transport(e: &reqwest::Error, started: Instant) -> Step<TokenResponse, MiFail
         let detail = if e.is_timeout() {
             format!(
                 "no connection within {} s",
-                crate::http::MANAGED_IDENTITY_CONNECT_TIMEOUT.as_secs()
+                crate::net::http::MANAGED_IDENTITY_CONNECT_TIMEOUT.as_secs()
             )
         } else {
             root_cause(e)

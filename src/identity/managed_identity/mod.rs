@@ -19,10 +19,10 @@ use std::time::Duration;
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{Config, ManagedIdentityConfig, MiSelector};
-use crate::env::Env;
 use crate::error::Error;
-use crate::http::managed_identity_endpoint_ok;
-use crate::secret::Secret;
+use crate::net::http::managed_identity_endpoint_ok;
+use crate::sys::env::Env;
+use crate::sys::secret::Secret;
 use crate::token::{AccessToken, TokenResponse};
 
 use super::{AcquireCx, TokenSource};
@@ -121,7 +121,7 @@ impl Endpoint {
                     endpoint: var.to_string(),
                     failure: MiFailure::NotAnEndpoint {
                         var,
-                        value: crate::text::sanitize(url),
+                        value: crate::sys::text::sanitize(url),
                     },
                 })
             }

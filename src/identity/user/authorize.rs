@@ -9,8 +9,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::entra::{self, CodeRedemption};
 use crate::error::Error;
 use crate::identity::AcquireCx;
-use crate::secret::Secret;
-use crate::text::sanitize;
+use crate::sys::secret::Secret;
+use crate::sys::text::sanitize;
 use crate::token::TokenResponse;
 
 use super::User;

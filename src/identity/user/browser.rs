@@ -5,8 +5,8 @@
 
 use std::process::{Command, Stdio};
 
-use crate::env::{Env, SECRET_VARIABLES};
 use crate::error::Error;
+use crate::sys::env::{Env, SECRET_VARIABLES};
 use crate::token::TokenResponse;
 
 use super::authorize::{Pkce, authorize_url, redeem};
@@ -116,7 +116,7 @@ fn opener(env: &Env, url: &str) -> Vec<Vec<String>> {
 }
 
 /// Starts the browser on `url`; its output never reaches git's stdout. The
-/// program is found only in absolute PATH directories ([`crate::program`]),
+/// program is found only in absolute PATH directories ([`crate::sys::program`]),
 /// and its environment has none of the variables holding secrets: the
 /// usual ones and `secret_vars`, the config's.
 fn open(env: &Env, url: &str, secret_vars: &[String]) -> Result<String, String> {
@@ -129,7 +129,7 @@ fn open(env: &Env, url: &str, secret_vars: &[String]) -> Result<String, String> 
         let Some((program, args)) = argv.split_first() else {
             continue;
         };
-        let path = match crate::program::resolve(env, program) {
+        let path = match crate::sys::program::resolve(env, program) {
             Ok(path) => path,
             Err(why) => {
                 failures.push(why);

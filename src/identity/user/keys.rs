@@ -11,7 +11,7 @@
 use crate::azure_devops::RESOURCE;
 use crate::cache::{Fingerprint, StoreError};
 use crate::identity::{AcquireCx, TokenSource};
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 use super::User;
 

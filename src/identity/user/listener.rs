@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 use super::authorize::{Redirect, read_redirect};
 

@@ -25,7 +25,7 @@ use crate::token::{AccessToken, TokenResponse};
 
 use super::{AcquireCx, Interactivity, TokenSource};
 
-pub use crate::tenant::ORGANIZATIONS;
+pub use crate::azure_devops::tenant::ORGANIZATIONS;
 
 /// How long a browser or paste sign-in may take before the helper gives up.
 pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -86,7 +86,8 @@ impl User {
                     return ORGANIZATIONS.to_string();
                 };
                 let wwwauth = cx.request.map_or(&[][..], |r| r.wwwauth.as_slice());
-                let found = crate::tenant::discover(org, &target.base, wwwauth, cx.cache_dir);
+                let found =
+                    crate::azure_devops::tenant::discover(org, &target.base, wwwauth, cx.cache_dir);
                 cx.trace.decision(format_args!(
                     "{}: tenant {} for organization {org} ({})",
                     cx.identity, found.id, found.how
@@ -158,8 +159,8 @@ impl User {
 /// git's `credential.interactive` (git ≥ 2.47), read only when a prompt is
 /// about to be shown, with a bounded wait.
 fn git_forbids_prompts(cx: &AcquireCx) -> Option<&'static str> {
-    let git = crate::program::find(cx.env, "git")?;
-    let value = crate::program::run_bounded(
+    let git = crate::sys::program::find(cx.env, "git")?;
+    let value = crate::sys::program::run_bounded(
         &git,
         &["config", "--get", "credential.interactive"],
         Duration::from_secs(2),
@@ -214,7 +215,9 @@ impl TokenSource for User {
             return vec![self.fingerprint()];
         }
         let mut all = vec![self.fingerprint()];
-        let remembered = cache_dir.map(crate::tenant::remembered).unwrap_or_default();
+        let remembered = cache_dir
+            .map(crate::azure_devops::tenant::remembered)
+            .unwrap_or_default();
         for tenant in remembered {
             let fp = self.key(&tenant);
             if !all.contains(&fp) {

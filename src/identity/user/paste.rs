@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 use crate::token::TokenResponse;
 
 use super::authorize::{Pkce, Redirect, authorize_url, read_redirect, redeem};

@@ -4,7 +4,7 @@
 use super::notice::{Notice, Notices};
 use super::{Fingerprint, StoreError, TokenStore, check_entry_size};
 use crate::keyring::KeyringStore;
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 impl TokenStore for KeyringStore {
     fn name(&self) -> &'static str {

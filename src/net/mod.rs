@@ -2,6 +2,9 @@
 //! `host[:port]` as git writes it, what counts as loopback, and "https, or
 //! plain http to a loopback address only".
 
+pub(crate) mod http;
+pub mod retry;
+
 use url::Url;
 
 /// `host[:port]`, lower-cased, as git sends `host=` (the port only when the

@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::cache::Fingerprint;
-use crate::private_fs::private_dir;
-use crate::trace::Trace;
+use crate::sys::files::private_dir;
+use crate::sys::trace::Trace;
 
 /// How long to wait before telling the user why we wait.
 pub const NOTICE_AFTER: Duration = Duration::from_secs(2);
@@ -21,13 +21,13 @@ pub const NOTICE_AFTER: Duration = Duration::from_secs(2);
 /// building the HTTP client, saving the token.
 const HOLDER_OVERHEAD: Duration = Duration::from_secs(15);
 /// The longest a holder's token request takes with default settings: a
-/// managed identity riding out an IMDS update (see `retry.rs`), which
+/// managed identity riding out an IMDS update (see `net::retry`), which
 /// outlasts Entra's 30 s budget.
 const LONGEST_REQUEST: Duration = longest(
     crate::entra::RETRY_BUDGET,
-    crate::retry::IMDS_UPDATE_WINDOW
-        .saturating_add(crate::retry::MANAGED_IDENTITY.max_backoff)
-        .saturating_add(crate::retry::MANAGED_IDENTITY.min_attempt),
+    crate::net::retry::IMDS_UPDATE_WINDOW
+        .saturating_add(crate::net::retry::MANAGED_IDENTITY.max_backoff)
+        .saturating_add(crate::net::retry::MANAGED_IDENTITY.min_attempt),
 );
 /// How long to wait in all before giving up: the holder's retry budget bounds
 /// its whole token request, so waiting longer only hides what went wrong —
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn waiting_is_bounded_by_the_holders_budget() {
-        let imds_update = crate::retry::MANAGED_IDENTITY.deadline(Some(Duration::ZERO));
+        let imds_update = crate::net::retry::MANAGED_IDENTITY.deadline(Some(Duration::ZERO));
         assert!(GIVE_UP_AFTER > crate::entra::RETRY_BUDGET);
         assert!(
             GIVE_UP_AFTER > imds_update,

@@ -1,4 +1,4 @@
-//! One invocation's shared state, used by git's verbs (`app.rs`) and by the
+//! One invocation's shared state, used by git's verbs (`verbs.rs`) and by the
 //! human commands (`commands/`): the environment, the trace, where files
 //! live, the config, the token store, and which identity serves a target.
 
@@ -8,13 +8,13 @@ use std::path::Path;
 use crate::azure_devops::{RESOURCE, Target};
 use crate::cache::{self, TokenStore};
 use crate::config::{AUTO, Config};
-use crate::env::{Dirs, Env};
 use crate::error::Error;
+use crate::git::protocol::Request;
 use crate::identity::{self, AcquireCx, Http, ImdsProbe, Interactivity, Prompt, Resolved};
-use crate::protocol::Request;
-use crate::secrets::Secrets;
-use crate::tokens;
-use crate::trace::Trace;
+use crate::keyring::secrets::Secrets;
+use crate::sys::env::{Dirs, Env};
+use crate::sys::trace::Trace;
+use crate::token::flow;
 
 /// What every command of one invocation shares: environment, trace, file
 /// locations and the identity chosen on the command line.
@@ -68,8 +68,8 @@ impl Session<'_> {
         store: &'s dyn TokenStore,
         config: &Config,
         source: &'s AcquireCx<'s>,
-    ) -> Result<tokens::Ctx<'s>, Error> {
-        Ok(tokens::Ctx {
+    ) -> Result<flow::Ctx<'s>, Error> {
+        Ok(flow::Ctx {
             source,
             trace: &self.trace,
             store,

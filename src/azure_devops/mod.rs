@@ -5,8 +5,10 @@
 //! the request is ours at all (a token is never written for another host) and
 //! build the canonical organization URL that routes match against.
 
+pub mod tenant;
+
+use crate::git::protocol::Request;
 use crate::net;
-use crate::protocol::Request;
 
 /// Azure DevOps's Entra application id: the resource every token is for.
 pub const RESOURCE: &str = "499b84ac-1321-427f-aa17-267ca6975798";

@@ -22,8 +22,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::check_tenant;
-use crate::private_fs::{private_dir, read_private, write_private};
-use crate::timefmt::now;
+use crate::sys::files::{private_dir, read_private, write_private};
+use crate::sys::time::now;
 
 /// The tenant to use when none can be found, and for Microsoft-account orgs.
 pub const ORGANIZATIONS: &str = "organizations";
@@ -229,13 +229,13 @@ fn probe(org: &str, base_url: &str) -> Result<String, String> {
         return Err("the organization name cannot be put in a URL".into());
     }
     let url = probe_url(org, base_url);
-    let client = crate::http::entra_client(&url).map_err(|e| e.to_string())?;
+    let client = crate::net::http::entra_client(&url).map_err(|e| e.to_string())?;
     let response = client
         .head(&url)
         .header("X-TFS-FedAuthRedirect", "Suppress")
         .timeout(PROBE_TIMEOUT)
         .send()
-        .map_err(|e| format!("HEAD {url}: {}", crate::text::sanitize(&e.to_string())))?;
+        .map_err(|e| format!("HEAD {url}: {}", crate::sys::text::sanitize(&e.to_string())))?;
     let headers = response.headers();
     let values = |name: &str| -> Vec<&str> {
         headers

@@ -3,13 +3,13 @@
 
 use std::io::{Read, Write};
 
-use crate::app::{self, Failure};
-use crate::cli::{Cli, Command};
+use super::verbs::{self, Failure};
+use crate::app::cli::{Cli, Command};
+use crate::app::session::Session;
 use crate::commands;
-use crate::env::{Dirs, Env};
-use crate::protocol::{self, Response};
-use crate::session::Session;
-use crate::trace::Trace;
+use crate::git::protocol::{self, Response};
+use crate::sys::env::{Dirs, Env};
+use crate::sys::trace::Trace;
 
 /// Runs one command; returns the process exit code. `stdin_is_terminal`
 /// says whether a person types on `stdin` (main asks the real stdin).
@@ -45,10 +45,10 @@ pub fn run(
         stdin_is_terminal,
     };
     let result = match cli.command {
-        Command::Get => app::get(&session, stdin, stdout, stderr),
-        Command::Store => app::store(stdin),
-        Command::Erase => app::erase(&session, stdin, stderr),
-        Command::Capability => app::capability(stdout),
+        Command::Get => verbs::get(&session, stdin, stdout, stderr),
+        Command::Store => verbs::store(stdin),
+        Command::Erase => verbs::erase(&session, stdin, stderr),
+        Command::Capability => verbs::capability(stdout),
         Command::Login { url, flow } => {
             commands::login::login(&session, url.as_deref(), flow.as_deref(), stderr)
                 .map_err(Failure::plain)
@@ -85,7 +85,7 @@ pub fn run(
             if quit {
                 let _ = protocol::write_response(stdout, &Response::Quit);
             }
-            let line = crate::text::inert(format_args!("{error}"));
+            let line = crate::sys::text::inert(format_args!("{error}"));
             let _ = writeln!(stderr, "git-credential-entra: {line}");
             1
         }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::env::Env;
+use crate::sys::env::Env;
 
 /// `name` in an absolute directory of PATH.
 pub fn find(env: &Env, name: &str) -> Option<PathBuf> {

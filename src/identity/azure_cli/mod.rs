@@ -24,10 +24,10 @@ use serde_json::Value;
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::AzureCliConfig;
-use crate::env::Env;
 use crate::error::Error;
-use crate::secret::Secret;
-use crate::timefmt::now;
+use crate::sys::env::Env;
+use crate::sys::secret::Secret;
+use crate::sys::time::now;
 use crate::token::AccessToken;
 
 use super::{AcquireCx, TokenSource};
@@ -136,15 +136,15 @@ impl TokenSource for AzureCli {
         cx.trace.decision(format_args!(
             "{}: token from the Azure CLI, valid until {}",
             cx.identity,
-            crate::timefmt::rfc3339(token.expires_on)
+            crate::sys::time::rfc3339(token.expires_on)
         ));
         Ok(token)
     }
 }
 
-/// `az` in an absolute directory of PATH (see [`crate::program`]).
+/// `az` in an absolute directory of PATH (see [`crate::sys::program`]).
 pub fn find(env: &Env) -> Option<PathBuf> {
-    crate::program::find(env, PROGRAM)
+    crate::sys::program::find(env, PROGRAM)
 }
 
 /// A directory outside any repository, for `az` to run in.
@@ -267,9 +267,9 @@ fn shown_stderr(stderr: &str) -> String {
         .filter(|l| l.trim_start().starts_with("ERROR"))
         .collect();
     if errors.is_empty() {
-        crate::text::sanitize(stderr)
+        crate::sys::text::sanitize(stderr)
     } else {
-        crate::text::sanitize(&errors.join(" "))
+        crate::sys::text::sanitize(&errors.join(" "))
     }
 }
 
@@ -297,7 +297,7 @@ fn parse(stdout: &str, received: i64) -> Result<AccessToken, String> {
     if expires_on <= received {
         return Err(format!(
             "the token expired at {}",
-            crate::timefmt::rfc3339(expires_on)
+            crate::sys::time::rfc3339(expires_on)
         ));
     }
     Ok(AccessToken {
@@ -317,7 +317,7 @@ fn local_time(text: &str) -> Result<i64, String> {
     let bad = || {
         format!(
             "expiresOn {:?} is not a date and time",
-            crate::text::sanitize(text)
+            crate::sys::text::sanitize(text)
         )
     };
     let (date, time) = text.trim().split_once([' ', 'T']).ok_or_else(bad)?;

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::Fingerprint;
-use crate::private_fs::{read_private, write_private};
-use crate::text::sanitize;
+use crate::sys::files::{read_private, write_private};
+use crate::sys::text::sanitize;
 
 /// How long a failure is reported instead of asking again.
 pub const FAILURE_TTL_SECS: i64 = 30;

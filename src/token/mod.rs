@@ -6,9 +6,14 @@
 //! The cached form never carries a refresh token: that stays in the answer,
 //! for a source that keeps it somewhere safer than the token cache.
 
+pub mod claims;
+pub(crate) mod flow;
+pub(crate) mod lock;
+pub(crate) mod outage;
+
 use serde::{Deserialize, Serialize};
 
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 /// The longest serialised [`AccessToken`] accepted: the cache's entry limit.
 pub const MAX_STORED_BYTES: usize = 64 * 1024;

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::trace::Trace;
+use crate::sys::trace::Trace;
 
 /// Each endpoint's policy, named in one place: the tests and benches state
 /// their bounds from these.

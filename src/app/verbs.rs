@@ -8,16 +8,16 @@
 
 use std::io::{Read, Write};
 
+use crate::app::session::Session;
 use crate::azure_devops::{Target, recognise};
 use crate::config::Config;
 use crate::error::Error;
+use crate::git::protocol::{self, Response};
 use crate::identity::{Prompt, Resolved};
-use crate::jwt::Claims;
-use crate::protocol::{self, Response};
-use crate::secrets::Secrets;
-use crate::session::Session;
-use crate::timefmt::now;
-use crate::tokens::{self, Erased};
+use crate::keyring::secrets::Secrets;
+use crate::sys::time::now;
+use crate::token::claims::Claims;
+use crate::token::flow::{self, Erased};
 
 /// An error, and whether git must be told to stop (`quit=1`).
 pub struct Failure {
@@ -130,7 +130,7 @@ pub fn get(
     let identity = s.identity_for(&target, &config).map_err(Failure::quit)?;
     s.trace.decision(format_args!("identity {identity}"));
     let token = with_tokens(s, &config, &identity, &request, &target, stderr, |cx, _| {
-        tokens::get(&identity, cx)
+        flow::get(&identity, cx)
     })
     .and_then(|got| got)
     .map_err(Failure::quit)?;
@@ -170,7 +170,7 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
             &target,
             stderr,
             |cx, prompt| {
-                match tokens::erase(&identity, rejected, cx) {
+                match flow::erase(&identity, rejected, cx) {
                     Ok(outcome) => s.trace.decision(format_args!(
                         "erase for '{}': {}",
                         identity.name,
@@ -194,7 +194,7 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
     // A refused token may have come from the wrong tenant: discover it
     // again. Only now: the tenant decided which cached token was dropped.
     if let (Some(org), Ok(dir)) = (&target.org, s.cache_dir()) {
-        match crate::tenant::forget(org, &target.base, dir) {
+        match crate::azure_devops::tenant::forget(org, &target.base, dir) {
             Ok(true) => s.trace.decision(format_args!(
                 "erase: forgot the tenant of {}/{org}",
                 target.base
@@ -217,7 +217,7 @@ fn with_tokens<T>(
     request: &protocol::Request,
     target: &Target,
     stderr: &mut dyn Write,
-    f: impl FnOnce(&tokens::Ctx, &Prompt) -> T,
+    f: impl FnOnce(&flow::Ctx, &Prompt) -> T,
 ) -> Result<T, Error> {
     let store = s.store(config)?;
     let secrets = Secrets::new(s.env);

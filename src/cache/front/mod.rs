@@ -15,7 +15,7 @@
 use std::cell::OnceCell;
 
 use super::{Fingerprint, StoreError, TokenStore};
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 /// Opens the store behind the front, on first need.
 pub type Opener = Box<dyn Fn() -> Result<Box<dyn TokenStore>, StoreError>>;

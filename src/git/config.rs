@@ -135,7 +135,7 @@ fn git_config(args: &[OsString], missing_ok: bool) -> Result<Option<Vec<u8>>, Gi
             "{} failed ({}): {}",
             shown(),
             code.map_or_else(|| "killed".to_string(), |c| format!("exit {c}")),
-            crate::text::sanitize(&String::from_utf8_lossy(&err))
+            crate::sys::text::sanitize(&String::from_utf8_lossy(&err))
         ))),
     }
 }

@@ -16,8 +16,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::env::Env;
-use crate::private_fs::open_append_private;
+use crate::sys::env::Env;
+use crate::sys::files::open_append_private;
 
 const VAR: &str = "GIT_CREDENTIAL_ENTRA_TRACE";
 
@@ -67,7 +67,7 @@ impl Trace {
                 Err(e) => {
                     eprintln!(
                         "git-credential-entra: {VAR}: cannot use {}: {e}, so nothing is traced there (the trace file must be a regular file of yours, not a link or a pipe). Fix: point {VAR} at a file in a directory only you can write, such as your home",
-                        crate::text::escape_controls(path)
+                        crate::sys::text::escape_controls(path)
                     );
                     (verbosity, None)
                 }
@@ -75,7 +75,7 @@ impl Trace {
             Err(problem) => {
                 eprintln!(
                     "git-credential-entra: {}",
-                    crate::text::escape_controls(&problem)
+                    crate::sys::text::escape_controls(&problem)
                 );
                 (verbosity, None)
             }
@@ -130,7 +130,7 @@ impl Trace {
         if let Some(sink) = self.sink.borrow_mut().as_mut() {
             let ms = self.start.elapsed().as_secs_f64() * 1000.0;
             // A trace that cannot be written must not fail the request.
-            let line = crate::text::inert(args);
+            let line = crate::sys::text::inert(args);
             let _ = writeln!(sink, "git-credential-entra [{ms:10.3} ms] {line}");
         }
     }
@@ -140,7 +140,7 @@ impl Trace {
 fn utc_micros(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = i64::try_from(since.as_secs()).unwrap_or(0);
-    let whole = crate::timefmt::rfc3339(secs);
+    let whole = crate::sys::time::rfc3339(secs);
     let date_time = whole.strip_suffix('Z').unwrap_or(&whole);
     format!("{date_time}.{:06}Z", since.subsec_micros())
 }

@@ -10,13 +10,13 @@
 
 use crate::cache::{Fingerprint, TokenStore};
 use crate::error::Error;
-use crate::failure::{self, Failure};
 use crate::identity::{AcquireCx, Resolved};
-use crate::lock;
-use crate::secret::Secret;
-use crate::timefmt::now;
+use crate::sys::secret::Secret;
+use crate::sys::time::now;
+use crate::sys::trace::Trace;
+use crate::token::lock;
+use crate::token::outage::{self, Failure};
 use crate::token::{AccessToken, Freshness};
-use crate::trace::Trace;
 
 /// Everything a token request needs besides the identity.
 pub struct Ctx<'a> {
@@ -55,7 +55,7 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
             "cache hit ({}) for {}: expires {}",
             cx.store.name(),
             identity.name,
-            crate::timefmt::rfc3339(t.expires_on)
+            crate::sys::time::rfc3339(t.expires_on)
         ));
         return Ok(t.clone());
     }
@@ -106,7 +106,7 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
             Some(t) if t.freshness(now(), cx.margin) != Freshness::Expired => {
                 cx.trace.decision(format_args!(
                     "acquiring failed, serving the cached token, valid until {}: {e}",
-                    crate::timefmt::rfc3339(t.expires_on)
+                    crate::sys::time::rfc3339(t.expires_on)
                 ));
                 Ok(t)
             }
@@ -171,7 +171,7 @@ pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result
 /// A failure another process had for `fp` moments ago, to be reported
 /// instead of running a retry cycle of our own against a failing service.
 fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
-    match failure::recent(cx.lock_dir, fp, now()) {
+    match outage::recent(cx.lock_dir, fp, now()) {
         Ok(Some(f)) => {
             cx.trace.decision(format_args!(
                 "not requesting a token: another process's request failed ({}) {} s ago",
@@ -193,9 +193,9 @@ fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
 /// removes an old one once the service works again.
 fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<AccessToken, Error>) {
     let done = match acquired {
-        Ok(_) => failure::clear(cx.lock_dir, fp),
+        Ok(_) => outage::clear(cx.lock_dir, fp),
         Err(e) => match e.shareable() {
-            Some((kind, message)) => failure::record(
+            Some((kind, message)) => outage::record(
                 cx.lock_dir,
                 fp,
                 &Failure {
@@ -245,9 +245,9 @@ mod tests {
     use super::*;
     use crate::cache::FileStore;
     use crate::entra::EntraError;
-    use crate::env::Env;
     use crate::identity::{Prompt, TokenSource};
-    use crate::secrets::Secrets;
+    use crate::keyring::secrets::Secrets;
+    use crate::sys::env::Env;
 
     /// A source that counts its requests and hands out numbered tokens.
     struct Counting {

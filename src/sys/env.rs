@@ -119,7 +119,7 @@ pub struct RelativeConfig {
 
 impl fmt::Display for RelativeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = crate::text::escape_controls(&self.value);
+        let value = crate::sys::text::escape_controls(&self.value);
         write!(
             f,
             "{} \"{value}\" is a relative path, so no config is read: git runs this helper inside the repository, and a relative path would read a file the repository ships. Fix: give an absolute path (for example \"$PWD/{value}\")",

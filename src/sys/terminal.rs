@@ -12,7 +12,7 @@
 
 use std::io::{self, Read, Write};
 
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 /// Longest secret read from the terminal, as from a pipe.
 const MAX_SECRET: usize = 64 * 1024;

@@ -1,9 +1,11 @@
 //! The OS keyrings through keyring-core: Secret Service and keyutils on
 //! Linux, Keychain on macOS, Credential Manager on Windows.
 //!
-//! One wrapper for both users: the token cache (`cache/keyring.rs`, account =
-//! the fingerprint) and the secret store (`secrets.rs`, account =
+//! One wrapper for both users: the token cache (`cache/keyring_store.rs`, account =
+//! the fingerprint) and the secret store (`keyring/secrets.rs`, account =
 //! `secret:{fingerprint}`). Every item has the service `git-credential-entra`.
+
+pub(crate) mod secrets;
 
 #[cfg(target_os = "linux")]
 use std::cell::OnceCell;
@@ -12,8 +14,8 @@ use std::sync::Arc;
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
 use crate::cache::StoreError;
-use crate::env::Env;
-use crate::secret::Secret;
+use crate::sys::env::Env;
+use crate::sys::secret::Secret;
 
 /// Keyring service name for every item this helper stores.
 pub const SERVICE: &str = "git-credential-entra";

@@ -9,8 +9,8 @@
 use std::cell::OnceCell;
 
 use crate::cache::StoreError;
-use crate::env::Env;
 use crate::keyring::KeyringStore;
+use crate::sys::env::Env;
 
 /// The secret store, opened lazily.
 pub struct Secrets<'a> {

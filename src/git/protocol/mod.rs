@@ -14,7 +14,7 @@
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 
-use crate::secret::Secret;
+use crate::sys::secret::Secret;
 
 /// Longest line git may send, newline included.
 pub const MAX_LINE: usize = 65_535;

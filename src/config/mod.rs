@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::azure_devops::{HostEntry, route_url};
 use crate::cache::CacheMode;
-use crate::text::escape_controls;
+use crate::sys::text::escape_controls;
 
 mod fields;
 mod file;

@@ -1,0 +1,11 @@
+//! The top of the program: one invocation from the command line to an exit
+//! code. `cli` is the command-line surface, `run` dispatches it, `verbs`
+//! answers git (get, store, erase, capability) and `session` is what every
+//! command of one invocation shares.
+
+pub mod cli;
+pub(crate) mod run;
+pub(crate) mod session;
+pub(crate) mod verbs;
+
+pub use run::run;

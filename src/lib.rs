@@ -9,7 +9,6 @@ mod cache;
 mod commands;
 pub mod config;
 pub mod entra;
-mod error;
 pub mod git;
 mod identity;
 mod keyring;

@@ -4,6 +4,7 @@
 //! command of one invocation shares.
 
 pub mod cli;
+pub(crate) mod error;
 pub(crate) mod run;
 pub(crate) mod session;
 pub(crate) mod verbs;

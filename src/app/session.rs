@@ -5,10 +5,10 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use crate::app::error::Error;
 use crate::azure_devops::{RESOURCE, Target};
 use crate::cache::{self, TokenStore};
 use crate::config::{AUTO, Config};
-use crate::error::Error;
 use crate::git::protocol::Request;
 use crate::identity::{self, AcquireCx, Http, ImdsProbe, Interactivity, Prompt, Resolved};
 use crate::keyring::secrets::Secrets;
@@ -138,6 +138,11 @@ impl Session<'_> {
                 route.map_or(AUTO, |r| r.identity.as_str()).to_string()
             }
         };
-        identity::resolve(&name, config, self.env, &self.imds_probe())
+        Ok(identity::resolve(
+            &name,
+            config,
+            self.env,
+            &self.imds_probe(),
+        )?)
     }
 }

@@ -8,10 +8,10 @@
 
 use std::io::{Read, Write};
 
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::{Target, recognise};
 use crate::config::Config;
-use crate::error::Error;
 use crate::git::protocol::{self, Response};
 use crate::identity::{Prompt, Resolved};
 use crate::keyring::secrets::Secrets;
@@ -132,7 +132,7 @@ pub fn get(
     let token = with_tokens(s, &config, &identity, &request, &target, stderr, |cx, _| {
         flow::get(&identity, cx)
     })
-    .and_then(|got| got)
+    .and_then(|got| got.map_err(Error::from))
     .map_err(Failure::quit)?;
     let expiry = token.git_expiry(config.refresh_margin_seconds, now());
     let username;

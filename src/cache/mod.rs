@@ -118,6 +118,9 @@ pub fn check_entry_size(data: &Secret<String>) -> Result<(), StoreError> {
 #[derive(Debug, Clone)]
 pub struct StoreError(pub String);
 
+// Its Display is its message; it has no deeper cause.
+impl std::error::Error for StoreError {}
+
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::app::cli::CacheCommand;
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::cache::Fingerprint;
 use crate::config::AUTO;
-use crate::error::Error;
 use crate::identity;
 use crate::sys::time::{now, rfc3339};
 use crate::token::{AccessToken, Freshness};
@@ -64,11 +64,12 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
             .next()
             .map(|(_, e)| e)
             .or(auto_error)
-            .unwrap_or_else(|| Error::UnknownIdentity {
+            .unwrap_or_else(|| identity::Error::UnknownIdentity {
                 name: flag.clone(),
                 file: config.describe_file(),
                 known: config.identities.keys().cloned().collect(),
-            }));
+            })
+            .into());
     }
     if session.identity_flag.is_none() {
         for fp in stored {

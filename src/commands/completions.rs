@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::app::cli::{Cli, CompletionShell};
-use crate::error::Error;
+use crate::app::error::Error;
 
 /// Writes the completion script for `shell`.
 pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<(), Error> {

@@ -5,10 +5,10 @@
 
 use std::io::Write;
 
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config};
-use crate::error::Error;
 use crate::git::config as gitconfig;
 use crate::identity;
 

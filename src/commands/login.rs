@@ -3,11 +3,11 @@
 
 use std::io::Write;
 
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config, IdentityKind, UserFlow};
-use crate::error::Error;
-use crate::identity::{Interactivity, Prompt, User, configured_user};
+use crate::identity::{self, Interactivity, Prompt, User, configured_user};
 use crate::keyring::secrets::Secrets;
 use crate::token::claims::Claims;
 
@@ -41,7 +41,7 @@ fn identity_name(
 /// The user identity `name`, or why it is not one.
 fn user(session: &Session, config: &Config, name: &str) -> Result<User, Error> {
     match config.identities.get(name) {
-        Some(IdentityKind::User(c)) => configured_user(name, c, config, session.env),
+        Some(IdentityKind::User(c)) => Ok(configured_user(name, c, config, session.env)?),
         Some(other) => Err(Error::Command(format!(
             "identity '{name}' is a {} identity, which signs in by itself; login and logout are for user identities. Fix: pass --identity NAME of a \"type\": \"user\" identity",
             other.type_name()
@@ -50,11 +50,12 @@ fn user(session: &Session, config: &Config, name: &str) -> Result<User, Error> {
             "no user identity is routed here (the built-in 'auto' serves it). Fix: add an identity {{\"type\": \"user\"}} and a route to it in {}, or pass --identity NAME",
             config.describe_file()
         ))),
-        None => Err(Error::UnknownIdentity {
+        None => Err(identity::Error::UnknownIdentity {
             name: name.to_string(),
             file: config.describe_file(),
             known: config.identities.keys().cloned().collect(),
-        }),
+        }
+        .into()),
     }
 }
 

@@ -5,10 +5,10 @@
 use std::io::{Read, Write};
 
 use crate::app::cli::SecretCommand;
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::config::{AUTO, IdentityKind, SecretSource};
-use crate::error::Error;
-use crate::identity::configured_app;
+use crate::identity::{self, configured_app};
 use crate::sys::secret::Secret;
 
 /// `secret set|delete --identity NAME`.
@@ -49,11 +49,12 @@ pub fn run(
             )));
         }
         None => {
-            return Err(Error::UnknownIdentity {
+            return Err(identity::Error::UnknownIdentity {
                 name,
                 file: config.describe_file(),
                 known: config.identities.keys().cloned().collect(),
-            });
+            }
+            .into());
         }
     };
     let sp = configured_app(sp, &config, session.env)?;

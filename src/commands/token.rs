@@ -5,10 +5,10 @@
 use std::io::Write;
 
 use crate::app::cli::{TokenArgs, TokenFormat};
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::AUTO;
-use crate::error::Error;
 use crate::identity::{self, Prompt};
 use crate::keyring::secrets::Secrets;
 use crate::sys::time::rfc3339;

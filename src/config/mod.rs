@@ -76,6 +76,9 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+// Its Display is its message; it has no deeper cause.
+impl std::error::Error for ConfigError {}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Paths and problems quote keys and values from the file: escaped,

@@ -40,6 +40,9 @@ pub enum EntraError {
     TooLarge { status: u16 },
 }
 
+// Its Display is its message; it has no deeper cause.
+impl std::error::Error for EntraError {}
+
 /// Why an HTTP answer did not arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {

@@ -16,8 +16,8 @@ use std::path::Path;
 
 use crate::azure_devops::Target;
 use crate::entra::ClientAuth;
-use crate::error::Error;
 use crate::git::protocol::Request;
+use crate::identity::Error;
 use crate::keyring::secrets::Secrets;
 use crate::net::http::HttpSetupError;
 use crate::sys::env::Env;

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use crate::config::{AssertionAlg, SecretSource, check_client_id, check_tenant};
-use crate::error::Error;
+use crate::identity::Error;
 use crate::sys::env::Env;
 
 use super::{ServicePrincipal, Workload};

@@ -15,6 +15,7 @@ mod azure_cli;
 mod certificate;
 mod context;
 mod environment;
+mod error;
 mod federation;
 mod managed_identity;
 mod oidc;
@@ -33,7 +34,6 @@ use crate::config::{
     AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, PipelineTokenConfig,
     ServicePrincipalConfig, check_authority_host,
 };
-use crate::error::{Error, SecretError};
 use crate::sys::env::Env;
 use crate::token::AccessToken;
 
@@ -42,6 +42,7 @@ pub use azure_cli::{AzCliError, AzureCli};
 pub use certificate::CertError;
 pub use context::{AcquireCx, Http, Interactivity, Prompt};
 pub use environment::EnvCredential;
+pub use error::{Error, SecretError};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};

@@ -6,7 +6,7 @@
 
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
-use crate::error::{Error, SecretError};
+use crate::identity::{Error, SecretError};
 use crate::sys::secret::Secret;
 use crate::sys::time::now;
 use crate::token::AccessToken;

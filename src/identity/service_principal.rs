@@ -9,7 +9,7 @@ use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{AssertionAlg, SecretSource};
 use crate::entra::{ClientAuth, token_endpoint};
-use crate::error::{Error, SecretError};
+use crate::identity::{Error, SecretError};
 use crate::keyring::secrets::Secrets;
 use crate::sys::files::{Links, open_regular, read_at_most};
 use crate::sys::secret::Secret;
@@ -323,7 +323,7 @@ fn read_secret_file(path: &Path) -> Result<Secret<String>, String> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::error::Error;
+    use crate::identity::Error;
     use crate::identity::{ImdsProbe, resolve};
     use crate::sys::env::Env;
     use crate::sys::trace::Trace;

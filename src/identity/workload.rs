@@ -13,7 +13,7 @@ use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{Assertion, Config, MiSelector, WorkloadConfig};
 use crate::entra::ClientAuth;
-use crate::error::Error;
+use crate::identity::Error;
 use crate::sys::env::Env;
 use crate::token::AccessToken;
 

@@ -128,6 +128,10 @@ impl fmt::Display for RelativeConfig {
     }
 }
 
+// Their Display is their message; they have no deeper cause.
+impl std::error::Error for NoHome {}
+impl std::error::Error for RelativeConfig {}
+
 /// Why there is no config file path to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigPathError {

@@ -9,11 +9,11 @@
 //! behind this one report it at once instead of each retrying in turn.
 
 use crate::cache::{Fingerprint, TokenStore};
-use crate::error::Error;
-use crate::identity::{AcquireCx, Resolved};
+use crate::identity::{self, AcquireCx, Resolved};
 use crate::sys::secret::Secret;
 use crate::sys::time::now;
 use crate::sys::trace::Trace;
+use crate::token::error::Error;
 use crate::token::lock;
 use crate::token::outage::{self, Failure};
 use crate::token::{AccessToken, Freshness};
@@ -44,7 +44,7 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
             "{}: tokens of this type are not cached; requesting one",
             identity.name
         ));
-        return identity.acquire(cx.source);
+        return Ok(identity.acquire(cx.source)?);
     }
     let fp = identity.fingerprint_for(cx.source);
     let cached = lookup(&fp, cx);
@@ -89,7 +89,7 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
             cx.trace.detail(format_args!("{}", cx.source.interactivity));
             let acquired = identity.acquire(cx.source);
             remember(&fp, cx, &acquired);
-            acquired
+            acquired.map_err(Error::from)
         }
     };
     match acquired {
@@ -191,7 +191,7 @@ fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
 
 /// Leaves a failure of the service for the processes queued behind us, or
 /// removes an old one once the service works again.
-fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<AccessToken, Error>) {
+fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<AccessToken, identity::Error>) {
     let done = match acquired {
         Ok(_) => outage::clear(cx.lock_dir, fp),
         Err(e) => match e.shareable() {
@@ -268,7 +268,7 @@ mod tests {
         fn cacheable(&self) -> bool {
             self.cacheable
         }
-        fn acquire(&self, _: &AcquireCx) -> Result<AccessToken, Error> {
+        fn acquire(&self, _: &AcquireCx) -> Result<AccessToken, identity::Error> {
             self.calls.set(self.calls.get() + 1);
             Ok(AccessToken {
                 token: Secret::new(format!("token-{}", self.calls.get())),
@@ -345,10 +345,10 @@ mod tests {
         fn fingerprint(&self) -> Fingerprint {
             Fingerprint::of("test", "a", "t", "once", "r")
         }
-        fn acquire(&self, _: &AcquireCx) -> Result<AccessToken, Error> {
+        fn acquire(&self, _: &AcquireCx) -> Result<AccessToken, identity::Error> {
             self.calls.set(self.calls.get() + 1);
             if self.calls.get() == 1 {
-                return Err(Error::Entra {
+                return Err(identity::Error::Entra {
                     identity: "t".into(),
                     step: "test",
                     source: Box::new((self.failure)()),

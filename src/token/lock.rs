@@ -51,6 +51,18 @@ pub struct LockTimeout {
     pub path: PathBuf,
 }
 
+impl std::fmt::Display for LockTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the lock {} stayed held by another process",
+            self.path.display()
+        )
+    }
+}
+
+impl std::error::Error for LockTimeout {}
+
 /// Takes the lock for `fp` in `dir`. Calls `notice` once if waiting takes
 /// longer than [`NOTICE_AFTER`]. Where locking is impossible (no directory,
 /// a filesystem without locks) it degrades to no locking with a trace line:
@@ -178,7 +190,7 @@ mod tests {
             "a waiter outlasts an IMDS update"
         );
         assert!(GIVE_UP_AFTER <= imds_update + Duration::from_secs(30));
-        let e = crate::error::Error::Lock {
+        let e = crate::token::error::Error::Lock {
             identity: "ci".into(),
             timeout: LockTimeout {
                 path: PathBuf::from("x.lock"),

@@ -7,6 +7,7 @@
 //! for a source that keeps it somewhere safer than the token cache.
 
 pub mod claims;
+pub(crate) mod error;
 pub(crate) mod flow;
 pub(crate) mod lock;
 pub(crate) mod outage;

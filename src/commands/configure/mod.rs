@@ -16,9 +16,9 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::app::cli::ScopeArgs;
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::HostEntry;
-use crate::error::Error;
 use crate::git::config::{self as gitconfig, GitConfigError, Scope};
 
 mod report;

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{applies, io, is_ours, key_url};
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::config::{AUTO, Config};
-use crate::error::Error;
 use crate::git::config::{self as gitconfig, Entry, Scope};
 use crate::identity;
 

@@ -14,11 +14,12 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::app::cli::DoctorArgs;
+use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::tenant;
 use crate::azure_devops::{RESOURCE, Target};
 use crate::config::Config;
-use crate::error::{Error, SecretError};
+use crate::identity::{self, SecretError};
 use crate::identity::{Prompt, Resolved};
 use crate::keyring::secrets::Secrets;
 use crate::sys::time::rfc3339;
@@ -269,7 +270,7 @@ fn acquire(
             Some(token)
         }
         Err(e) => {
-            checks.push(from_error("token", &e));
+            checks.push(from_error("token", &e.into()));
             None
         }
     }
@@ -367,14 +368,14 @@ fn from_error(step: &'static str, e: &Error) -> Check {
         ),
         None => (text.clone(), default_fix(e)),
     };
-    let check = match e {
-        Error::Secret { cause, .. } => match cause {
+    let check = match e.identity() {
+        Some(identity::Error::Secret { cause, .. }) => match cause {
             SecretError::NoKeyring(_) | SecretError::Keyring(_) => "keyring",
             _ => "secret",
         },
-        Error::NoAutoSource { .. } => "route",
-        Error::Entra { .. } => "entra",
-        Error::SignInRequired { .. } | Error::SignIn { .. } => "sign-in",
+        Some(identity::Error::NoAutoSource { .. }) => "route",
+        Some(identity::Error::Entra { .. }) => "entra",
+        Some(identity::Error::SignInRequired { .. } | identity::Error::SignIn { .. }) => "sign-in",
         _ => step,
     };
     Check::fail(check, detail, fix)
@@ -382,14 +383,14 @@ fn from_error(step: &'static str, e: &Error) -> Check {
 
 /// The fix for an error whose message has none.
 fn default_fix(e: &Error) -> String {
-    match e {
-        Error::Secret { identity, .. } => format!(
+    match e.identity() {
+        Some(identity::Error::Secret { identity, .. }) => format!(
             "make the secret or certificate of identity '{identity}' readable by this user (see `git-credential-entra secret set --identity {identity}`)"
         ),
-        Error::NoAutoSource { file, .. } => format!(
+        Some(identity::Error::NoAutoSource { file, .. }) => format!(
             "add an identity and a route for this organization to {file} (see the README's scenario guides)"
         ),
-        Error::Entra { identity, .. } => format!(
+        Some(identity::Error::Entra { identity, .. }) => format!(
             "check identity '{identity}' (tenant, client id, credential) against its app registration"
         ),
         _ => "run again with -vv to see each step".to_string(),

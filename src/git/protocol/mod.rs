@@ -103,6 +103,9 @@ pub enum ParseError {
     Io(io::Error),
 }
 
+// Its Display is its message; it has no deeper cause.
+impl std::error::Error for ParseError {}
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -24,7 +24,7 @@ mod probe;
 pub use probe::ImdsProbe;
 
 use crate::config::{Config, MiSelector, UserConfig, check_client_id};
-use crate::error::Error;
+use crate::identity::Error;
 use crate::sys::env::Env;
 
 use super::environment::{self, Authority};

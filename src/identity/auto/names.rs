@@ -2,7 +2,7 @@
 //! tools), `prod` (deployed workloads), or the name of one credential of
 //! `DefaultAzureCredential`, case-insensitive; unset or blank, the whole chain.
 
-use crate::error::Error;
+use crate::identity::Error;
 use crate::sys::env::Env;
 
 use super::{CHAIN, Link};

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::AzureCliConfig;
-use crate::error::Error;
+use crate::identity::Error;
 use crate::sys::env::Env;
 use crate::sys::secret::Secret;
 use crate::sys::time::now;

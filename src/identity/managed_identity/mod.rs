@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{Config, ManagedIdentityConfig, MiSelector};
-use crate::error::Error;
+use crate::identity::Error;
 use crate::net::http::managed_identity_endpoint_ok;
 use crate::sys::env::Env;
 use crate::sys::secret::Secret;

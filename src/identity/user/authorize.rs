@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::entra::{self, CodeRedemption};
-use crate::error::Error;
 use crate::identity::AcquireCx;
+use crate::identity::Error;
 use crate::sys::secret::Secret;
 use crate::sys::text::sanitize;
 use crate::token::TokenResponse;

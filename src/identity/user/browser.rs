@@ -5,7 +5,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::error::Error;
+use crate::identity::Error;
 use crate::sys::env::{Env, SECRET_VARIABLES};
 use crate::token::TokenResponse;
 

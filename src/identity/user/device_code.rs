@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::entra::{self, EntraError};
-use crate::error::Error;
+use crate::identity::Error;
 use crate::token::TokenResponse;
 
 use super::User;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::cache::Fingerprint;
 use crate::config::{UserConfig, UserFlow};
-use crate::error::Error;
+use crate::identity::Error;
 use crate::token::{AccessToken, TokenResponse};
 
 use super::{AcquireCx, Interactivity, TokenSource};

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use crate::error::Error;
+use crate::identity::Error;
 use crate::sys::secret::Secret;
 use crate::token::TokenResponse;
 

@@ -3,7 +3,7 @@
 //! replaces the old one (done by the caller, which keeps every answer's).
 
 use crate::entra::{self, EntraError};
-use crate::error::Error;
+use crate::identity::Error;
 use crate::token::TokenResponse;
 
 use super::User;

@@ -1,24 +1,18 @@
-//! The errors the program branches on, each worded as: which identity, which
-//! step, what went wrong, and what to do.
+//! Why an identity could not be resolved or give a token, each worded as:
+//! which identity, which step, what went wrong, and what to do. The token
+//! flow and the app wrap this error; it knows nothing of them.
 
 use std::fmt;
 
+use super::{AzCliError, CertError, FederationError, MiError};
 use crate::cache::StoreError;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
-use crate::git::protocol::ParseError;
-use crate::identity::FederationError;
-use crate::identity::{AzCliError, MiError};
 use crate::net::http::HttpSetupError;
-use crate::sys::env::{ConfigPathError, NoHome, RelativeConfig};
-use crate::token::lock::LockTimeout;
-use crate::token::outage::{FAILURE_TTL_SECS, Failure};
 
-/// Everything that can stop a request.
+/// Everything that can keep an identity from giving a token.
 #[derive(Debug)]
 pub enum Error {
-    /// git's request could not be read.
-    Parse(ParseError),
     /// The config file is wrong.
     Config(Box<ConfigError>),
     /// `--identity` names nothing.
@@ -27,12 +21,6 @@ pub enum Error {
         file: String,
         known: Vec<String>,
     },
-    /// Routes depend on the organization, but git did not say which.
-    /// `base` is `scheme://host[:port]`.
-    NoOrganization { base: String },
-    /// Routes depend on the path, but it has `.`/`..` segments that the
-    /// HTTP client resolves and git does not.
-    DotSegments { base: String },
     /// `auto` found no usable source.
     NoAutoSource {
         identity: String,
@@ -44,10 +32,6 @@ pub enum Error {
         identity: String,
         cause: SecretError,
     },
-    /// A default location has no absolute base directory.
-    NoHome(NoHome),
-    /// The config file was chosen by a relative path.
-    RelativeConfig(RelativeConfig),
     /// An environment variable of ours or Azure's is malformed.
     Environment { var: &'static str, problem: String },
     /// HTTP could not be set up.
@@ -76,13 +60,6 @@ pub enum Error {
         identity: String,
         cause: Box<AzCliError>,
     },
-    /// Another process's token request for the same principal just failed;
-    /// its failure is reported instead of asking again.
-    RecentFailure {
-        identity: String,
-        failure: Failure,
-        now: i64,
-    },
     /// A user identity must sign in, and no prompt may be shown here.
     SignInRequired {
         identity: String,
@@ -99,23 +76,11 @@ pub enum Error {
         /// What went wrong and what to do.
         problem: String,
     },
-    /// Another process held the identity's lock too long.
-    Lock {
-        identity: String,
-        timeout: LockTimeout,
-    },
-    /// A token or secret store failed while a command used it.
-    Store { context: String, cause: StoreError },
-    /// A subcommand was used wrongly, or its input could not be read.
-    Command(String),
-    /// Writing to git failed.
-    Io(std::io::Error),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Parse(e) => write!(f, "cannot read git's request: {e}"),
             Error::Config(e) => write!(f, "{e}"),
             Error::UnknownIdentity { name, file, known } => write!(
                 f,
@@ -127,17 +92,6 @@ impl fmt::Display for Error {
                     (false, true) => known.join(", "),
                 }
             ),
-            Error::NoOrganization { base } => {
-                let (scheme, authority) = base.split_once("://").unwrap_or(("https", base));
-                write!(
-                    f,
-                    "git did not say which Azure DevOps organization on {base} the request is for, and your routes depend on it. Fix: let git send the repository path with `git config --global credential.{base}.useHttpPath true`, or name the organization in the remote URL: {scheme}://ORG@{authority}/ORG/PROJECT/_git/REPO"
-                )
-            }
-            Error::DotSegments { base } => write!(
-                f,
-                "the repository path git sent for {base} has a '.' or '..' segment, so it is not certain which organization or project the request goes to, and your routes depend on that. Fix: set the remote URL without them: git remote set-url origin {base}/ORG/PROJECT/_git/REPO"
-            ),
             Error::NoAutoSource {
                 identity,
                 file,
@@ -148,8 +102,6 @@ impl fmt::Display for Error {
                 tried.join("; ")
             ),
             Error::Secret { identity, cause } => write!(f, "identity '{identity}': {cause}"),
-            Error::NoHome(e) => write!(f, "{e}"),
-            Error::RelativeConfig(e) => write!(f, "{e}"),
             Error::Environment { var, problem } => write!(f, "{var} {problem}"),
             Error::Http { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::Assertion { identity, cause } => {
@@ -166,19 +118,6 @@ impl fmt::Display for Error {
             Error::AzureCli { identity, cause } => {
                 write!(f, "identity '{identity}': Azure CLI: {cause}")
             }
-            Error::RecentFailure {
-                identity,
-                failure,
-                now,
-            } => {
-                let age = now.saturating_sub(failure.at).clamp(0, FAILURE_TTL_SECS);
-                write!(
-                    f,
-                    "identity '{identity}': {} [another git-credential-entra process failed this way {age} s ago, so this one did not ask again; a new request is possible in {} s]",
-                    failure.message,
-                    (FAILURE_TTL_SECS - age).max(1)
-                )
-            }
             Error::SignInRequired {
                 identity,
                 reason,
@@ -192,15 +131,6 @@ impl fmt::Display for Error {
                 flow,
                 problem,
             } => write!(f, "identity '{identity}': {flow} sign-in failed: {problem}"),
-            Error::Lock { identity, timeout } => write!(
-                f,
-                "identity '{identity}': gave up after waiting {} s for the lock {} held by another git-credential-entra process. Fix: find that process (a hung sign-in?) and end it",
-                crate::token::lock::GIVE_UP_AFTER.as_secs(),
-                timeout.path.display()
-            ),
-            Error::Store { context, cause } => write!(f, "{context}: {cause}"),
-            Error::Command(s) => f.write_str(s),
-            Error::Io(e) => write!(f, "writing the answer to git failed: {e}"),
         }
     }
 }
@@ -208,41 +138,15 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Parse(e) => Some(e),
             Error::Config(e) => Some(e.as_ref()),
             Error::Secret { cause, .. } => Some(cause),
             Error::Http { cause, .. } => Some(cause),
             Error::Assertion { cause, .. } => Some(cause.as_ref()),
-            Error::NoHome(e) => Some(e),
-            Error::RelativeConfig(e) => Some(e),
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
             Error::AzureCli { cause, .. } => Some(cause.as_ref()),
-            Error::Lock { timeout, .. } => Some(timeout),
-            Error::Store { cause, .. } => Some(cause),
-            Error::Io(e) => Some(e),
             _ => None,
         }
-    }
-}
-
-// The module errors a request can end in are causes of [`Error`]; their
-// Display is their message, and they have no deeper cause of their own.
-impl std::error::Error for ParseError {}
-impl std::error::Error for ConfigError {}
-impl std::error::Error for NoHome {}
-impl std::error::Error for RelativeConfig {}
-impl std::error::Error for EntraError {}
-impl std::error::Error for StoreError {}
-impl std::error::Error for LockTimeout {}
-
-impl fmt::Display for LockTimeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the lock {} stayed held by another process",
-            self.path.display()
-        )
     }
 }
 
@@ -263,7 +167,7 @@ pub enum SecretError {
     /// The `environment` identity lacks some `AZURE_*` variables.
     EnvironmentIncomplete { missing: String },
     /// A certificate credential cannot be loaded or used.
-    Certificate(crate::identity::CertError),
+    Certificate(CertError),
     /// `pipeline-token`: the variable holding the job token is empty or unset.
     PipelineTokenUnset { var: String },
     /// `pipeline-token`: the variable holds no usable token.
@@ -297,12 +201,12 @@ impl fmt::Display for SecretError {
             SecretError::PipelineTokenUnset { var } => write!(
                 f,
                 "${var} is empty or not set, so there is no Azure Pipelines job token (pipelines give it to scripts only when asked). Fix: {}",
-                crate::identity::system_accesstoken_hint(var)
+                super::system_accesstoken_hint(var)
             ),
             SecretError::PipelineTokenUnusable { var, problem } => write!(
                 f,
                 "${var} does not hold a usable Azure Pipelines job token: {problem}. Fix: {}",
-                crate::identity::system_accesstoken_hint(var)
+                super::system_accesstoken_hint(var)
             ),
         }
     }
@@ -359,38 +263,17 @@ impl Error {
     }
 }
 
-fn federation_failure(cause: &FederationError) -> String {
+pub(crate) fn federation_failure(cause: &FederationError) -> String {
     format!("could not get the federated token: {cause}")
 }
 
-fn token_failure(step: &str, source: &EntraError) -> String {
+pub(crate) fn token_failure(step: &str, source: &EntraError) -> String {
     format!("{step} token request failed: {source}")
 }
 
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(Box::new(e))
-    }
-}
-
-impl From<NoHome> for Error {
-    fn from(e: NoHome) -> Self {
-        Error::NoHome(e)
-    }
-}
-
-impl From<ConfigPathError> for Error {
-    fn from(e: ConfigPathError) -> Self {
-        match e {
-            ConfigPathError::NoHome(e) => Error::NoHome(e),
-            ConfigPathError::Relative(e) => Error::RelativeConfig(e),
-        }
-    }
-}
-
-impl From<ParseError> for Error {
-    fn from(e: ParseError) -> Self {
-        Error::Parse(e)
     }
 }
 
@@ -439,21 +322,6 @@ mod tests {
             cause: SecretError::EnvUnset { var: "S".into() },
         };
         assert!(!secret.is_service_outage() && secret.shareable().is_none());
-    }
-
-    #[test]
-    fn no_organization_names_a_working_url_and_command() {
-        let text = Error::NoOrganization {
-            base: "https://dev.azure.com".into(),
-        }
-        .to_string();
-        assert!(
-            text.contains(
-                "`git config --global credential.https://dev.azure.com.useHttpPath true`"
-            ) && text.ends_with(" https://ORG@dev.azure.com/ORG/PROJECT/_git/REPO")
-                && !text.contains("configure`"),
-            "{text}"
-        );
     }
 
     #[test]

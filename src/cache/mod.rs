@@ -21,6 +21,7 @@ use crate::sys::secret::Secret;
 use crate::sys::trace::Trace;
 
 use crate::keyring::KeyringStore;
+pub use crate::keyring::StoreError;
 pub use file::FileStore;
 use notice::{Notice, Notices};
 
@@ -112,19 +113,6 @@ pub fn check_entry_size(data: &Secret<String>) -> Result<(), StoreError> {
         )));
     }
     Ok(())
-}
-
-/// A failure of a store, worded for a trace line.
-#[derive(Debug, Clone)]
-pub struct StoreError(pub String);
-
-// Its Display is its message; it has no deeper cause.
-impl std::error::Error for StoreError {}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// One place tokens can be kept.

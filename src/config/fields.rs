@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::ConfigError;
 use crate::azure_devops::HostEntry;
+use crate::entra::{check_client_id, check_tenant};
 use crate::net;
 
 /// Validation context: the file (for errors) and HOME (for `~/` paths).
@@ -200,41 +201,6 @@ pub fn check_authority_host(raw: &str) -> Result<String, String> {
         return Err("must not have a query or fragment".into());
     }
     Ok(raw.trim_end_matches('/').to_string())
-}
-
-/// A tenant: its id (GUID) or a domain name, lower-cased. It becomes a path
-/// segment of the token endpoint, so nothing but letters, digits, '-' and
-/// non-empty dot-separated labels is accepted (no '/', '?', '#', '..').
-pub fn check_tenant(t: &str) -> Result<String, &'static str> {
-    let ok = !t.is_empty()
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
-        && t.split('.').all(|label| !label.is_empty());
-    if ok {
-        Ok(t.to_ascii_lowercase())
-    } else {
-        Err("expected a tenant id (GUID) or domain name")
-    }
-}
-
-/// An application (client) id: a GUID, lower-cased.
-pub fn check_client_id(s: &str) -> Result<String, &'static str> {
-    if is_guid(s) {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(
-            "expected a GUID such as 00001111-aaaa-2222-bbbb-3333cccc4444 (the application/client id, not its name or the secret id)",
-        )
-    }
-}
-
-fn is_guid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// A `hosts` entry (also `configure --host`): `scheme://host[:port]`, https,

@@ -20,8 +20,9 @@ mod fields;
 mod file;
 mod identity;
 
+pub use crate::entra::{check_client_id, check_tenant};
 use fields::Cx;
-pub use fields::{check_authority_host, check_client_id, check_tenant, parse_host_entry};
+pub use fields::{check_authority_host, parse_host_entry};
 pub use identity::{
     Assertion, AssertionAlg, AutoConfig, AzureCliConfig, EnvironmentConfig, IdentityKind,
     ManagedIdentityConfig, MiSelector, PipelineTokenConfig, SecretSource, ServicePrincipalConfig,

@@ -13,7 +13,7 @@ use super::aadsts;
 use super::{MAX_LIFETIME_SECS, MAX_RESPONSE_BYTES};
 use crate::sys::secret::Secret;
 use crate::sys::text::{sanitize, sanitize_hiding};
-use crate::token::{AccessToken, TokenResponse};
+use crate::token::{AccessToken, TokenResponse, number_or_string};
 
 /// Why no token came back.
 #[derive(Debug)]
@@ -163,15 +163,6 @@ struct TokenBody {
     #[serde(default, deserialize_with = "number_or_string")]
     refresh_in: Option<i64>,
     refresh_token: Option<String>,
-}
-
-/// IMDS, App Service and v1 endpoints send numbers as strings.
-pub fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    })
 }
 
 /// Parses a successful token response received at `received`.

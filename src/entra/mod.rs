@@ -16,33 +16,25 @@ use serde::Deserialize;
 
 mod aadsts;
 mod answer;
+mod names;
 mod user;
 
 pub use aadsts::aadsts;
-pub use answer::{Cause, EntraError, number_or_string, parse_error, parse_token, refusal_in_text};
+pub use answer::{Cause, EntraError, parse_error, parse_token, refusal_in_text};
+pub use names::{check_client_id, check_tenant, is_guid};
 pub use user::{
     CodeRedemption, DEVICE_CODE_GRANT, DeviceCode, MAX_DEVICE_CODE_SECS, authorization_code,
     device_code, device_code_poll, parse_device_code, refresh_token, user_scope,
 };
 
 use crate::net::http::{BodyError, error_chain, read_capped};
-use crate::net::retry::{Policy, Step};
+use crate::net::retry::{ENTRA as POLICY, Step};
 use crate::sys::secret::Secret;
 use crate::sys::text::sanitize;
 use crate::sys::time::now;
 use crate::sys::trace::Trace;
 use crate::token::TokenResponse;
 
-/// Total time one token request may take: every attempt and every wait.
-pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
-/// Attempts within the budget.
-pub const MAX_ATTEMPTS: u32 = 6;
-/// Longest single attempt: Entra answers in well under a second, so an
-/// attempt this slow is a hung connection, and a third of the budget is
-/// left for the attempts after it.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// An attempt with less time than this left would only time out.
-const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(2);
 /// Largest answer read: a token response is a few KiB, and a server that
 /// streams without end must not fill the memory.
 pub const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
@@ -62,22 +54,6 @@ pub enum ClientAuth {
 
 /// `client_assertion_type` for a JWT assertion (RFC 7523).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// Retries for Entra's token endpoint: throttling and outages (honouring
-/// `Retry-After`), timeouts and dropped connections, with backoff.
-pub const POLICY: Policy = Policy {
-    name: "entra",
-    statuses: &[(429, 429), (500, 599)],
-    budget: RETRY_BUDGET,
-    max_attempts: MAX_ATTEMPTS,
-    attempt_timeout: ATTEMPT_TIMEOUT,
-    min_attempt: MIN_ATTEMPT_TIME,
-    first_backoff: Duration::from_secs(1),
-    max_backoff: Duration::from_secs(16),
-    honour_retry_after: true,
-    retry_transport: true,
-    window: None,
-};
 
 /// The v2 token endpoint of `tenant`: where client credentials are posted,
 /// and so the exact `aud` a certificate's client assertion must carry.

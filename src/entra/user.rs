@@ -2,6 +2,7 @@
 //! token and device code, on the same form posting and retries as the rest.
 
 use super::*;
+use crate::token::number_or_string;
 
 /// Scope of a user sign-in: the resource, and a refresh token (`offline_access`).
 pub fn user_scope(resource: &str) -> String {

@@ -16,10 +16,8 @@ use rustls_pki_types::pem::{PemObject, SectionKind};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::sys::files::{Links, open_regular, read_at_most};
+use crate::sys::files::{Links, open_regular, read_at_most, refuse_if_shared};
 use crate::sys::secret::Secret;
-
-use super::service_principal::refuse_if_shared;
 
 /// The largest certificate or key file read: a chain of a few certificates
 /// is a few KiB; anything near this is not a certificate file.

@@ -18,13 +18,10 @@ mod environment;
 mod error;
 mod federation;
 mod managed_identity;
-mod oidc;
 mod pipeline;
 mod service_principal;
 mod user;
 mod workload;
-
-pub use managed_identity::{IMDS_UPDATE_WINDOW, POLICY as MANAGED_IDENTITY_POLICY};
 
 use std::fmt;
 use std::path::Path;
@@ -37,10 +34,11 @@ use crate::config::{
 use crate::sys::env::Env;
 use crate::token::AccessToken;
 
+pub use crate::sys::interactivity::Interactivity;
 pub use auto::ImdsProbe;
 pub use azure_cli::{AzCliError, AzureCli};
 pub use certificate::CertError;
-pub use context::{AcquireCx, Http, Interactivity, Prompt};
+pub use context::{AcquireCx, Http, Prompt};
 pub use environment::EnvCredential;
 pub use error::{Error, SecretError};
 pub use federation::FederationError;

@@ -11,7 +11,7 @@ use crate::config::{AssertionAlg, SecretSource};
 use crate::entra::{ClientAuth, token_endpoint};
 use crate::identity::{Error, SecretError};
 use crate::keyring::secrets::Secrets;
-use crate::sys::files::{Links, open_regular, read_at_most};
+use crate::sys::files::{Links, open_regular, read_at_most, refuse_if_shared};
 use crate::sys::secret::Secret;
 use crate::sys::time::{now, rfc3339};
 use crate::token::AccessToken;
@@ -254,44 +254,6 @@ struct CertSettings<'a> {
     password_keyring: bool,
     send_chain: bool,
     algorithm: AssertionAlg,
-}
-
-/// Refuses a file holding a secret or a private key (`what` names it) when
-/// group or others may read or write it, as ssh refuses such keys; on
-/// Windows, when its ACL grants that to Everyone, Users or Authenticated Users.
-pub(super) fn refuse_if_shared(
-    path: &Path,
-    meta: &std::fs::Metadata,
-    what: &str,
-) -> Result<(), String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            let shown = path.display();
-            return Err(format!(
-                "{shown} ({what}) is readable or writable by others (mode {mode:03o}). Fix: chmod 600 {shown}"
-            ));
-        }
-    }
-    #[cfg(windows)]
-    {
-        let _ = meta;
-        let shown = path.display();
-        match crate::sys::windows_acl::shared_with(path) {
-            Ok(None) => {}
-            Ok(Some(group)) => {
-                return Err(format!(
-                    "{shown} ({what}) is readable or writable by {group} (its access control list says so). Fix: icacls \"{shown}\" /inheritance:r /grant:r \"%USERNAME%:F\""
-                ));
-            }
-            Err(e) => return Err(format!("{shown} ({what}): {e}")),
-        }
-    }
-    #[cfg(not(any(unix, windows)))]
-    let _ = (path, meta, what);
-    Ok(())
 }
 
 /// Reads `client_secret_file`: refused when group or others may read it

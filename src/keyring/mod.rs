@@ -13,9 +13,21 @@ use std::sync::Arc;
 
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
-use crate::cache::StoreError;
 use crate::sys::env::Env;
 use crate::sys::secret::Secret;
+
+/// A failure of a store, worded for a trace line.
+#[derive(Debug, Clone)]
+pub struct StoreError(pub String);
+
+// Its Display is its message; it has no deeper cause.
+impl std::error::Error for StoreError {}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Keyring service name for every item this helper stores.
 pub const SERVICE: &str = "git-credential-entra";
@@ -89,16 +101,18 @@ impl KeyringStore {
             ));
         }
         use std::io::IsTerminal as _;
-        let forbidden =
-            match crate::identity::Interactivity::from_env(env, std::io::stderr().is_terminal()) {
-                crate::identity::Interactivity::Allowed => None,
-                // `always` approves device code from a log, not a keyring's
-                // unlock dialog on a screen nobody may be watching.
-                crate::identity::Interactivity::Always => Some(
-                    "GIT_CREDENTIAL_ENTRA_INTERACTIVE is always, which allows device code only",
-                ),
-                crate::identity::Interactivity::Forbidden(why) => Some(why),
-            };
+        let forbidden = match crate::sys::interactivity::Interactivity::from_env(
+            env,
+            std::io::stderr().is_terminal(),
+        ) {
+            crate::sys::interactivity::Interactivity::Allowed => None,
+            // `always` approves device code from a log, not a keyring's
+            // unlock dialog on a screen nobody may be watching.
+            crate::sys::interactivity::Interactivity::Always => {
+                Some("GIT_CREDENTIAL_ENTRA_INTERACTIVE is always, which allows device code only")
+            }
+            crate::sys::interactivity::Interactivity::Forbidden(why) => Some(why),
+        };
         let store = secret_service::Store::connect(forbidden)?;
         Ok(KeyringStore {
             backend: Backend::SecretService {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use dbus_secret_service::{EncryptionType, Error as SsError, Item, SecretService};
 
-use crate::cache::StoreError;
+use super::StoreError;
 use crate::sys::secret::Secret;
 
 /// How long an allowed unlock prompt may wait for its person.

@@ -8,8 +8,7 @@
 
 use std::cell::OnceCell;
 
-use crate::cache::StoreError;
-use crate::keyring::KeyringStore;
+use crate::keyring::{KeyringStore, StoreError};
 use crate::sys::env::Env;
 
 /// The secret store, opened lazily.

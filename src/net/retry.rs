@@ -16,10 +16,73 @@ use std::time::{Duration, Instant};
 
 use crate::sys::trace::Trace;
 
-/// Each endpoint's policy, named in one place: the tests and benches state
-/// their bounds from these.
-pub use crate::entra::POLICY as ENTRA;
-pub use crate::identity::{IMDS_UPDATE_WINDOW, MANAGED_IDENTITY_POLICY as MANAGED_IDENTITY};
+// Each endpoint's policy, named in one place: the token requests use
+// them, the lock's patience is derived from them, and the tests and
+// benches state their bounds from them.
+
+/// Total time one token request may take: every attempt and every wait.
+const ENTRA_BUDGET: Duration = Duration::from_secs(30);
+/// Attempts within the budget.
+const ENTRA_ATTEMPTS: u32 = 6;
+/// Longest single attempt: Entra answers in well under a second, so an
+/// attempt this slow is a hung connection, and a third of the budget is
+/// left for the attempts after it.
+const ENTRA_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// An attempt with less time than this left would only time out.
+const ENTRA_MIN_ATTEMPT: Duration = Duration::from_secs(2);
+
+/// Retries for Entra's token endpoint: throttling and outages (honouring
+/// `Retry-After`), timeouts and dropped connections, with backoff.
+pub const ENTRA: Policy = Policy {
+    name: "entra",
+    statuses: &[(429, 429), (500, 599)],
+    budget: ENTRA_BUDGET,
+    max_attempts: ENTRA_ATTEMPTS,
+    attempt_timeout: ENTRA_ATTEMPT_TIMEOUT,
+    min_attempt: ENTRA_MIN_ATTEMPT,
+    first_backoff: Duration::from_secs(1),
+    max_backoff: Duration::from_secs(16),
+    honour_retry_after: true,
+    retry_transport: true,
+    window: None,
+};
+
+/// How long IMDS answers 410 while it updates: "available within 70
+/// seconds" (Microsoft's IMDS documentation).
+pub const IMDS_UPDATE_WINDOW: Duration = Duration::from_secs(70);
+
+/// Retries for managed-identity endpoints; the budget is the identity's.
+/// Enough attempts for [`IMDS_UPDATE_WINDOW`] at the longest backoff: the
+/// budget, not the count, is what ends an outage.
+pub const MANAGED_IDENTITY: Policy = Policy {
+    name: "managed identity",
+    statuses: &[(404, 404), (410, 410), (429, 429), (500, 599)],
+    budget: Duration::from_secs(30),
+    max_attempts: 16,
+    attempt_timeout: Duration::from_secs(10),
+    min_attempt: Duration::from_millis(500),
+    first_backoff: Duration::from_secs(1),
+    max_backoff: Duration::from_secs(8),
+    honour_retry_after: true,
+    retry_transport: true,
+    window: Some((410, IMDS_UPDATE_WINDOW)),
+};
+
+/// Retries for the OIDC endpoints: throttling and outages, honouring
+/// `Retry-After`, within a budget short enough for a CI step.
+pub const OIDC: Policy = Policy {
+    name: "oidc",
+    statuses: &[(429, 429), (500, 599)],
+    budget: Duration::from_secs(10),
+    max_attempts: 4,
+    attempt_timeout: crate::net::http::REQUEST_TIMEOUT,
+    min_attempt: Duration::from_secs(1),
+    first_backoff: Duration::from_millis(500),
+    max_backoff: Duration::from_secs(4),
+    honour_retry_after: true,
+    retry_transport: true,
+    window: None,
+};
 
 /// When and how often to try again.
 #[derive(Debug, Clone, Copy)]

@@ -203,6 +203,40 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     written
 }
 
+/// Refuses a file holding a secret or a private key (`what` names it) when
+/// group or others may read or write it, as ssh refuses such keys; on
+/// Windows, when its ACL grants that to Everyone, Users or Authenticated Users.
+pub fn refuse_if_shared(path: &Path, meta: &std::fs::Metadata, what: &str) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let shown = path.display();
+            return Err(format!(
+                "{shown} ({what}) is readable or writable by others (mode {mode:03o}). Fix: chmod 600 {shown}"
+            ));
+        }
+    }
+    #[cfg(windows)]
+    {
+        let _ = meta;
+        let shown = path.display();
+        match super::windows_acl::shared_with(path) {
+            Ok(None) => {}
+            Ok(Some(group)) => {
+                return Err(format!(
+                    "{shown} ({what}) is readable or writable by {group} (its access control list says so). Fix: icacls \"{shown}\" /inheritance:r /grant:r \"%USERNAME%:F\""
+                ));
+            }
+            Err(e) => return Err(format!("{shown} ({what}): {e}")),
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
+    let _ = (path, meta, what);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 
 pub mod env;
 pub(crate) mod files;
+pub(crate) mod interactivity;
 pub(crate) mod program;
 pub mod secret;
 pub(crate) mod terminal;

@@ -24,7 +24,7 @@ pub struct Claims {
     pub tid: Option<String>,
     /// Expiry, seconds since the epoch; read only for a token that comes with
     /// no lifetime of its own (the Azure Pipelines job token).
-    #[serde(default, deserialize_with = "crate::entra::number_or_string")]
+    #[serde(default, deserialize_with = "crate::token::number_or_string")]
     pub exp: Option<i64>,
 }
 

@@ -24,7 +24,7 @@ const HOLDER_OVERHEAD: Duration = Duration::from_secs(15);
 /// managed identity riding out an IMDS update (see `net::retry`), which
 /// outlasts Entra's 30 s budget.
 const LONGEST_REQUEST: Duration = longest(
-    crate::entra::RETRY_BUDGET,
+    crate::net::retry::ENTRA.budget,
     crate::net::retry::IMDS_UPDATE_WINDOW
         .saturating_add(crate::net::retry::MANAGED_IDENTITY.max_backoff)
         .saturating_add(crate::net::retry::MANAGED_IDENTITY.min_attempt),
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn waiting_is_bounded_by_the_holders_budget() {
         let imds_update = crate::net::retry::MANAGED_IDENTITY.deadline(Some(Duration::ZERO));
-        assert!(GIVE_UP_AFTER > crate::entra::RETRY_BUDGET);
+        assert!(GIVE_UP_AFTER > crate::net::retry::ENTRA.budget);
         assert!(
             GIVE_UP_AFTER > imds_update,
             "a waiter outlasts an IMDS update"

@@ -24,6 +24,15 @@ pub const MAX_STORED_BYTES: usize = 64 * 1024;
 /// line limit leaves room for `credential=`.
 pub const MAX_TOKEN_BYTES: usize = MAX_STORED_BYTES - 1024;
 
+/// IMDS, App Service and v1 endpoints send numbers as strings.
+pub fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
 /// What a token endpoint answered, before it is cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::check_tenant;
+use crate::entra::check_tenant;
 use crate::sys::files::{private_dir, read_private, write_private};
 use crate::sys::time::now;
 

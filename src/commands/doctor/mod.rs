@@ -19,6 +19,7 @@ use crate::app::session::Session;
 use crate::azure_devops::tenant;
 use crate::azure_devops::{RESOURCE, Target};
 use crate::config::Config;
+use crate::entra::is_guid;
 use crate::identity::{self, SecretError};
 use crate::identity::{Prompt, Resolved};
 use crate::keyring::secrets::Secrets;
@@ -348,13 +349,6 @@ fn audience_and_tenant(aud: &str, tid: &str, org_tenant: Option<&str>, name: &st
         ));
     }
     checks
-}
-
-fn is_guid(s: &str) -> bool {
-    s.len() == 36
-        && s.chars().enumerate().all(|(i, c)| {
-            matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
-        })
 }
 
 /// A failed step as a ✗ check: the error's own text (which names the

@@ -17,7 +17,7 @@ use url::Url;
 use crate::config::MiSelector;
 use crate::entra::{EntraError, MAX_RESPONSE_BYTES, parse_token};
 use crate::net::http::{BodyError, error_chain, read_capped};
-use crate::net::retry::{Attempt, Policy, Step};
+use crate::net::retry::{Attempt, MANAGED_IDENTITY as POLICY, Policy, Step};
 use crate::sys::secret::Secret;
 use crate::sys::text::sanitize;
 use crate::sys::time::now;
@@ -33,27 +33,6 @@ pub const IMDS_API_VERSION: &str = "2018-02-01";
 pub const APP_SERVICE_API_VERSION: &str = "2019-08-01";
 /// Azure Arc's api-version (as MSAL and azure-identity send).
 pub const ARC_API_VERSION: &str = "2020-06-01";
-
-/// How long IMDS answers 410 while it updates: "available within 70
-/// seconds" (Microsoft's IMDS documentation).
-pub const IMDS_UPDATE_WINDOW: Duration = Duration::from_secs(70);
-
-/// Retries for managed-identity endpoints; the budget is the identity's.
-/// Enough attempts for [`IMDS_UPDATE_WINDOW`] at the longest backoff: the
-/// budget, not the count, is what ends an outage.
-pub const POLICY: Policy = Policy {
-    name: "managed identity",
-    statuses: &[(404, 404), (410, 410), (429, 429), (500, 599)],
-    budget: Duration::from_secs(30),
-    max_attempts: 16,
-    attempt_timeout: Duration::from_secs(10),
-    min_attempt: Duration::from_millis(500),
-    first_backoff: Duration::from_secs(1),
-    max_backoff: Duration::from_secs(8),
-    honour_retry_after: true,
-    retry_transport: true,
-    window: Some((410, IMDS_UPDATE_WINDOW)),
-};
 
 /// The request URL: the endpoint's path, api-version, resource and the
 /// selector under the name this endpoint knows it by.

@@ -28,7 +28,6 @@ use crate::token::{AccessToken, TokenResponse};
 use super::{AcquireCx, TokenSource};
 
 pub use error::{MiError, MiFailure};
-pub use exchange::{IMDS_UPDATE_WINDOW, POLICY};
 
 /// IMDS's address on every Azure VM.
 pub const IMDS_AUTHORITY: &str = "http://169.254.169.254";

@@ -1,7 +1,8 @@
 //! Detection, request shapes and cache keys, without a network.
 
-use super::exchange::{POLICY, request_url, server_message};
+use super::exchange::{request_url, server_message};
 use super::*;
+use crate::net::retry::MANAGED_IDENTITY as POLICY;
 
 const CLIENT: &str = "11112222-3333-4444-5555-666677778888";
 const RES_ID: &str = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u";

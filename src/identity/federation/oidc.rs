@@ -15,14 +15,14 @@ use reqwest::blocking::Response;
 use serde_json::Value;
 use url::Url;
 
-use crate::net::http::{BodyError, REQUEST_TIMEOUT, error_chain, read_capped};
-use crate::net::retry::{Policy, Step};
+use crate::net::http::{BodyError, error_chain, read_capped};
+use crate::net::retry::{OIDC as POLICY, Step};
 use crate::sys::secret::Secret;
 use crate::sys::text::sanitize;
 use crate::token::AccessToken;
 
-use super::AcquireCx;
-use super::federation::{FederationError, MAX_ASSERTION_BYTES};
+use super::error::{FederationError, MAX_ASSERTION_BYTES};
+use crate::identity::AcquireCx;
 
 const GITHUB: &str = "GitHub Actions' OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)";
 const PIPELINES: &str = "Azure Pipelines' OIDC endpoint (SYSTEM_OIDCREQUESTURI)";
@@ -32,22 +32,6 @@ const SYSTEM_ACCESSTOKEN_FIX: &str = "map the job's token into the step's enviro
 
 /// The Azure DevOps REST version the OIDC endpoint is called with.
 const PIPELINES_API_VERSION: &str = "7.1";
-
-/// Retries for the OIDC endpoints: throttling and outages, honouring
-/// `Retry-After`, within a budget short enough for a CI step.
-pub const POLICY: Policy = Policy {
-    name: "oidc",
-    statuses: &[(429, 429), (500, 599)],
-    budget: Duration::from_secs(10),
-    max_attempts: 4,
-    attempt_timeout: REQUEST_TIMEOUT,
-    min_attempt: Duration::from_secs(1),
-    first_backoff: Duration::from_millis(500),
-    max_backoff: Duration::from_secs(4),
-    honour_retry_after: true,
-    retry_transport: true,
-    window: None,
-};
 
 /// A GitHub Actions OIDC token for `audience`:
 /// `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…` → `{"value": "<jwt>"}`.
@@ -374,7 +358,7 @@ mod tests {
     fn the_pipelines_hint_is_the_pipeline_token_one() {
         assert_eq!(
             SYSTEM_ACCESSTOKEN_FIX,
-            super::super::system_accesstoken_hint("SYSTEM_ACCESSTOKEN")
+            crate::identity::system_accesstoken_hint("SYSTEM_ACCESSTOKEN")
         );
     }
 }

@@ -8,6 +8,7 @@ pub mod azure_devops;
 mod cache;
 mod commands;
 pub mod config;
+mod context;
 pub mod entra;
 pub mod git;
 mod identity;

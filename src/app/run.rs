@@ -1,7 +1,7 @@
 //! One invocation from start to exit code: git's verbs go to `app`, human
 //! commands to `commands/`; a failure is printed once, here.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 
 use super::verbs::{self, Failure};
 use crate::app::cli::{Cli, Command};
@@ -9,6 +9,7 @@ use crate::app::session::Session;
 use crate::commands;
 use crate::git::protocol::{self, Response};
 use crate::sys::env::{Dirs, Env};
+use crate::sys::interactivity::Interactivity;
 use crate::sys::trace::Trace;
 
 /// Runs one command; returns the process exit code. `stdin_is_terminal`
@@ -43,6 +44,7 @@ pub fn run(
             .clone()
             .or_else(|| env.get("GIT_CREDENTIAL_ENTRA_IDENTITY").map(str::to_string)),
         stdin_is_terminal,
+        interactivity: Interactivity::from_env(env, std::io::stderr().is_terminal()),
     };
     let result = match cli.command {
         Command::Get => verbs::get(&session, stdin, stdout, stderr),

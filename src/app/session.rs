@@ -2,19 +2,19 @@
 //! human commands (`commands/`): the environment, the trace, where files
 //! live, the config, the token store, and which identity serves a target.
 
-use std::io::IsTerminal;
+use std::io::Write;
 use std::path::Path;
 
 use crate::app::error::Error;
-use crate::azure_devops::{RESOURCE, Target};
+use crate::azure_devops::Target;
 use crate::cache::{self, TokenStore};
 use crate::config::{AUTO, Config};
-use crate::git::protocol::Request;
-use crate::identity::{self, AcquireCx, Http, ImdsProbe, Interactivity, Prompt, Resolved};
-use crate::keyring::secrets::Secrets;
+use crate::context::Context;
+use crate::identity::{self, ImdsProbe, Resolved};
 use crate::sys::env::{Dirs, Env};
+use crate::sys::interactivity::Interactivity;
+use crate::sys::prompt::Prompt;
 use crate::sys::trace::Trace;
-use crate::token::flow;
 
 /// What every command of one invocation shares: environment, trace, file
 /// locations and the identity chosen on the command line.
@@ -29,6 +29,9 @@ pub struct Session<'a> {
     pub identity_flag: Option<String>,
     /// Whether a person types on stdin (a terminal) rather than git writing to a pipe.
     pub stdin_is_terminal: bool,
+    /// Whether a person may be asked anything, decided once from the
+    /// environment and whether stderr is a terminal.
+    pub interactivity: Interactivity,
 }
 
 impl Session<'_> {
@@ -62,47 +65,24 @@ impl Session<'_> {
         ))
     }
 
-    /// What the cache → lock → acquire sequence needs.
-    pub fn token_ctx<'s>(
+    /// The one context of a command that needs tokens: the token store
+    /// chosen by env or config (opened now), the secret store, prompts to
+    /// `stderr`, and the interactivity decided when the session began.
+    pub fn context<'s>(
         &'s self,
-        store: &'s dyn TokenStore,
         config: &Config,
-        source: &'s AcquireCx<'s>,
-    ) -> Result<flow::Ctx<'s>, Error> {
-        Ok(flow::Ctx {
-            source,
-            trace: &self.trace,
-            store,
-            lock_dir: self.lock_dir()?,
-            cache_dir: self.cache_dir()?,
-            margin: config.refresh_margin_seconds,
-            replay_failures: true,
-        })
-    }
-
-    /// What a source may use if it must acquire a token for `identity`.
-    /// Opens nothing: the keyring and HTTP are opened by a source that needs them.
-    pub fn acquire_cx<'s>(
-        &'s self,
-        name: &'s str,
-        secrets: &'s Secrets<'s>,
-        prompt: &'s Prompt<'s>,
-        request: Option<&'s Request>,
-        target: Option<&'s Target>,
-    ) -> AcquireCx<'s> {
-        AcquireCx {
-            identity: name,
-            env: self.env,
-            trace: &self.trace,
-            http: Http,
-            secrets,
-            interactivity: Interactivity::from_env(self.env, std::io::stderr().is_terminal()),
-            prompt,
-            resource: RESOURCE,
-            request,
-            target,
-            cache_dir: self.cache_dir().ok(),
-        }
+        stderr: &'s mut dyn Write,
+    ) -> Result<Context<'s>, Error> {
+        Ok(Context::new(
+            self.env,
+            &self.trace,
+            self.interactivity,
+            Prompt::new(stderr),
+            Some(self.cache_dir()?),
+            self.lock_dir()?,
+            self.store(config)?,
+            config.refresh_margin_seconds,
+        ))
     }
 
     /// Whether IMDS answers here, remembered in the cache directory.

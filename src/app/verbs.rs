@@ -13,8 +13,7 @@ use crate::app::session::Session;
 use crate::azure_devops::{Target, recognise};
 use crate::config::Config;
 use crate::git::protocol::{self, Response};
-use crate::identity::{Prompt, Resolved};
-use crate::keyring::secrets::Secrets;
+use crate::identity::{AcquireCx, Resolved};
 use crate::sys::time::now;
 use crate::token::claims::Claims;
 use crate::token::flow::{self, Erased};
@@ -129,7 +128,7 @@ pub fn get(
     };
     let identity = s.identity_for(&target, &config).map_err(Failure::quit)?;
     s.trace.decision(format_args!("identity {identity}"));
-    let token = with_tokens(s, &config, &identity, &request, &target, stderr, |cx, _| {
+    let token = with_tokens(s, &config, &identity, &request, &target, stderr, |cx| {
         flow::get(&identity, cx)
     })
     .and_then(|got| got.map_err(Error::from))
@@ -162,29 +161,21 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
         return Ok(());
     };
     let erased = match s.identity_for(&target, &config) {
-        Ok(identity) => with_tokens(
-            s,
-            &config,
-            &identity,
-            &request,
-            &target,
-            stderr,
-            |cx, prompt| {
-                match flow::erase(&identity, rejected, cx) {
-                    Ok(outcome) => s.trace.decision(format_args!(
-                        "erase for '{}': {}",
-                        identity.name,
-                        match outcome {
-                            Erased::Dropped => "dropped the rejected token",
-                            Erased::Kept => "the cached token is not the rejected one; kept",
-                            Erased::NotCached => "no cached token",
-                        }
-                    )),
-                    // git ignores what erase says; the person reading stderr should know.
-                    Err(e) => prompt.say(format_args!("{e}")),
-                }
-            },
-        ),
+        Ok(identity) => with_tokens(s, &config, &identity, &request, &target, stderr, |cx| {
+            match flow::erase(&identity, rejected, cx) {
+                Ok(outcome) => s.trace.decision(format_args!(
+                    "erase for '{}': {}",
+                    identity.name,
+                    match outcome {
+                        Erased::Dropped => "dropped the rejected token",
+                        Erased::Kept => "the cached token is not the rejected one; kept",
+                        Erased::NotCached => "no cached token",
+                    }
+                )),
+                // git ignores what erase says; the person reading stderr should know.
+                Err(e) => cx.prompt.say(format_args!("{e}")),
+            }
+        }),
         Err(e) => {
             s.trace
                 .decision(format_args!("erase: nothing to drop ({e})"));
@@ -208,8 +199,8 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
     Ok(erased?)
 }
 
-/// Runs `f` with what the cache → lock → acquire sequence needs for
-/// `identity` serving git's `request`; prompts go to `stderr`.
+/// Runs `f` with the context for `identity` serving git's `request`;
+/// prompts go to `stderr`.
 fn with_tokens<T>(
     s: &Session,
     config: &Config,
@@ -217,18 +208,9 @@ fn with_tokens<T>(
     request: &protocol::Request,
     target: &Target,
     stderr: &mut dyn Write,
-    f: impl FnOnce(&flow::Ctx, &Prompt) -> T,
+    f: impl FnOnce(&AcquireCx) -> T,
 ) -> Result<T, Error> {
-    let store = s.store(config)?;
-    let secrets = Secrets::new(s.env);
-    let prompt = Prompt::new(stderr);
-    let source = s.acquire_cx(
-        &identity.name,
-        &secrets,
-        &prompt,
-        Some(request),
-        Some(target),
-    );
-    let cx = s.token_ctx(store.as_ref(), config, &source)?;
-    Ok(f(&cx, &prompt))
+    let ctx = s.context(config, stderr)?;
+    let cx = AcquireCx::new(&ctx, &identity.name, Some(request), Some(target));
+    Ok(f(&cx))
 }

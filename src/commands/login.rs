@@ -7,8 +7,7 @@ use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config, IdentityKind, UserFlow};
-use crate::identity::{self, Interactivity, Prompt, User, configured_user};
-use crate::keyring::secrets::Secrets;
+use crate::identity::{self, AcquireCx, Interactivity, User, configured_user};
 use crate::token::claims::Claims;
 
 /// The identity a command is about: `--identity`, else the route for `url`
@@ -78,21 +77,21 @@ pub fn login(
             })
         })
         .transpose()?;
-    let store = session.store(&config)?;
-    let secrets = Secrets::new(session.env);
-    let (token, fp) = {
-        let prompt = Prompt::new(stderr);
-        let mut cx = session.acquire_cx(&name, &secrets, &prompt, None, target.as_ref());
+    let token = {
+        let mut ctx = session.context(&config, stderr)?;
         // `login` was asked for: it runs its flow whatever the environment.
-        cx.interactivity = Interactivity::Always;
-        (user.sign_in(&cx, flow)?, user.fingerprint_in(&cx))
+        ctx.interactivity = Interactivity::Always;
+        let cx = AcquireCx::new(&ctx, &name, None, target.as_ref());
+        let token = user.sign_in(&cx, flow)?;
+        let fp = user.fingerprint_in(&cx);
+        if let Err(e) = ctx.store.save(&fp, &token.to_json()) {
+            session.trace.decision(format_args!(
+                "cache: could not store the token ({}): {e}",
+                ctx.store.name()
+            ));
+        }
+        token
     };
-    if let Err(e) = store.save(&fp, &token.to_json()) {
-        session.trace.decision(format_args!(
-            "cache: could not store the token ({}): {e}",
-            store.name()
-        ));
-    }
     let who = Claims::of(token.token.expose())
         .unwrap_or_default()
         .username();
@@ -129,13 +128,12 @@ pub fn logout(
         );
         return Ok(());
     }
-    let store = session.store(&config)?;
-    let secrets = Secrets::new(session.env);
+    let mut sink = std::io::sink();
+    let ctx = session.context(&config, &mut sink)?;
+    let store = &ctx.store;
     for name in names {
         let user = user(session, &config, &name)?;
-        let mut sink = std::io::sink();
-        let prompt = Prompt::new(&mut sink);
-        let cx = session.acquire_cx(&name, &secrets, &prompt, None, None);
+        let cx = AcquireCx::new(&ctx, &name, None, None);
         // One access token per tenant the identity may have signed in to.
         let mut had_token = false;
         for fp in user.signed_in_keys(&cx) {

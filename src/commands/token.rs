@@ -9,8 +9,7 @@ use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::AUTO;
-use crate::identity::{self, Prompt};
-use crate::keyring::secrets::Secrets;
+use crate::identity::{self, AcquireCx};
 use crate::sys::time::rfc3339;
 use crate::token::claims::Claims;
 use crate::token::flow;
@@ -56,12 +55,11 @@ pub fn run(
     session
         .trace
         .decision(format_args!("token: identity {identity}"));
-    let store = session.store(&config)?;
-    let secrets = Secrets::new(session.env);
-    let prompt = Prompt::new(stderr);
-    let source = session.acquire_cx(&identity.name, &secrets, &prompt, None, target.as_ref());
-    let cx = session.token_ctx(store.as_ref(), &config, &source)?;
-    let token = flow::get(&identity, &cx)?;
+    let ctx = session.context(&config, stderr)?;
+    let token = flow::get(
+        &identity,
+        &AcquireCx::new(&ctx, &identity.name, None, target.as_ref()),
+    )?;
     let text = match args.format {
         TokenFormat::Raw => format!("{}\n", token.token.expose()),
         TokenFormat::Header => format!("Authorization: Bearer {}\n", token.token.expose()),

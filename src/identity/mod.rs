@@ -38,7 +38,7 @@ pub use crate::sys::interactivity::Interactivity;
 pub use auto::ImdsProbe;
 pub use azure_cli::{AzCliError, AzureCli};
 pub use certificate::CertError;
-pub use context::{AcquireCx, Http, Prompt};
+pub use context::AcquireCx;
 pub use environment::EnvCredential;
 pub use error::{Error, SecretError};
 pub use federation::FederationError;

@@ -117,18 +117,17 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
-    use crate::identity::Prompt;
-    use crate::keyring::secrets::Secrets;
     use crate::sys::env::Env;
+    use crate::sys::prompt::Prompt;
     use crate::sys::trace::Trace;
 
     fn acquire(env: &[(&str, &str)], variable: &str) -> Result<AccessToken, Error> {
         let env = Env::from_pairs(env.iter().copied());
         let trace = Trace::off();
-        let secrets = Secrets::new(&env);
         let mut out = Vec::new();
-        let prompt = Prompt::new(&mut out);
-        let cx = AcquireCx::for_test("job", &env, &trace, &secrets, &prompt);
+        let locks = std::path::Path::new("/nonexistent-locks");
+        let ctx = crate::context::test::context(&env, &trace, Prompt::new(&mut out), locks);
+        let cx = AcquireCx::new(&ctx, "job", None, None);
         PipelineToken {
             variable: variable.to_string(),
         }

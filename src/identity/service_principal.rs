@@ -89,7 +89,7 @@ impl ServicePrincipal {
             SecretSource::File(path) => {
                 read_secret_file(path).map_err(|problem| fail(SecretError::File { problem }))
             }
-            SecretSource::Keyring => self.keyring_secret(name, cx.secrets),
+            SecretSource::Keyring => self.keyring_secret(name, &cx.secrets),
             SecretSource::Certificate {
                 path,
                 private_key,
@@ -143,7 +143,7 @@ impl ServicePrincipal {
                         })
                     })?,
             ),
-            (None, true) => Some(self.keyring_secret(name, cx.secrets)?),
+            (None, true) => Some(self.keyring_secret(name, &cx.secrets)?),
             (None, false) => None,
         };
         let started = Instant::now();

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use super::*;
 use crate::azure_devops::Target;
-use crate::keyring::secrets::Secrets;
+use crate::sys::prompt::Prompt;
 use crate::sys::trace::Trace;
 
 /// One identity of each type whose tokens outlive an upgrade, and users.
@@ -88,12 +88,12 @@ impl Keys {
         let target = Target::from_url(&format!("https://dev.azure.com/{org}/p/_git/r"), &[])
             .expect("a URL")
             .expect("Azure DevOps");
-        let secrets = Secrets::new(&self.env);
         let mut sink = Vec::new();
-        let prompt = Prompt::new(&mut sink);
-        let mut cx = AcquireCx::for_test(name, &self.env, &self.trace, &secrets, &prompt);
-        cx.target = Some(&target);
-        cx.cache_dir = Some(self.dir.path());
+        let locks = self.dir.path().join("locks");
+        let mut ctx =
+            crate::context::test::context(&self.env, &self.trace, Prompt::new(&mut sink), &locks);
+        ctx.cache_dir = Some(self.dir.path());
+        let cx = AcquireCx::new(&ctx, name, None, Some(&target));
         id.fingerprint_for(&cx).to_string()
     }
 }

@@ -156,6 +156,32 @@ pub fn managed_identity_endpoint_ok(url: &str) -> bool {
     }
 }
 
+/// The one way sources get HTTP clients: built only when a source asks,
+/// with the rules of `net::http` (timeouts, proxies, no redirects).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Http;
+
+impl Http {
+    /// A client for Entra's token endpoint at `url`.
+    pub fn entra(&self, url: &str) -> Result<Client, HttpSetupError> {
+        entra_client(url)
+    }
+
+    /// A client for the managed-identity endpoint at `url` (no proxy, short
+    /// connect timeout, link-local or loopback addresses only).
+    pub fn managed_identity(&self, url: &str) -> Result<Client, HttpSetupError> {
+        managed_identity_client(url)
+    }
+
+    /// A client for a CI platform's OIDC endpoint at `url` (GitHub Actions,
+    /// Azure Pipelines): the same rules as for Entra — https (plain http
+    /// only to loopback), the environment's proxy, no redirects (the request
+    /// carries the job's token, which must not be replayed elsewhere).
+    pub fn oidc(&self, url: &str) -> Result<Client, HttpSetupError> {
+        entra_client(url)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

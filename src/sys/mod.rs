@@ -9,6 +9,7 @@ pub mod env;
 pub(crate) mod files;
 pub(crate) mod interactivity;
 pub(crate) mod program;
+pub(crate) mod prompt;
 pub mod secret;
 pub(crate) mod terminal;
 pub(crate) mod text;

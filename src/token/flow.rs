@@ -8,45 +8,25 @@
 //! secret), the failure is left beside the lock so that the processes queued
 //! behind this one report it at once instead of each retrying in turn.
 
-use crate::cache::{Fingerprint, TokenStore};
+use crate::cache::Fingerprint;
 use crate::identity::{self, AcquireCx, Resolved};
 use crate::sys::secret::Secret;
 use crate::sys::time::now;
-use crate::sys::trace::Trace;
 use crate::token::error::Error;
 use crate::token::lock;
 use crate::token::outage::{self, Failure};
 use crate::token::{AccessToken, Freshness};
 
-/// Everything a token request needs besides the identity.
-pub struct Ctx<'a> {
-    /// What the source may use if it has to acquire.
-    pub source: &'a AcquireCx<'a>,
-    /// Trace sink.
-    pub trace: &'a Trace,
-    /// The token store.
-    pub store: &'a dyn TokenStore,
-    /// Lock directory.
-    pub lock_dir: &'a std::path::Path,
-    /// Cache directory (where notices are remembered).
-    pub cache_dir: &'a std::path::Path,
-    /// Configured refresh margin.
-    pub margin: i64,
-    /// Whether another process's recent failure is reported instead of
-    /// asking (`doctor` always asks).
-    pub replay_failures: bool,
-}
-
 /// A fresh-enough token for `identity`.
-pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
+pub fn get(identity: &Resolved, cx: &AcquireCx) -> Result<AccessToken, Error> {
     if !identity.cacheable() {
         cx.trace.decision(format_args!(
             "{}: tokens of this type are not cached; requesting one",
             identity.name
         ));
-        return Ok(identity.acquire(cx.source)?);
+        return Ok(identity.acquire(cx)?);
     }
-    let fp = identity.fingerprint_for(cx.source);
+    let fp = identity.fingerprint_for(cx);
     let cached = lookup(&fp, cx);
     if let Some(t) = &cached
         && t.freshness(now(), cx.margin) == Freshness::Fresh
@@ -86,8 +66,8 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
                 "cache miss for {}: requesting a token",
                 identity.name
             ));
-            cx.trace.detail(format_args!("{}", cx.source.interactivity));
-            let acquired = identity.acquire(cx.source);
+            cx.trace.detail(format_args!("{}", cx.interactivity));
+            let acquired = identity.acquire(cx);
             remember(&fp, cx, &acquired);
             acquired.map_err(Error::from)
         }
@@ -116,10 +96,12 @@ pub fn get(identity: &Resolved, cx: &Ctx) -> Result<AccessToken, Error> {
 }
 
 /// The identity's lock; a wait is announced to the person at the terminal.
-fn lock_for(identity: &Resolved, fp: &Fingerprint, cx: &Ctx) -> Result<lock::Guard, Error> {
-    crate::cache::check_lock_dir(cx.lock_dir, cx.cache_dir, cx.trace);
+fn lock_for(identity: &Resolved, fp: &Fingerprint, cx: &AcquireCx) -> Result<lock::Guard, Error> {
+    if let Some(cache_dir) = cx.cache_dir {
+        crate::cache::check_lock_dir(cx.lock_dir, cache_dir, cx.trace);
+    }
     let mut notice = |path: &std::path::Path| {
-        cx.source.prompt.say(format_args!(
+        cx.prompt.say(format_args!(
             "waiting for another git process that is getting a token for identity '{}' (lock {})",
             identity.name,
             path.display()
@@ -144,12 +126,16 @@ pub enum Erased {
 
 /// Drops the cached token of `identity` if it is the `rejected` one. Done
 /// under the lock, so a token another process stores meanwhile is not dropped.
-pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result<Erased, Error> {
+pub fn erase(
+    identity: &Resolved,
+    rejected: &Secret<String>,
+    cx: &AcquireCx,
+) -> Result<Erased, Error> {
     // Nothing of an uncached type is stored, so there is no lock to take either.
     if !identity.cacheable() {
         return Ok(Erased::NotCached);
     }
-    let fp = identity.fingerprint_for(cx.source);
+    let fp = identity.fingerprint_for(cx);
     let _guard = lock_for(identity, &fp, cx)?;
     match lookup(&fp, cx) {
         Some(cached) if cached.token == *rejected => {
@@ -170,7 +156,7 @@ pub fn erase(identity: &Resolved, rejected: &Secret<String>, cx: &Ctx) -> Result
 
 /// A failure another process had for `fp` moments ago, to be reported
 /// instead of running a retry cycle of our own against a failing service.
-fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
+fn recent_failure(fp: &Fingerprint, cx: &AcquireCx) -> Option<Failure> {
     match outage::recent(cx.lock_dir, fp, now()) {
         Ok(Some(f)) => {
             cx.trace.decision(format_args!(
@@ -191,7 +177,7 @@ fn recent_failure(fp: &Fingerprint, cx: &Ctx) -> Option<Failure> {
 
 /// Leaves a failure of the service for the processes queued behind us, or
 /// removes an old one once the service works again.
-fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<AccessToken, identity::Error>) {
+fn remember(fp: &Fingerprint, cx: &AcquireCx, acquired: &Result<AccessToken, identity::Error>) {
     let done = match acquired {
         Ok(_) => outage::clear(cx.lock_dir, fp),
         Err(e) => match e.shareable() {
@@ -216,7 +202,7 @@ fn remember(fp: &Fingerprint, cx: &Ctx, acquired: &Result<AccessToken, identity:
 }
 
 /// The cached entry for `fp`; unreadable or corrupt entries are misses.
-pub fn lookup(fp: &Fingerprint, cx: &Ctx) -> Option<AccessToken> {
+pub fn lookup(fp: &Fingerprint, cx: &AcquireCx) -> Option<AccessToken> {
     match cx.store.load(fp) {
         Ok(Some(text)) => {
             let t = AccessToken::from_json(text.expose());
@@ -245,9 +231,10 @@ mod tests {
     use super::*;
     use crate::cache::FileStore;
     use crate::entra::EntraError;
-    use crate::identity::{Prompt, TokenSource};
-    use crate::keyring::secrets::Secrets;
+    use crate::identity::TokenSource;
     use crate::sys::env::Env;
+    use crate::sys::prompt::Prompt;
+    use crate::sys::trace::Trace;
 
     /// A source that counts its requests and hands out numbered tokens.
     struct Counting {
@@ -279,14 +266,13 @@ mod tests {
         }
     }
 
-    /// Runs `f` with a file store and lock directory in a temporary folder.
-    fn with_cx(cacheable: bool, f: impl FnOnce(&Resolved, &Ctx, &Cell<u32>)) {
+    /// Runs `f` with a file store and lock directory in a temporary folder;
+    /// `replay` as [`Context::replay_failures`].
+    fn with_cx(cacheable: bool, replay: bool, f: impl FnOnce(&Resolved, &AcquireCx, &Cell<u32>)) {
         let dir = tempfile::tempdir().expect("tempdir");
         let env = Env::from_pairs([]);
         let trace = Trace::off();
-        let secrets = Secrets::new(&env);
         let mut err = Vec::new();
-        let prompt = Prompt::new(&mut err);
         let calls = std::rc::Rc::new(Cell::new(0));
         let identity = Resolved::new(
             "t",
@@ -295,24 +281,18 @@ mod tests {
                 calls: calls.clone(),
             }),
         );
-        let source = AcquireCx::for_test("t", &env, &trace, &secrets, &prompt);
-        let store = FileStore::new(dir.path().join("tokens"));
         let locks = dir.path().join("locks");
-        let cx = Ctx {
-            source: &source,
-            trace: &trace,
-            store: &store,
-            lock_dir: &locks,
-            cache_dir: dir.path(),
-            margin: 300,
-            replay_failures: true,
-        };
+        let mut ctx = crate::context::test::context(&env, &trace, Prompt::new(&mut err), &locks);
+        ctx.store = Box::new(FileStore::new(dir.path().join("tokens")));
+        ctx.cache_dir = Some(dir.path());
+        ctx.replay_failures = replay;
+        let cx = AcquireCx::new(&ctx, "t", None, None);
         f(&identity, &cx, &calls);
     }
 
     #[test]
     fn cacheable_tokens_are_served_from_the_cache_and_erased_only_when_rejected() {
-        with_cx(true, |id, cx, calls| {
+        with_cx(true, true, |id, cx, calls| {
             let first = get(id, cx).expect("acquired");
             assert_eq!(get(id, cx).expect("cached"), first);
             assert_eq!(calls.get(), 1);
@@ -368,7 +348,7 @@ mod tests {
     /// second `get` reported the first one's failure.
     fn again_after(failure: fn() -> EntraError, replay: bool) -> (u32, bool) {
         let mut result = (0, false);
-        with_cx(true, |_, cx, _| {
+        with_cx(true, replay, |_, cx, _| {
             let calls = std::rc::Rc::new(Cell::new(0));
             let id = Resolved::new(
                 "t",
@@ -378,11 +358,7 @@ mod tests {
                 }),
             );
             assert!(get(&id, cx).is_err());
-            let cx = Ctx {
-                replay_failures: replay,
-                ..*cx
-            };
-            let second = get(&id, &cx);
+            let second = get(&id, cx);
             result = (
                 calls.get(),
                 matches!(second, Err(Error::RecentFailure { .. })),
@@ -429,7 +405,7 @@ mod tests {
 
     #[test]
     fn sources_that_may_not_be_cached_are_asked_every_time() {
-        with_cx(false, |id, cx, calls| {
+        with_cx(false, true, |id, cx, calls| {
             let a = get(id, cx).expect("acquired");
             let b = get(id, cx).expect("acquired");
             assert_ne!(a, b);

@@ -21,8 +21,7 @@ use crate::azure_devops::{RESOURCE, Target};
 use crate::config::Config;
 use crate::entra::is_guid;
 use crate::identity::{self, SecretError};
-use crate::identity::{Prompt, Resolved};
-use crate::keyring::secrets::Secrets;
+use crate::identity::{AcquireCx, Resolved};
 use crate::sys::time::rfc3339;
 use crate::token::flow;
 
@@ -231,30 +230,19 @@ fn acquire(
     target: &Target,
     checks: &mut Vec<Check>,
 ) -> Option<crate::token::AccessToken> {
-    let store = match session.store(config) {
-        Ok(s) => s,
-        Err(e) => {
-            checks.push(from_error("token", &e));
-            return None;
-        }
-    };
-    let secrets = Secrets::new(session.env);
     // Prompts (user sign-in) go to stderr, so stdout stays one line per check.
     let mut stderr = std::io::stderr();
-    let prompt = Prompt::new(&mut stderr);
-    let source = session.acquire_cx(&identity.name, &secrets, &prompt, None, Some(target));
-    let cx = match session.token_ctx(store.as_ref(), config, &source) {
-        // doctor reports what happens now: another process's recent failure
-        // may be fixed already (or have been this process's setup).
-        Ok(cx) => flow::Ctx {
-            replay_failures: false,
-            ..cx
-        },
+    let mut ctx = match session.context(config, &mut stderr) {
+        Ok(ctx) => ctx,
         Err(e) => {
             checks.push(from_error("token", &e));
             return None;
         }
     };
+    // doctor reports what happens now: another process's recent failure
+    // may be fixed already (or have been this process's setup).
+    ctx.replay_failures = false;
+    let cx = AcquireCx::new(&ctx, &identity.name, None, Some(target));
     let started = Instant::now();
     match flow::get(identity, &cx) {
         Ok(token) => {
@@ -264,7 +252,7 @@ fn acquire(
                     "acquired in {} ms for {identity} ({} source, {} cache), expires {}",
                     started.elapsed().as_millis(),
                     identity.kind(),
-                    store.name(),
+                    ctx.store.name(),
                     rfc3339(token.expires_on)
                 ),
             ));

@@ -143,10 +143,8 @@ impl User {
     /// The refusal when sign-in is needed and prompts are forbidden; `None`
     /// when a prompt may be shown.
     fn forbidden(&self, cx: &AcquireCx, reason: &str) -> Option<Error> {
-        let forbidden_by = match cx.interactivity {
-            Interactivity::Always => return None,
-            Interactivity::Forbidden(why) => why,
-            Interactivity::Allowed => git_forbids_prompts(cx)?,
+        let Interactivity::Forbidden(forbidden_by) = cx.may_prompt() else {
+            return None;
         };
         Some(Error::SignInRequired {
             identity: cx.identity.to_string(),
@@ -154,27 +152,6 @@ impl User {
             forbidden_by,
         })
     }
-}
-
-/// git's `credential.interactive` (git ≥ 2.47), read only when a prompt is
-/// about to be shown, with a bounded wait.
-fn git_forbids_prompts(cx: &AcquireCx) -> Option<&'static str> {
-    let git = crate::sys::program::find(cx.env, "git")?;
-    let value = crate::sys::program::run_bounded(
-        &git,
-        &["config", "--get", "credential.interactive"],
-        Duration::from_secs(2),
-    )?;
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "false" | "never" | "no" | "off" | "0"
-    )
-    .then(|| {
-        cx.trace.decision(format_args!(
-            "git config credential.interactive forbids prompts"
-        ));
-        "git's credential.interactive is never"
-    })
 }
 
 impl TokenSource for User {

@@ -90,39 +90,85 @@ impl Session<'_> {
         ImdsProbe::remembered(self.cache_dir().ok(), &self.trace)
     }
 
-    /// The identity serving `target`: `--identity`, else the longest route, else `auto`.
-    pub fn identity_for(&self, target: &Target, config: &Config) -> Result<Resolved, Error> {
-        let name = match &self.identity_flag {
-            Some(name) => name.clone(),
-            None => {
-                if target.dot_segments && config.has_org_routes(&target.base) {
-                    return Err(Error::DotSegments {
-                        base: target.base.clone(),
-                    });
-                }
-                if target.org.is_none() && config.has_org_routes(&target.base) {
-                    return Err(Error::NoOrganization {
-                        base: target.base.clone(),
-                    });
-                }
-                let route = config.route(&target.url);
-                self.trace.decision(format_args!(
-                    "{} -> identity '{}' ({})",
-                    target.url,
-                    route.map_or(AUTO, |r| r.identity.as_str()),
-                    route.map_or_else(
-                        || "no route matched".to_string(),
-                        |r| format!("route {}", r.url)
-                    )
-                ));
-                route.map_or(AUTO, |r| r.identity.as_str()).to_string()
-            }
+    /// Which identity serves `target` and why: `--identity`, else the
+    /// longest route, else `auto`. Decided here only, for `get`, `erase`,
+    /// `token` and `doctor` alike.
+    pub fn route(&self, target: &Target, config: &Config) -> Result<Choice, Error> {
+        if let Some(name) = &self.identity_flag {
+            return Ok(Choice {
+                name: name.clone(),
+                why: Why::Flag,
+            });
+        }
+        if target.dot_segments && config.has_org_routes(&target.base) {
+            return Err(Error::DotSegments {
+                base: target.base.clone(),
+            });
+        }
+        if target.org.is_none() && config.has_org_routes(&target.base) {
+            return Err(Error::NoOrganization {
+                base: target.base.clone(),
+            });
+        }
+        let choice = match config.route(&target.url) {
+            Some(r) => Choice {
+                name: r.identity.clone(),
+                why: Why::Route(r.url.clone()),
+            },
+            None => Choice {
+                name: AUTO.to_string(),
+                why: Why::NoRoute(target.url.clone()),
+            },
         };
+        self.trace.decision(format_args!(
+            "{} -> identity '{}' ({})",
+            target.url, choice.name, choice.why
+        ));
+        Ok(choice)
+    }
+
+    /// The identity serving `target` ([`Session::route`]), resolved.
+    pub fn identity_for(&self, target: &Target, config: &Config) -> Result<Resolved, Error> {
+        self.resolve(&self.route(target, config)?.name, config)
+    }
+
+    /// The identity named `name`, resolved (no I/O but a remembered IMDS probe).
+    pub fn resolve(&self, name: &str, config: &Config) -> Result<Resolved, Error> {
         Ok(identity::resolve(
-            &name,
+            name,
             config,
             self.env,
             &self.imds_probe(),
         )?)
+    }
+}
+
+/// The identity chosen for a target, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The identity's config name (`auto` when no route matched).
+    pub name: String,
+    /// Why it was chosen.
+    pub why: Why,
+}
+
+/// Why an identity was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// `--identity` or `GIT_CREDENTIAL_ENTRA_IDENTITY` named it.
+    Flag,
+    /// The longest route matching the target, by its URL.
+    Route(String),
+    /// No route matched the target's URL: the built-in `auto`.
+    NoRoute(String),
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Flag => f.write_str("--identity"),
+            Why::Route(url) => write!(f, "route {url}"),
+            Why::NoRoute(url) => write!(f, "no route matching {url}, so the built-in 'auto'"),
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::AUTO;
-use crate::identity::{self, AcquireCx};
+use crate::identity::AcquireCx;
 use crate::sys::time::rfc3339;
 use crate::token::claims::Claims;
 use crate::token::flow;
@@ -37,7 +37,7 @@ pub fn run(
                 .route(DEFAULT_URL)
                 .map_or(AUTO, |r| r.identity.as_str())
                 .to_string();
-            identity::resolve(&name, &config, session.env, &session.imds_probe())?
+            session.resolve(&name, &config)?
         }
         (url, _) => {
             let url = url.as_deref().unwrap_or(DEFAULT_URL);

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::app::cli::DoctorArgs;
 use crate::app::error::Error;
-use crate::app::session::Session;
+use crate::app::session::{Session, Why};
 use crate::azure_devops::tenant;
 use crate::azure_devops::{RESOURCE, Target};
 use crate::config::Config;
@@ -171,12 +171,16 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         }
     };
     checks.extend(wiring::git_config(&config, &target));
-    let identity = match session.identity_for(&target, &config) {
-        Ok(id) => {
-            checks.push(Check::pass(
-                "identity",
-                format!("{id}, chosen by {}", why(session, &config, &target)),
-            ));
+    let identity = match session.route(&target, &config).and_then(|choice| {
+        let id = session.resolve(&choice.name, &config)?;
+        Ok((id, choice.why))
+    }) {
+        Ok((id, why)) => {
+            let why = match (why, &session.identity_flag) {
+                (Why::Flag, Some(flag)) => format!("--identity {flag}"),
+                (why, _) => why.to_string(),
+            };
+            checks.push(Check::pass("identity", format!("{id}, chosen by {why}")));
             id
         }
         Err(e) => {
@@ -208,17 +212,6 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
             format!("{url} names no organization, so Azure DevOps was not asked"),
             "run doctor with the organization's URL: git-credential-entra doctor https://dev.azure.com/ORG",
         )),
-    }
-}
-
-/// Why `identity_for` chose what it chose, in words.
-fn why(session: &Session, config: &Config, target: &Target) -> String {
-    if let Some(flag) = &session.identity_flag {
-        return format!("--identity {flag}");
-    }
-    match config.route(&target.url) {
-        Some(r) => format!("route {}", r.url),
-        None => format!("no route matching {} (the default 'auto')", target.url),
     }
 }
 

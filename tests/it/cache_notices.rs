@@ -3,7 +3,7 @@
 //! requests the machine makes or where tokens are kept.
 
 use crate::support::RunOutput;
-use crate::world::World;
+use crate::support::world::World;
 
 /// Two `get`s in a row, both of which must succeed.
 fn two_gets(w: &World) -> (RunOutput, RunOutput) {

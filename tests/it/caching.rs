@@ -3,8 +3,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use crate::support::world::{CLIENT, SECRET, TENANT, World, field, token_of};
 use crate::support::{Scripted, assert_no_leak, now_secs};
-use crate::world::{World, field, token_of};
 
 #[test]
 fn second_get_makes_no_token_request() {
@@ -26,8 +26,8 @@ fn two_names_for_one_principal_share_the_entry() {
     let w = World::new();
     w.write_config(&format!(
         r#", "alias": {{ "type": "service-principal", "tenant": "{}", "client_id": "{}", "client_secret_env": "CI_SECRET" }}"#,
-        crate::world::TENANT.to_uppercase(),
-        crate::world::CLIENT
+        TENANT.to_uppercase(),
+        CLIENT
     ));
     w.helper(&["get"], &w.request());
     let out = w.helper(&["get", "--identity", "alias"], &w.request());
@@ -186,7 +186,7 @@ fn file_store_is_private_holds_no_refresh_token_and_heals() {
     assert_eq!(files.len(), 1);
     assert_eq!(mode(&files[0]), 0o600);
     let text = std::fs::read_to_string(&files[0]).expect("read");
-    assert!(!text.contains("refresh_token") && !text.contains(crate::world::SECRET));
+    assert!(!text.contains("refresh_token") && !text.contains(SECRET));
 
     std::fs::write(&files[0], "{ corrupt").expect("corrupt it");
     let out = w.helper(&["get"], &w.request());
@@ -308,13 +308,10 @@ fn cache_clear_for_one_identity_keeps_the_others() {
     let w = World::new();
     w.write_config(&format!(
         r#", "other": {{ "type": "service-principal", "tenant": "{}", "client_id": "00001111-aaaa-2222-bbbb-3333cccc9999", "client_secret_env": "CI_SECRET" }}"#,
-        crate::world::TENANT
+        TENANT
     ));
-    w.entra.add_app(
-        crate::world::TENANT,
-        "00001111-aaaa-2222-bbbb-3333cccc9999",
-        crate::world::SECRET,
-    );
+    w.entra
+        .add_app(TENANT, "00001111-aaaa-2222-bbbb-3333cccc9999", SECRET);
     w.helper(&["get"], &w.request());
     w.helper(&["get", "--identity", "other"], &w.request());
     let out = w.helper(&["cache", "clear", "--identity", "other"], "");
@@ -331,15 +328,14 @@ fn secret_set_keeps_a_client_secret_in_the_os_keyring() {
     let w = World::with_cache("none");
     // A unique client id: keyring items outlive the test's temporary HOME.
     let client = crate::support::random_guid();
-    w.entra
-        .add_app(crate::world::TENANT, &client, crate::world::SECRET);
+    w.entra.add_app(TENANT, &client, SECRET);
     w.write_config(&format!(
         r#", "kr": {{ "type": "service-principal", "tenant": "{}", "client_id": "{client}", "client_secret_keyring": true }}"#,
-        crate::world::TENANT
+        TENANT
     ));
     let set = w.helper(
         &["secret", "set", "--identity", "kr"],
-        &format!("{}\n", crate::world::SECRET),
+        &format!("{}\n", SECRET),
     );
     if !set.status.success() && set.stderr.contains("no OS keyring is available") {
         assert!(

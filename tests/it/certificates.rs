@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::support::cert::{
     TestCert, jwt_parts, openssl, openssl_available, openssl_verifies, path_str,
 };
+use crate::support::world::{TENANT, World};
 use crate::support::{RunOutput, assert_no_leak, now_secs, random_guid};
-use crate::world::{TENANT, World};
 
 /// The app registration the certificates belong to.
 const APP: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::caching::secret_service_available;
 use crate::support::env::RunOutput;
-use crate::world::{World, token_of};
+use crate::support::world::{World, token_of};
 
 /// Runs the helper with the cache mode `mode` and, when given, another bus.
 fn run(w: &World, mode: &str, bus: Option<&str>, args: &[&str], stdin: &str) -> RunOutput {

@@ -1,7 +1,7 @@
 //! End to end: real git clones and pushes through the helper.
 
 use crate::support::SeenAuth;
-use crate::world::{CLIENT, NEW_GIT, OLD_GIT, TENANT, World, field, git_has_authtype};
+use crate::support::world::{CLIENT, NEW_GIT, OLD_GIT, TENANT, World, field, git_has_authtype};
 
 #[test]
 fn clone_and_push_with_bearer_on_new_git() {

@@ -5,7 +5,7 @@ use std::process::ExitStatus;
 
 use crate::support::TestEnv;
 use crate::support::terminal::{Screen, on_a_terminal};
-use crate::world::{SECRET, TENANT, World};
+use crate::support::world::{SECRET, TENANT, World};
 
 #[test]
 fn asking_for_auto_by_name_gets_the_real_reason() {

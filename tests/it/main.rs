@@ -27,8 +27,6 @@ mod faults;
 mod fuzz_corpus;
 mod git_flow;
 mod git_url;
-#[cfg(unix)]
-mod harness;
 mod humans;
 mod install;
 #[cfg(unix)]
@@ -38,7 +36,6 @@ mod leaks;
 mod mi_federation;
 mod mi_imds;
 mod mi_platforms;
-mod mi_world;
 mod operator;
 mod pipeline_token;
 mod robustness;
@@ -57,4 +54,3 @@ mod user_tenants;
 #[cfg(target_os = "linux")]
 mod windows;
 mod workload;
-mod world;

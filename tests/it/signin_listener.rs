@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::RunOutput;
+use crate::support::world::World;
 use crate::user_signin::{script, user_world};
-use crate::world::World;
 
 const UPN: &str = "alice@contoso.onmicrosoft.com";
 

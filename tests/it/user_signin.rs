@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::RunOutput;
 use crate::support::terminal::{Screen, on_a_terminal};
-use crate::world::{TENANT, World, field, token_of};
+use crate::support::world::{TENANT, World, field, token_of};
 
 pub const UPN: &str = "alice@contoso.onmicrosoft.com";
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{SLACK, cache_row};
 use crate::support::PrivateKeyring;
-use crate::world::{World, token_of};
+use crate::support::world::{World, token_of};
 
 /// The Secret Service client's timeout for every D-Bus method call (the
 /// proxies of dbus-secret-service, which the helper uses, wait 2 s).

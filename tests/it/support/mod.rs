@@ -14,6 +14,7 @@ pub mod oidc;
 #[cfg(unix)]
 pub mod private_keyring;
 pub mod scan;
+pub mod skip;
 pub mod terminal;
 // The self-tests of this support code, in the test crate only (the demo and
 // the bench include this module too).
@@ -28,6 +29,9 @@ pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind};
 pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
 #[cfg(unix)]
 pub use private_keyring::PrivateKeyring;
+pub use skip::{Ci, skip_unless};
+#[cfg(unix)]
+pub use skip::{secret_service_available, skip};
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::net::SocketAddr;

@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::world::field;
 use crate::support::{
     Delivery, FakeEntra, FakeImds, MiKind, RunOutput, Scripted, TestEnv, register_sensitive,
 };
-use crate::world::field;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 const APP: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";

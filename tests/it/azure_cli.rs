@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::support::world::{TENANT, World, field, token_of};
 use crate::support::{ADO_RESOURCE, RunOutput, TestEnv, entra_timestamp, jwt, now_secs};
-use crate::world::{TENANT, World, field, token_of};
 
 /// The signed-in developer.
 const USER: &str = "dev@contoso.onmicrosoft.com";

@@ -2,8 +2,8 @@
 //! that meets it, not on every one — because it changes how many token
 //! requests the machine makes or where tokens are kept.
 
-use crate::support::RunOutput;
-use crate::world::World;
+use crate::support::world::World;
+use crate::support::{Ci, RunOutput, skip_unless};
 
 /// Two `get`s in a row, both of which must succeed.
 fn two_gets(w: &World) -> (RunOutput, RunOutput) {
@@ -75,15 +75,13 @@ fn auto_falling_back_to_files_is_said_once() {
     cmd.args(["get", "-vv"]);
     let probe = w.env.run(&mut cmd, w.request().as_bytes());
     assert!(probe.status.success(), "{}", probe.stderr);
-    if !probe.stderr.contains("using the file store") {
-        eprintln!(
-            "SKIPPED: a keyring is usable here, so auto does not fall back to files: {}",
-            probe
-                .stderr
-                .lines()
-                .find(|l| l.contains("using the"))
-                .unwrap_or("")
-        );
+    let files = probe.stderr.contains("using the file store");
+    let used = probe.stderr.lines().find(|l| l.contains("using the"));
+    let reason = format!(
+        "a keyring is usable here, so auto does not fall back to files: {}",
+        used.unwrap_or("")
+    );
+    if !skip_unless(files, Ci::MayLack, reason) {
         w.helper(&["cache", "clear"], "");
         return;
     }

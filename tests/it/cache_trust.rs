@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::support::now_secs;
-use crate::world::{World, token_of};
+use crate::support::world::{World, token_of};
 
 /// The file store's directory in `w`.
 fn tokens_dir(w: &World) -> PathBuf {

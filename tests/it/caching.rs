@@ -3,8 +3,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{Scripted, assert_no_leak, now_secs};
-use crate::world::{World, field, token_of};
+use crate::support::world::{CLIENT, SECRET, TENANT, World, field, token_of};
+use crate::support::{
+    Ci, Scripted, assert_no_leak, now_secs, secret_service_available, skip_unless,
+};
 
 #[test]
 fn second_get_makes_no_token_request() {
@@ -26,8 +28,8 @@ fn two_names_for_one_principal_share_the_entry() {
     let w = World::new();
     w.write_config(&format!(
         r#", "alias": {{ "type": "service-principal", "tenant": "{}", "client_id": "{}", "client_secret_env": "CI_SECRET" }}"#,
-        crate::world::TENANT.to_uppercase(),
-        crate::world::CLIENT
+        TENANT.to_uppercase(),
+        CLIENT
     ));
     w.helper(&["get"], &w.request());
     let out = w.helper(&["get", "--identity", "alias"], &w.request());
@@ -186,7 +188,7 @@ fn file_store_is_private_holds_no_refresh_token_and_heals() {
     assert_eq!(files.len(), 1);
     assert_eq!(mode(&files[0]), 0o600);
     let text = std::fs::read_to_string(&files[0]).expect("read");
-    assert!(!text.contains("refresh_token") && !text.contains(crate::world::SECRET));
+    assert!(!text.contains("refresh_token") && !text.contains(SECRET));
 
     std::fs::write(&files[0], "{ corrupt").expect("corrupt it");
     let out = w.helper(&["get"], &w.request());
@@ -232,21 +234,6 @@ fn cache_list_and_clear_never_print_a_token() {
     assert_eq!(w.token_requests(), 2);
 }
 
-/// Whether the Secret Service can be tested here; in CI it must be.
-pub fn secret_service_available() -> bool {
-    let ok = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run the suite under dbus-run-session with gnome-keyring (see .ci/run)"
-        );
-        eprintln!(
-            "SKIPPED: no D-Bus session bus, so the Secret Service store is not tested here (run the suite via .ci/run)"
-        );
-    }
-    ok
-}
-
 #[test]
 fn secret_service_store_caches_and_keeps_tokens_out_of_files() {
     if !secret_service_available() {
@@ -286,15 +273,10 @@ fn keyutils_store_when_the_kernel_allows_it() {
     let w = World::with_cache("keyutils");
     let first = w.helper(&["get", "-vv"], &w.request());
     assert!(first.status.success(), "{}", first.stderr);
-    if first.stderr.contains("keyutils unusable") {
-        eprintln!(
-            "SKIPPED: keyutils is not usable here: {}",
-            first
-                .stderr
-                .lines()
-                .find(|l| l.contains("keyutils"))
-                .unwrap_or("")
-        );
+    let usable = !first.stderr.contains("keyutils unusable");
+    let why = first.stderr.lines().find(|l| l.contains("keyutils"));
+    let reason = format!("keyutils is not usable here: {}", why.unwrap_or(""));
+    if !skip_unless(usable, Ci::MayLack, reason) {
         return;
     }
     w.helper(&["get"], &w.request());
@@ -308,13 +290,10 @@ fn cache_clear_for_one_identity_keeps_the_others() {
     let w = World::new();
     w.write_config(&format!(
         r#", "other": {{ "type": "service-principal", "tenant": "{}", "client_id": "00001111-aaaa-2222-bbbb-3333cccc9999", "client_secret_env": "CI_SECRET" }}"#,
-        crate::world::TENANT
+        TENANT
     ));
-    w.entra.add_app(
-        crate::world::TENANT,
-        "00001111-aaaa-2222-bbbb-3333cccc9999",
-        crate::world::SECRET,
-    );
+    w.entra
+        .add_app(TENANT, "00001111-aaaa-2222-bbbb-3333cccc9999", SECRET);
     w.helper(&["get"], &w.request());
     w.helper(&["get", "--identity", "other"], &w.request());
     let out = w.helper(&["cache", "clear", "--identity", "other"], "");
@@ -331,23 +310,18 @@ fn secret_set_keeps_a_client_secret_in_the_os_keyring() {
     let w = World::with_cache("none");
     // A unique client id: keyring items outlive the test's temporary HOME.
     let client = crate::support::random_guid();
-    w.entra
-        .add_app(crate::world::TENANT, &client, crate::world::SECRET);
+    w.entra.add_app(TENANT, &client, SECRET);
     w.write_config(&format!(
         r#", "kr": {{ "type": "service-principal", "tenant": "{}", "client_id": "{client}", "client_secret_keyring": true }}"#,
-        crate::world::TENANT
+        TENANT
     ));
     let set = w.helper(
         &["secret", "set", "--identity", "kr"],
-        &format!("{}\n", crate::world::SECRET),
+        &format!("{}\n", SECRET),
     );
-    if !set.status.success() && set.stderr.contains("no OS keyring is available") {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI has a keyring: {}",
-            set.stderr
-        );
-        eprintln!("SKIPPED: no OS keyring here: {}", set.stderr);
+    let no_keyring = !set.status.success() && set.stderr.contains("no OS keyring is available");
+    let reason = format!("no OS keyring here: {}", set.stderr);
+    if !skip_unless(!no_keyring, Ci::Provides, reason) {
         return;
     }
     assert!(set.status.success(), "{}", set.stderr);

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::support::oidc::OidcRequest;
+use crate::support::world::{TENANT, World};
 use crate::support::{EXCHANGE_AUDIENCE, FakeOidc, Federation, Scripted};
 use crate::workload::{WL_CLIENT, aks_federation, assertions, clone_and_push, failed, ok, world};
-use crate::world::{TENANT, World};
 
 const SERVICE_CONNECTION: &str = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c";
 const JOB_TOKEN: &str = "job-token.eyJzY3AiOiJidWlsZCJ9.sig";

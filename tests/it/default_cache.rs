@@ -4,9 +4,9 @@
 
 use std::process::Command;
 
-use crate::caching::secret_service_available;
 use crate::support::env::RunOutput;
-use crate::world::{World, token_of};
+use crate::support::world::{World, token_of};
+use crate::support::{Ci, secret_service_available, skip_unless};
 
 /// Runs the helper with the cache mode `mode` and, when given, another bus.
 fn run(w: &World, mode: &str, bus: Option<&str>, args: &[&str], stdin: &str) -> RunOutput {
@@ -37,11 +37,9 @@ fn world() -> Option<World> {
     }
     let w = World::with_cache("auto");
     let probe = run(&w, "keyutils", None, &["cache", "list", "-vv"], "");
-    if probe.stderr.contains("keyutils unusable") {
-        eprintln!(
-            "SKIPPED: the kernel keyring is unusable here: {}",
-            probe.stderr
-        );
+    let usable = !probe.stderr.contains("keyutils unusable");
+    let reason = format!("the kernel keyring is unusable here: {}", probe.stderr);
+    if !skip_unless(usable, Ci::MayLack, reason) {
         return None;
     }
     Some(w)

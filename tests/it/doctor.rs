@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
+use crate::support::world::{CLIENT, SECRET, TENANT, World};
 use crate::support::{RunOutput, Scripted, assert_no_leak};
-use crate::world::{CLIENT, SECRET, TENANT, World};
 
 /// A second app in the organization's tenant.
 const OTHER: &str = "99998888-aaaa-2222-bbbb-3333cccc4444";

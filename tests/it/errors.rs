@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::support::Scripted;
-use crate::world::{CLIENT, SECRET, TENANT, World};
+use crate::support::world::{CLIENT, SECRET, TENANT, World};
 
 #[test]
 fn requests_that_are_not_ours_get_no_answer_and_no_network() {

@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 
 pub use git_credential_entra::net::retry::{ENTRA, IMDS_UPDATE_WINDOW, MANAGED_IDENTITY};
 
+use crate::support::world::{World, token_of};
 use crate::support::{RunOutput, assert_no_leak};
-use crate::world::{World, token_of};
 
 /// Time beyond a product bound for starting processes, building the HTTP
 /// client and the cache on a machine that runs many tests at once.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::world::World;
+use crate::support::world::World;
 
 /// What the helper must do with a `url=` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

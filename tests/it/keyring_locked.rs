@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::PrivateKeyring;
-use crate::world::{World, token_of};
+use crate::support::world::{World, token_of};
 
 /// A private keyring whose default collection is locked; `None` (skipped)
 /// when the tools are missing outside CI.

@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::support::scan::{Kind, Place, find_leak, register, stdout_place, walk};
+use crate::support::world::{NEW_GIT, SECRET, World};
 use crate::support::{TestEnv, assert_no_leak, random_guid};
-use crate::world::{NEW_GIT, SECRET, World};
 
 /// Fails when `token` (or the test secret) is in any file under `root`.
 pub fn assert_no_token_in_files(root: &std::path::Path, token: &str) {

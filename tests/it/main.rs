@@ -7,54 +7,67 @@
 // The shared support serves unix-only modules too.
 #![cfg_attr(not(unix), allow(dead_code))]
 
+// Modules by room, as in src/: what each one tests is in its first line.
+
+// git's side: the credential protocol, URLs, routing to an identity, tenants.
+#[cfg(unix)]
+mod errors;
+mod fuzz_corpus;
+mod git_flow;
+mod git_url;
+mod routing;
+mod tenant;
+
+// Identities: one module per token source (user sign-in has three).
 mod auto;
 #[cfg(unix)]
 mod azure_cli;
+mod certificates;
+mod ci_oidc;
+mod mi_federation;
+mod mi_imds;
+mod mi_platforms;
+mod pipeline_token;
+#[cfg(unix)]
+mod signin_listener;
+#[cfg(unix)]
+mod user_signin;
+#[cfg(unix)]
+mod user_tenants;
+mod workload;
+
+// The token cache and the OS keyrings it uses.
 mod cache_notices;
 #[cfg(unix)]
 mod cache_trust;
 #[cfg(unix)]
 mod caching;
-mod certificates;
-mod ci_oidc;
 #[cfg(unix)]
 mod default_cache;
-mod doctor;
-#[cfg(unix)]
-mod errors;
-#[cfg(unix)]
-mod faults;
-mod fuzz_corpus;
-mod git_flow;
-mod git_url;
-#[cfg(unix)]
-mod harness;
-mod humans;
-mod install;
 #[cfg(unix)]
 mod keyring_locked;
+
+// Tokens under stress: failing endpoints, injected faults, many processes.
 #[cfg(unix)]
-mod leaks;
-mod mi_federation;
-mod mi_imds;
-mod mi_platforms;
-mod mi_world;
-mod operator;
-mod pipeline_token;
+mod faults;
 mod robustness;
-mod routing;
-#[cfg(unix)]
-mod signin_listener;
 #[cfg(unix)]
 mod soak;
-mod support;
-mod tenant;
+
+// Security: no secret leaks, nothing a repository ships decides where one goes.
+#[cfg(unix)]
+mod leaks;
 mod trust;
-#[cfg(unix)]
-mod user_signin;
-#[cfg(unix)]
-mod user_tenants;
+
+// What humans run and see: commands, prompts, doctor.
+mod doctor;
+mod humans;
+mod operator;
+
+// Platforms and installing: install.sh, the Windows binary under Wine.
+mod install;
 #[cfg(target_os = "linux")]
 mod windows;
-mod workload;
-mod world;
+
+// The fakes, the ready-made worlds, skip_unless, and their own tests.
+mod support;

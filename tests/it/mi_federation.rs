@@ -2,8 +2,8 @@
 //! registration in another tenant: the secret-free way to an organization
 //! whose tenant is not the machine's.
 
+use crate::support::world::{TENANT, World, field};
 use crate::support::{EXCHANGE_AUDIENCE, FakeImds, Federation, MiKind, jwt};
-use crate::world::{TENANT, World, field};
 
 /// The app registration, in the organization's tenant.
 const APP: &str = "77778888-aaaa-2222-bbbb-3333cccc4444";

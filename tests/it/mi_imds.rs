@@ -4,9 +4,9 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::mi_world::{MiWorld, one_error};
+use crate::support::mi_world::{MiWorld, one_error};
+use crate::support::world::{field, token_of};
 use crate::support::{ADO_RESOURCE, MiKind, Scripted, SeenAuth, now_secs};
-use crate::world::{field, token_of};
 
 #[test]
 fn system_and_each_user_assigned_selector_make_the_right_query() {

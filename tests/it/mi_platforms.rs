@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::mi_world::{MiWorld, one_error};
+use crate::support::mi_world::{MiWorld, one_error};
+use crate::support::world::field;
 use crate::support::{ADO_RESOURCE, CLOUD_SHELL_USER, MiKind, register_sensitive};
-use crate::world::field;
 
 const HEADER: &str = "app-service-identity-header-7f3a";
 

@@ -2,8 +2,8 @@
 //! real git config files, token in its three formats (the header used in a
 //! real HTTP request to the fake Azure DevOps), identities, completions.
 
+use crate::support::world::{CLIENT, World};
 use crate::support::{TestEnv, jwt};
-use crate::world::{CLIENT, World};
 
 /// Every entry of a git config file, as git reads it.
 fn listed(env: &TestEnv, file: &str) -> String {

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde_json::json;
 
+use crate::support::world::{TENANT, World, field, token_of};
 use crate::support::{ADO_RESOURCE, derived_guid, jwt, now_secs};
-use crate::world::{TENANT, World, field, token_of};
 
 /// The project build service's id, as the job token names it.
 const BUILD_SERVICE: &str = "7d9e8f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a";

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::world::{SECRET, World};
 use crate::support::{Delivery, Scripted};
-use crate::world::{SECRET, World};
 
 /// The helper's retry budget for one token request (contract §7).
 const BUDGET: Duration = Duration::from_secs(30);
@@ -86,8 +86,8 @@ fn a_success_ends_the_shared_outage() {
     // `--identity` under another name for the same principal shares the record.
     w.write_config(&format!(
         r#", "alias": {{ "type": "service-principal", "tenant": "{}", "client_id": "{}", "client_secret_env": "CI_SECRET" }}"#,
-        crate::world::TENANT,
-        crate::world::CLIENT
+        crate::support::world::TENANT,
+        crate::support::world::CLIENT
     ));
     let alias = w.helper(&["get", "--identity", "alias"], &w.request());
     assert!(
@@ -160,8 +160,8 @@ fn a_local_failure_is_not_replayed_once_fixed() {
     let secret = w.env.path().join("secret.txt");
     w.write_config(&format!(
         r#", "file": {{ "type": "service-principal", "tenant": "{}", "client_id": "{}", "client_secret_file": "{}" }}"#,
-        crate::world::TENANT,
-        crate::world::CLIENT,
+        crate::support::world::TENANT,
+        crate::support::world::CLIENT,
         secret.display()
     ));
     w.env.set_env("GIT_CREDENTIAL_ENTRA_IDENTITY", "file");

@@ -1,7 +1,7 @@
 //! Which identity a request goes to, and what the helper says when the
 //! request cannot tell: paths with `.`/`..` segments, no organization.
 
-use crate::world::{NEW_GIT, World, field};
+use crate::support::world::{NEW_GIT, World, field};
 
 #[test]
 fn dot_segments_never_pick_a_route() {

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::world::{TENANT, World, token_of};
 use crate::support::{
     ADO_RESOURCE, assert_no_leak, check_output, derived_guid, jwt, now_secs, random_bytes,
     random_guid,
 };
-use crate::world::{TENANT, World, token_of};
 
 /// Identities (service principals with their own secrets, one organization each).
 const IDENTITIES: usize = 4;

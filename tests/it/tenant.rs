@@ -4,7 +4,7 @@
 
 use git_credential_entra::azure_devops::tenant::{self, How, ORGANIZATIONS};
 
-use crate::world::{TENANT, World};
+use crate::support::world::{TENANT, World};
 
 const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::world::{CLIENT, NEW_GIT, TENANT, World};
 use crate::support::{FakeEntra, register_sensitive};
-use crate::world::{CLIENT, NEW_GIT, TENANT, World};
 
 /// The secret a victim has in `AZURE_CLIENT_SECRET`.
 const VICTIM_SECRET: &str = "victim~client~secret~8fQz1";

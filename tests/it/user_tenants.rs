@@ -4,8 +4,8 @@
 //! token of one tenant is never served for an organization of another.
 
 use crate::support::jwt;
+use crate::support::world::{TENANT, World, token_of};
 use crate::user_signin::{UPN, assert_no_refresh_token_in_files, curl_browser, grants, no_keyring};
-use crate::world::{TENANT, World, token_of};
 
 /// The second organization's tenant, and who signs in there.
 const OTHER: &str = "fabrikam.onmicrosoft.com";

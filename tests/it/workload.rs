@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::support::world::{TENANT, World, field, token_of};
 use crate::support::{EXCHANGE_AUDIENCE, Federation, RunOutput, jwt, now_secs};
-use crate::world::{TENANT, World, field, token_of};
 
 /// The app registration that trusts the platforms' tokens.
 pub const WL_CLIENT: &str = "5e6f7a8b-1c2d-4e3f-9a0b-c1d2e3f4a5b6";

@@ -8,8 +8,8 @@ use super::{
     ENTRA, MARGIN, SLACK, assert_not_cached, cache_row, cache_survives, fresh_token, one_error,
     timed_get,
 };
+use crate::support::world::{NEW_GIT, World, field, token_of};
 use crate::support::{Delivery, Scripted, now_secs, register_sensitive, scan};
-use crate::world::{World, field, token_of};
 
 /// A 200 whose body is `body`.
 fn ok_body(body: &str) -> Scripted {
@@ -183,12 +183,8 @@ fn tokens_expired_on_arrival() {
 fn fetch(w: &World, dir: &str) -> crate::support::RunOutput {
     let work = w.env.path().join(dir);
     let work = work.to_str().expect("utf8");
-    w.env.run(
-        w.env
-            .git(crate::world::NEW_GIT)
-            .args(["-C", work, "fetch", "-q"]),
-        b"",
-    )
+    w.env
+        .run(w.env.git(NEW_GIT).args(["-C", work, "fetch", "-q"]), b"")
 }
 
 /// A token whose own `exp` is already past while `expires_in` says an hour
@@ -200,8 +196,7 @@ fn fetch(w: &World, dir: &str) -> crate::support::RunOutput {
 fn a_token_azure_devops_finds_expired_is_erased() {
     let w = World::new();
     w.configure_git();
-    w.env
-        .git_ok(crate::world::NEW_GIT, &["clone", "-q", &w.repo_url, "r"]);
+    w.env.git_ok(NEW_GIT, &["clone", "-q", &w.repo_url, "r"]);
     w.helper(&["cache", "clear"], "");
     // Ten minutes past its expiry when it arrives.
     w.entra.set_clock_skew(-(3599 + 600));

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::world::{CLIENT, TENANT, World};
+use crate::support::world::{CLIENT, TENANT, World};
 
 /// What happens to one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{IMDS_UPDATE_WINDOW, MANAGED_IDENTITY, SLACK, row_of};
-use crate::mi_world::MiWorld;
+use crate::support::mi_world::MiWorld;
+use crate::support::world::token_of;
 use crate::support::{MiKind, RunOutput, Scripted, assert_no_leak};
-use crate::world::token_of;
 
 /// How long one `get` may take at most while IMDS answers 410 from the start.
 fn bound() -> Duration {
@@ -60,7 +60,7 @@ fn imds_updating_for_a_minute() {
         let m = MiWorld::new(MiKind::Imds);
         m.mi.set_outage_for(Scripted::status(410), IMDS_UPDATE_WINDOW * 10);
         let (out, took) = long_get(&m);
-        let line = crate::mi_world::one_error(&out);
+        let line = crate::support::mi_world::one_error(&out);
         assert!(
             line.contains("answered HTTP 410 (the identity endpoint is updating")
                 && line.contains("identity 'vm'"),

@@ -7,8 +7,8 @@ use super::front::{Fault, Front};
 use super::{
     ENTRA, SLACK, assert_not_cached, cache_survives, forget_failures, one_error, timed_get,
 };
+use crate::support::world::World;
 use crate::support::{Delivery, Scripted};
-use crate::world::World;
 
 #[test]
 fn throttled_with_retry_after() {

@@ -1,5 +1,6 @@
-//! Test support: fake Entra and Azure DevOps servers, an isolated environment per test, and a
-//! registry of every secret and token so that tests can prove none of them leak.
+//! Test support: fake Entra and Azure DevOps servers, an isolated environment per test, the
+//! ready-made worlds built of them (`world`, `mi_world`), and a registry of every secret and
+//! token so that tests can prove none of them leak.
 
 pub mod ado;
 pub mod authorize;
@@ -8,11 +9,18 @@ pub mod entra;
 pub mod env;
 pub mod imds;
 pub mod jwt;
+pub mod mi_world;
 pub mod oidc;
 #[cfg(unix)]
 pub mod private_keyring;
 pub mod scan;
+pub mod skip;
 pub mod terminal;
+// The self-tests of this support code, in the test crate only (the demo and
+// the bench include this module too).
+#[cfg(all(test, unix))]
+mod tests;
+pub mod world;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};
 pub use entra::{Delivery, FakeEntra, Federation, Scripted};
@@ -21,6 +29,9 @@ pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind};
 pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
 #[cfg(unix)]
 pub use private_keyring::PrivateKeyring;
+pub use skip::{Ci, skip_unless};
+#[cfg(unix)]
+pub use skip::{secret_service_available, skip};
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::net::SocketAddr;

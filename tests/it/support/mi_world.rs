@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{FakeImds, MiKind, RunOutput};
-use crate::world::{TENANT, World};
+use super::world::{TENANT, World};
+use super::{FakeImds, MiKind, RunOutput};
 
 /// The standard world plus a fake managed-identity endpoint.
 pub struct MiWorld {

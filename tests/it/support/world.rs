@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{
+use super::{
     AdoRequest, FakeAdo, FakeEntra, RunOutput, SeenAuth, TestEnv, check_output, register_sensitive,
 };
 
@@ -180,7 +180,8 @@ impl World {
 
     /// Points git at the helper: reset inherited helpers, then ours, with useHttpPath.
     pub fn configure_git(&self) {
-        let bin = env!("CARGO_BIN_EXE_git-credential-entra");
+        let bin = super::env::helper_bin();
+        let bin = bin.display();
         let cfg = self.env.path().join("home/.gitconfig");
         std::fs::write(
             &cfg,

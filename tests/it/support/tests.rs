@@ -1,7 +1,7 @@
 //! Self-tests of the support code: the fakes and the leak check must work before any test of the
 //! helper can be trusted.
 
-use crate::support::{
+use super::{
     ADO_RESOURCE, FakeAdo, FakeEntra, RunOutput, Scripted, SeenAuth, TestEnv, assert_no_leak, jwt,
     register_sensitive,
 };
@@ -276,7 +276,7 @@ fn fake_ado_serves_git_behind_entra_tokens() {
 
 #[test]
 fn leak_check_catches_registered_secrets_without_printing_them() {
-    let secret = format!("leak-canary-{}", crate::support::random_guid());
+    let secret = format!("leak-canary-{}", super::random_guid());
     register_sensitive(&secret);
     assert_no_leak("clean text", "nothing to see here");
     let text = format!("oops: {secret} in output");
@@ -413,7 +413,7 @@ fn fake_servers_accept_connections_with_nagle_off() {
     // Every fake is served from this listener; its connections must inherit TCP_NODELAY,
     // or a response written in two parts waits for the client's delayed ACK.
     use std::os::fd::AsRawFd as _;
-    let listener = crate::support::nodelay_listener();
+    let listener = super::nodelay_listener();
     let _client = std::net::TcpStream::connect(listener.local_addr().expect("an address"))
         .expect("connect to the listener");
     let (accepted, _) = listener.accept().expect("accept the connection");

@@ -61,7 +61,7 @@ if [[ $suite == 1 ]]; then
     # `cargo test` makes anyway.
     echo "benchmarks: running the soak and fault tests" >&2
     cargo test --quiet --test it --no-run
-    cargo test --test it -- "${suite_filters[@]}" >"$scratch/suite.txt" 2>&1 || true
+    cargo test --test it -- --include-ignored "${suite_filters[@]}" >"$scratch/suite.txt" 2>&1 || true
     export GIT_CREDENTIAL_ENTRA_BENCH_SUITE="$scratch/suite.txt"
 fi
 

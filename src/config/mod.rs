@@ -24,7 +24,7 @@ pub use crate::entra::{check_client_id, check_tenant};
 use fields::Cx;
 pub use fields::{check_authority_host, parse_host_entry};
 pub use identity::{
-    Assertion, AssertionAlg, AutoConfig, AzureCliConfig, EnvironmentConfig, IdentityKind,
+    Assertion, AssertionAlg, AutoConfig, AzureCliConfig, EnvironmentConfig, IdentityKind, Kind,
     ManagedIdentityConfig, MiSelector, PipelineTokenConfig, SecretSource, ServicePrincipalConfig,
     UserConfig, UserFlow, WorkloadConfig,
 };

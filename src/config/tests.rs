@@ -52,6 +52,28 @@ fn parses_the_contract_example() {
         }]
     );
     assert_eq!(c.cache, Some(CacheMode::Auto));
+    // Each type's parser makes an identity of that type.
+    let kinds: Vec<(&str, &str)> = c
+        .identities
+        .iter()
+        .map(|(name, id)| (name.as_str(), id.kind().config_name()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("aks", "workload-identity"),
+            ("ci", "service-principal"),
+            ("ci-cert", "service-principal"),
+            ("env", "environment"),
+            ("me", "azure-cli"),
+            ("me-sso", "user"),
+            ("pipe", "pipeline-token"),
+            ("vm", "managed-identity"),
+            ("vm-uami", "managed-identity"),
+        ]
+    );
+    let auto = parse(r#"{"identities":{"auto":{"type":"auto"}}}"#).expect("valid");
+    assert_eq!(auto.identities["auto"].kind(), Kind::Auto);
     match &c.identities["ci"] {
         IdentityKind::ServicePrincipal(sp) => {
             assert_eq!(sp.secret, SecretSource::Env("CI_CLIENT_SECRET".into()))

@@ -15,7 +15,7 @@ use crate::config::{AssertionAlg, SecretSource, check_client_id, check_tenant};
 use crate::identity::Error;
 use crate::sys::env::Env;
 
-use super::{ServicePrincipal, Workload};
+use super::{Kind, ServicePrincipal, Workload};
 
 /// The authority host, asked for only when a credential is built.
 pub type Authority<'a> = &'a dyn Fn() -> Result<String, Error>;
@@ -68,7 +68,7 @@ pub fn secret(env: &Env, authority: Authority) -> Result<Option<ServicePrincipal
         client_id,
         authority: authority()?,
         secret,
-        origin: "environment",
+        origin: Kind::Environment,
     }))
 }
 

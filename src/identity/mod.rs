@@ -26,6 +26,7 @@ mod workload;
 use std::fmt;
 use std::path::Path;
 
+use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{
     AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, PipelineTokenConfig,
@@ -34,6 +35,7 @@ use crate::config::{
 use crate::sys::env::Env;
 use crate::token::AccessToken;
 
+pub use crate::config::Kind;
 pub use crate::sys::interactivity::Interactivity;
 pub use auto::ImdsProbe;
 pub use azure_cli::{AzCliError, AzureCli};
@@ -53,8 +55,9 @@ pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// A kind of identity that can produce access tokens.
 pub trait TokenSource {
-    /// The type name shown to users (`service-principal`, `environment`, …).
-    fn kind(&self) -> &'static str;
+    /// Its type (`environment` for a credential the `AZURE_*` variables
+    /// describe, whichever it is).
+    fn kind(&self) -> Kind;
     /// Tenant, client and where the credential comes from — never a secret.
     fn describe(&self) -> String;
     /// The cache key of the principal (shared by every config name for it).
@@ -113,8 +116,8 @@ impl Resolved {
         self.source.fingerprints(cache_dir)
     }
 
-    /// The type name shown to users.
-    pub fn kind(&self) -> &'static str {
+    /// Its type.
+    pub fn kind(&self) -> Kind {
         self.source.kind()
     }
 
@@ -139,6 +142,15 @@ impl fmt::Debug for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
+}
+
+/// The cache key of the tokens of `principal` in `tenant` at `authority`,
+/// an identity of type `kind`, for Azure DevOps. `environment` and `auto`
+/// have no tag (see [`Kind::cache_tag`]): their sources pass the type whose
+/// keys they share, and the cache-key test pins every source's key.
+fn key(kind: Kind, authority: &str, tenant: &str, principal: &str) -> Fingerprint {
+    let tag = kind.cache_tag().unwrap_or(kind.config_name());
+    Fingerprint::of(tag, authority, tenant, principal, RESOURCE)
 }
 
 /// Resolves identity `name` (already validated to exist, or `auto`).

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{AssertionAlg, SecretSource};
 use crate::entra::{ClientAuth, token_endpoint};
@@ -17,7 +16,7 @@ use crate::sys::time::{now, rfc3339};
 use crate::token::AccessToken;
 
 use super::certificate::{self, CertError};
-use super::{AcquireCx, TokenSource, assertion};
+use super::{AcquireCx, Kind, TokenSource, assertion};
 
 /// An application that authenticates with a client secret.
 #[derive(Debug, Clone)]
@@ -31,7 +30,7 @@ pub struct ServicePrincipal {
     /// Where the secret is read from (never the secret itself).
     pub secret: SecretSource,
     /// `service-principal` or `environment`.
-    pub origin: &'static str,
+    pub origin: Kind,
 }
 
 impl SecretSource {
@@ -62,7 +61,7 @@ impl ServicePrincipal {
             client_id: c.client_id.clone(),
             authority,
             secret: c.secret.clone(),
-            origin: "service-principal",
+            origin: Kind::ServicePrincipal,
         }
     }
 
@@ -206,7 +205,7 @@ impl ServicePrincipal {
 }
 
 impl TokenSource for ServicePrincipal {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> Kind {
         self.origin
     }
 
@@ -223,12 +222,12 @@ impl TokenSource for ServicePrincipal {
     /// The cache key of this application's tokens (shared by every config
     /// name for the same principal).
     fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of(
-            "app",
+        // An environment credential with a secret is a service principal's key.
+        super::key(
+            Kind::ServicePrincipal,
             &self.authority,
             &self.tenant,
             &self.client_id,
-            RESOURCE,
         )
     }
 

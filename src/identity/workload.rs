@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 
-use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{Assertion, Config, MiSelector, WorkloadConfig};
 use crate::entra::ClientAuth;
@@ -18,7 +17,7 @@ use crate::sys::env::Env;
 use crate::token::AccessToken;
 
 use super::federation::AssertionSource;
-use super::{AcquireCx, ManagedIdentity, TokenSource};
+use super::{AcquireCx, Kind, ManagedIdentity, TokenSource};
 
 /// Where a workload identity's assertions come from.
 #[derive(Debug, Clone)]
@@ -57,7 +56,7 @@ pub struct Workload {
     /// Where each exchange's assertion comes from.
     pub assertion: AssertionFrom,
     /// `workload-identity` or `environment`.
-    pub origin: &'static str,
+    pub origin: Kind,
 }
 
 impl Workload {
@@ -97,7 +96,7 @@ impl Workload {
             client_id: c.client_id.clone(),
             authority,
             assertion,
-            origin: "workload-identity",
+            origin: Kind::WorkloadIdentity,
         })
     }
 
@@ -114,13 +113,13 @@ impl Workload {
             client_id,
             authority,
             assertion: AssertionFrom::Platform(AssertionSource::File(token_file)),
-            origin: "environment",
+            origin: Kind::Environment,
         }
     }
 }
 
 impl TokenSource for Workload {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> Kind {
         self.origin
     }
 
@@ -137,12 +136,12 @@ impl TokenSource for Workload {
     /// The application's key: shared by every name and every assertion
     /// source for the same app.
     fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of(
-            "workload",
+        // AKS variables read by `environment` are a workload identity's key.
+        super::key(
+            Kind::WorkloadIdentity,
             &self.authority,
             &self.tenant,
             &self.client_id,
-            RESOURCE,
         )
     }
 

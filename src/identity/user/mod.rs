@@ -23,7 +23,7 @@ use crate::config::{UserConfig, UserFlow};
 use crate::identity::Error;
 use crate::token::{AccessToken, TokenResponse};
 
-use super::{AcquireCx, Interactivity, TokenSource};
+use super::{AcquireCx, Interactivity, Kind, TokenSource};
 
 pub use crate::azure_devops::tenant::ORGANIZATIONS;
 
@@ -178,13 +178,14 @@ fn git_forbids_prompts(cx: &AcquireCx) -> Option<&'static str> {
 }
 
 impl TokenSource for User {
-    fn kind(&self) -> &'static str {
-        "user"
+    fn kind(&self) -> Kind {
+        Kind::User
     }
 
     fn describe(&self) -> String {
         format!(
-            "user, tenant {}, client {}, flow {}{}",
+            "{}, tenant {}, client {}, flow {}{}",
+            self.kind(),
             self.tenant.as_deref().unwrap_or("(discovered)"),
             self.client_id,
             self.flow.name(),

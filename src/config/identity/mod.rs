@@ -20,7 +20,9 @@ mod workload;
 pub use kind::Kind;
 pub use managed_identity::{ManagedIdentityConfig, MiSelector};
 pub use others::{AutoConfig, AzureCliConfig, EnvironmentConfig, PipelineTokenConfig};
-pub use service_principal::{AssertionAlg, SecretSource, ServicePrincipalConfig};
+pub use service_principal::{
+    AssertionAlg, CertificateConfig, Credential, SecretSource, ServicePrincipalConfig,
+};
 pub use user::{UserConfig, UserFlow};
 pub use workload::{Assertion, WorkloadConfig};
 

@@ -16,8 +16,9 @@ mod proof;
 mod secret;
 
 use crate::cache::Fingerprint;
-use crate::config::{Assertion, Config, MiSelector, ServicePrincipalConfig, WorkloadConfig};
-use crate::config::{Credential, Kind};
+use crate::config::{
+    Assertion, Config, Credential, Kind, MiSelector, ServicePrincipalConfig, WorkloadConfig,
+};
 use crate::entra::{ClientAuth, token_endpoint};
 use crate::identity::federation::AssertionSource;
 use crate::identity::{AcquireCx, Error, ManagedIdentity, TokenSource};

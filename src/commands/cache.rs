@@ -46,7 +46,7 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
                 for fp in fps {
                     known
                         .entry(fp)
-                        .or_insert_with(|| (Vec::new(), id.kind()))
+                        .or_insert_with(|| (Vec::new(), id.kind().display_name()))
                         .0
                         .push(name.clone());
                 }
@@ -119,7 +119,7 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
             for (name, _) in &unresolved {
                 rows.push([
                     name.clone(),
-                    config.identities[name].type_name().into(),
+                    config.identities[name].kind().to_string(),
                     store.name().into(),
                     "-".into(),
                     "cannot resolve".into(),

@@ -29,7 +29,7 @@ pub fn run(session: &Session, out: &mut dyn Write) -> Result<(), Error> {
         let kind = config
             .identities
             .get(&name)
-            .map_or("auto (built in)", |k| k.type_name());
+            .map_or("auto (built in)", |k| k.kind().config_name());
         let line = match identity::resolve(&name, &config, session.env, &probe) {
             Ok(id) => format!("{id}"),
             Err(e) => format!("cannot be used here: {e}"),

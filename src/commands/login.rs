@@ -43,7 +43,7 @@ fn user(session: &Session, config: &Config, name: &str) -> Result<User, Error> {
         Some(IdentityKind::User(c)) => Ok(configured_user(name, c, config, session.env)?),
         Some(other) => Err(Error::Command(format!(
             "identity '{name}' is a {} identity, which signs in by itself; login and logout are for user identities. Fix: pass --identity NAME of a \"type\": \"user\" identity",
-            other.type_name()
+            other.kind()
         ))),
         None if name == AUTO => Err(Error::Command(format!(
             "no user identity is routed here (the built-in 'auto' serves it). Fix: add an identity {{\"type\": \"user\"}} and a route to it in {}, or pass --identity NAME",

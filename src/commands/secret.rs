@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use crate::app::cli::SecretCommand;
 use crate::app::error::Error;
 use crate::app::session::Session;
-use crate::config::{AUTO, IdentityKind, SecretSource};
+use crate::config::{AUTO, IdentityKind};
 use crate::identity::{self, configured_app};
 use crate::sys::secret::Secret;
 
@@ -25,18 +25,7 @@ pub fn run(
         ));
     };
     let sp = match config.identities.get(&name) {
-        Some(IdentityKind::ServicePrincipal(sp))
-            if matches!(
-                sp.secret,
-                SecretSource::Keyring
-                    | SecretSource::Certificate {
-                        password_keyring: true,
-                        ..
-                    }
-            ) =>
-        {
-            sp
-        }
+        Some(IdentityKind::ServicePrincipal(sp)) if sp.credential.in_keyring() => sp,
         None | Some(IdentityKind::Auto { .. }) if name == AUTO => {
             return Err(Error::Command(format!(
                 "'auto' is the built-in identity; it finds its credentials itself and keeps no secret in the keyring. Fix: define a service-principal identity with \"client_secret_keyring\": true in {} and pass its name to --identity",

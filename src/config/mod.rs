@@ -24,9 +24,9 @@ pub use crate::entra::{check_client_id, check_tenant};
 use fields::Cx;
 pub use fields::{check_authority_host, parse_host_entry};
 pub use identity::{
-    Assertion, AssertionAlg, AutoConfig, AzureCliConfig, EnvironmentConfig, IdentityKind,
-    ManagedIdentityConfig, MiSelector, PipelineTokenConfig, SecretSource, ServicePrincipalConfig,
-    UserConfig, UserFlow, WorkloadConfig,
+    Assertion, AssertionAlg, AutoConfig, AzureCliConfig, CertificateConfig, Credential,
+    EnvironmentConfig, IdentityKind, Kind, ManagedIdentityConfig, MiSelector, PipelineTokenConfig,
+    SecretSource, ServicePrincipalConfig, UserConfig, UserFlow, WorkloadConfig,
 };
 
 /// Name of the built-in identity used when no route matches.
@@ -273,15 +273,15 @@ impl Config {
         for kind in self.identities.values() {
             match kind {
                 IdentityKind::ServicePrincipal(ServicePrincipalConfig {
-                    secret: SecretSource::Env(var),
+                    credential: Credential::Secret(SecretSource::Env(var)),
                     ..
                 })
                 | IdentityKind::ServicePrincipal(ServicePrincipalConfig {
-                    secret:
-                        SecretSource::Certificate {
+                    credential:
+                        Credential::Certificate(CertificateConfig {
                             password_env: Some(var),
                             ..
-                        },
+                        }),
                     ..
                 })
                 | IdentityKind::PipelineToken(PipelineTokenConfig { variable: var }) => {

@@ -52,9 +52,34 @@ fn parses_the_contract_example() {
         }]
     );
     assert_eq!(c.cache, Some(CacheMode::Auto));
+    // Each type's parser makes an identity of that type.
+    let kinds: Vec<(&str, &str)> = c
+        .identities
+        .iter()
+        .map(|(name, id)| (name.as_str(), id.kind().config_name()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("aks", "workload-identity"),
+            ("ci", "service-principal"),
+            ("ci-cert", "service-principal"),
+            ("env", "environment"),
+            ("me", "azure-cli"),
+            ("me-sso", "user"),
+            ("pipe", "pipeline-token"),
+            ("vm", "managed-identity"),
+            ("vm-uami", "managed-identity"),
+        ]
+    );
+    let auto = parse(r#"{"identities":{"auto":{"type":"auto"}}}"#).expect("valid");
+    assert_eq!(auto.identities["auto"].kind(), Kind::Auto);
     match &c.identities["ci"] {
         IdentityKind::ServicePrincipal(sp) => {
-            assert_eq!(sp.secret, SecretSource::Env("CI_CLIENT_SECRET".into()))
+            assert_eq!(
+                sp.credential,
+                Credential::Secret(SecretSource::Env("CI_CLIENT_SECRET".into()))
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -256,11 +281,15 @@ fn secret_file_paths_resolve_home_and_relative() {
         "a":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_file":"~/s"},
         "b":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_file":"rel/s"}}}"#).expect("valid");
     let file = |n: &str| match &c.identities[n] {
-        IdentityKind::ServicePrincipal(sp) => sp.secret.clone(),
+        IdentityKind::ServicePrincipal(sp) => sp.credential.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(file("a"), SecretSource::File("/home/u/s".into()));
-    assert_eq!(file("b"), SecretSource::File("/cfg/rel/s".into()));
+    let file = |n| match file(n) {
+        Credential::Secret(SecretSource::File(path)) => path,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(file("a"), Path::new("/home/u/s"));
+    assert_eq!(file("b"), Path::new("/cfg/rel/s"));
 }
 
 #[test]
@@ -290,9 +319,10 @@ fn a_private_key_file_goes_with_a_certificate_only() {
     .expect("valid");
     match &c.identities["c"] {
         IdentityKind::ServicePrincipal(ServicePrincipalConfig {
-            secret: SecretSource::Certificate {
-                path, private_key, ..
-            },
+            credential:
+                Credential::Certificate(CertificateConfig {
+                    path, private_key, ..
+                }),
             ..
         }) => {
             assert_eq!(path, Path::new("/cfg/certs/app.crt"));

@@ -11,21 +11,22 @@
 
 use std::path::PathBuf;
 
-use crate::config::{AssertionAlg, SecretSource, check_client_id, check_tenant};
+use crate::config::{AssertionAlg, CertificateConfig, SecretSource, check_client_id, check_tenant};
 use crate::identity::Error;
 use crate::sys::env::Env;
 
-use super::{ServicePrincipal, Workload};
+use super::Kind;
+use super::confidential::{AssertionFrom, ConfidentialClient, Proof};
+use super::federation::AssertionSource;
 
 /// The authority host, asked for only when a credential is built.
 pub type Authority<'a> = &'a dyn Fn() -> Result<String, Error>;
 
 /// What the `AZURE_*` variables describe.
 pub enum EnvCredential {
-    /// Tenant, client id and a secret or certificate.
-    Secret(ServicePrincipal),
-    /// Tenant, client id and a federated token file (AKS workload identity).
-    Federated(Workload),
+    /// Tenant, client id and a secret, a certificate, or a federated token
+    /// file (AKS workload identity).
+    Found(ConfidentialClient),
     /// Which variables are missing.
     Missing(String),
 }
@@ -33,18 +34,18 @@ pub enum EnvCredential {
 /// For the `environment` identity: the environment credential, else the
 /// workload identity, else which variables are missing.
 pub fn credential(env: &Env, authority: Authority) -> Result<EnvCredential, Error> {
-    if let Some(sp) = secret(env, authority)? {
-        return Ok(EnvCredential::Secret(sp));
+    if let Some(found) = secret(env, authority)? {
+        return Ok(EnvCredential::Found(found));
     }
-    if let Some(w) = federated(env, authority)? {
-        return Ok(EnvCredential::Federated(w));
+    if let Some(found) = federated(env, authority)? {
+        return Ok(EnvCredential::Found(found));
     }
     Ok(EnvCredential::Missing(missing(env)))
 }
 
 /// The environment credential (a secret, else a certificate); `None` when
 /// its variables are not all set.
-pub fn secret(env: &Env, authority: Authority) -> Result<Option<ServicePrincipal>, Error> {
+pub fn secret(env: &Env, authority: Authority) -> Result<Option<ConfidentialClient>, Error> {
     let Some((tenant, client_id)) = ids_with(
         env,
         &["AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"],
@@ -52,7 +53,7 @@ pub fn secret(env: &Env, authority: Authority) -> Result<Option<ServicePrincipal
     else {
         return Ok(None);
     };
-    let secret = match env.get("AZURE_CLIENT_CERTIFICATE_PATH") {
+    let proof = match env.get("AZURE_CLIENT_CERTIFICATE_PATH") {
         Some(path) if env.get("AZURE_CLIENT_SECRET").is_none() => certificate(
             absolute(
                 path,
@@ -61,20 +62,20 @@ pub fn secret(env: &Env, authority: Authority) -> Result<Option<ServicePrincipal
             )?,
             env,
         ),
-        _ => SecretSource::Env("AZURE_CLIENT_SECRET".into()),
+        _ => Proof::Secret(SecretSource::Env("AZURE_CLIENT_SECRET".into())),
     };
-    Ok(Some(ServicePrincipal {
+    Ok(Some(ConfidentialClient {
+        kind: Kind::Environment,
         tenant,
         client_id,
         authority: authority()?,
-        secret,
-        origin: "environment",
+        proof,
     }))
 }
 
 /// The workload identity of `AZURE_FEDERATED_TOKEN_FILE`; `None` when its
 /// variables are not all set.
-pub fn federated(env: &Env, authority: Authority) -> Result<Option<Workload>, Error> {
+pub fn federated(env: &Env, authority: Authority) -> Result<Option<ConfidentialClient>, Error> {
     let Some((tenant, client_id)) = ids_with(env, &["AZURE_FEDERATED_TOKEN_FILE"])? else {
         return Ok(None);
     };
@@ -84,19 +85,20 @@ pub fn federated(env: &Env, authority: Authority) -> Result<Option<Workload>, Er
         "AZURE_FEDERATED_TOKEN_FILE",
         "the token file's absolute path, as AKS does",
     )?;
-    Ok(Some(Workload::from_environment(
+    Ok(Some(ConfidentialClient {
+        kind: Kind::Environment,
         tenant,
         client_id,
-        file,
-        authority()?,
-    )))
+        authority: authority()?,
+        proof: Proof::Federated(AssertionFrom::Platform(AssertionSource::File(file))),
+    }))
 }
 
 /// Azure's SDKs: the password is optional, and the chain is sent when the
 /// variable is `1` or `true`.
-fn certificate(path: PathBuf, env: &Env) -> SecretSource {
+fn certificate(path: PathBuf, env: &Env) -> Proof {
     let password = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
-    SecretSource::Certificate {
+    Proof::Certificate(CertificateConfig {
         path,
         private_key: None,
         password_env: env.get(password).map(|_| password.to_string()),
@@ -105,7 +107,7 @@ fn certificate(path: PathBuf, env: &Env) -> SecretSource {
             .get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
         algorithm: AssertionAlg::Ps256,
-    }
+    })
 }
 
 /// git runs helpers inside the repository: a relative path would read a

@@ -6,26 +6,27 @@
 //! [`TokenSource::acquire`] does. A type that cannot work yet (or an `auto`
 //! that finds nothing) fails at resolution, clearly, before the cache.
 //!
-//! Adding a source: a file here implementing [`TokenSource`], its config
-//! parse function (`config/identity/`), and one line in [`resolve`].
+//! Adding a source: a [`Kind`] (with its cache tag), a file here
+//! implementing [`TokenSource`], its config parse function
+//! (`config/identity/`), and one line in [`resolve`]. An application that
+//! proves itself in a new way is not a new source but a new proof of the
+//! one confidential client (`confidential/`).
 
-mod assertion;
 mod auto;
 mod azure_cli;
-mod certificate;
+mod confidential;
 mod context;
 mod environment;
 mod error;
 mod federation;
 mod managed_identity;
 mod pipeline;
-mod service_principal;
 mod user;
-mod workload;
 
 use std::fmt;
 use std::path::Path;
 
+use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{
     AUTO, AutoConfig, Config, EnvironmentConfig, IdentityKind, PipelineTokenConfig,
@@ -34,27 +35,27 @@ use crate::config::{
 use crate::sys::env::Env;
 use crate::token::AccessToken;
 
+pub use crate::config::Kind;
 pub use crate::sys::interactivity::Interactivity;
 pub use auto::ImdsProbe;
 pub use azure_cli::{AzCliError, AzureCli};
-pub use certificate::CertError;
+pub use confidential::{CertError, ConfidentialClient};
 pub use context::AcquireCx;
 pub use environment::EnvCredential;
 pub use error::{Error, SecretError};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};
-pub use service_principal::ServicePrincipal;
 pub use user::User;
-pub use workload::Workload;
 
 /// Entra's public-cloud authority.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// A kind of identity that can produce access tokens.
 pub trait TokenSource {
-    /// The type name shown to users (`service-principal`, `environment`, …).
-    fn kind(&self) -> &'static str;
+    /// Its type (`environment` for a credential the `AZURE_*` variables
+    /// describe, whichever it is).
+    fn kind(&self) -> Kind;
     /// Tenant, client and where the credential comes from — never a secret.
     fn describe(&self) -> String;
     /// The cache key of the principal (shared by every config name for it).
@@ -113,8 +114,8 @@ impl Resolved {
         self.source.fingerprints(cache_dir)
     }
 
-    /// The type name shown to users.
-    pub fn kind(&self) -> &'static str {
+    /// Its type.
+    pub fn kind(&self) -> Kind {
         self.source.kind()
     }
 
@@ -139,6 +140,15 @@ impl fmt::Debug for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
+}
+
+/// The cache key of the tokens of `principal` in `tenant` at `authority`,
+/// an identity of type `kind`, for Azure DevOps. `environment` and `auto`
+/// have no tag (see [`Kind::cache_tag`]): their sources pass the type whose
+/// keys they share, and the cache-key test pins every source's key.
+fn key(kind: Kind, authority: &str, tenant: &str, principal: &str) -> Fingerprint {
+    let tag = kind.cache_tag().unwrap_or(kind.config_name());
+    Fingerprint::of(tag, authority, tenant, principal, RESOURCE)
 }
 
 /// Resolves identity `name` (already validated to exist, or `auto`).
@@ -170,8 +180,7 @@ pub fn resolve(
         IdentityKind::Environment(EnvironmentConfig { authority_host }) => {
             let authority = || authority(authority_host.as_deref(), config, env);
             match environment::credential(env, &authority)? {
-                EnvCredential::Secret(sp) => Box::new(sp),
-                EnvCredential::Federated(w) => Box::new(w),
+                EnvCredential::Found(found) => Box::new(found),
                 EnvCredential::Missing(missing) => {
                     return Err(Error::Secret {
                         identity: name.to_string(),
@@ -185,7 +194,9 @@ pub fn resolve(
         }
         IdentityKind::WorkloadIdentity(c) => {
             let authority = authority(c.authority_host.as_deref(), config, env)?;
-            Box::new(Workload::configured(name, c, authority, config, env)?)
+            Box::new(ConfidentialClient::workload(
+                name, c, authority, config, env,
+            )?)
         }
         IdentityKind::AzureCli(c) => Box::new(AzureCli::configured(c)),
         IdentityKind::User(c) => {
@@ -236,8 +247,8 @@ pub fn configured_app(
     sp: &ServicePrincipalConfig,
     config: &Config,
     env: &Env,
-) -> Result<ServicePrincipal, Error> {
-    Ok(ServicePrincipal::configured(
+) -> Result<ConfidentialClient, Error> {
+    Ok(ConfidentialClient::service_principal(
         sp,
         authority(sp.authority_host.as_deref(), config, env)?,
     ))

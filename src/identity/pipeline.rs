@@ -4,7 +4,6 @@
 //! Never cached: the job's token must not outlive the job in a keyring or a
 //! file, and reading a variable costs nothing — so no cache, no lock file.
 
-use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::identity::{Error, SecretError};
 use crate::sys::secret::Secret;
@@ -12,7 +11,7 @@ use crate::sys::time::now;
 use crate::token::AccessToken;
 use crate::token::claims::Claims;
 
-use super::{AcquireCx, TokenSource};
+use super::{AcquireCx, Kind, TokenSource};
 
 /// How long a job token whose expiry cannot be read is taken to last.
 /// Git uses `password_expiry_utc` only to drop a credential it holds, and
@@ -47,19 +46,20 @@ pub struct PipelineToken {
 }
 
 impl TokenSource for PipelineToken {
-    fn kind(&self) -> &'static str {
-        "pipeline-token"
+    fn kind(&self) -> Kind {
+        Kind::PipelineToken
     }
 
     fn describe(&self) -> String {
         format!(
-            "pipeline-token, the Azure Pipelines job token from ${}, never cached",
+            "{}, the Azure Pipelines job token from ${}, never cached",
+            self.kind(),
             self.variable
         )
     }
 
     fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of("pipeline-token", "", "", &self.variable, RESOURCE)
+        super::key(self.kind(), "", "", &self.variable)
     }
 
     fn cacheable(&self) -> bool {

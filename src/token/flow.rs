@@ -243,8 +243,8 @@ mod tests {
     }
 
     impl TokenSource for Counting {
-        fn kind(&self) -> &'static str {
-            "test"
+        fn kind(&self) -> identity::Kind {
+            identity::Kind::User
         }
         fn describe(&self) -> String {
             "a counting test source".into()
@@ -316,8 +316,8 @@ mod tests {
     }
 
     impl TokenSource for FailsOnce {
-        fn kind(&self) -> &'static str {
-            "test"
+        fn kind(&self) -> identity::Kind {
+            identity::Kind::User
         }
         fn describe(&self) -> String {
             "a test source that fails once".into()

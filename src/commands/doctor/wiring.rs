@@ -195,7 +195,7 @@ pub fn keyring(session: &Session, config: &Config, identity: &Resolved) -> Check
         .and_then(CacheMode::parse)
         .or(config.cache)
         .unwrap_or(CacheMode::Auto);
-    let user = identity.kind() == "user";
+    let user = identity.kind() == crate::identity::Kind::User;
     match KeyringStore::os(session.env, false) {
         Ok(store) => Check::pass(
             "keyring",

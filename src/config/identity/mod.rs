@@ -1,23 +1,28 @@
 //! The `identities.*` entries: one struct and one parse function per type,
 //! each in its own file; this module only dispatches on `type`.
 //!
-//! Adding a type means: a file here with its struct and `parse`, a variant
-//! below, and one line in [`TYPES`].
+//! Adding a type means: a variant of [`Kind`] (`kind.rs`), a file here with
+//! its struct and `parse`, and a variant below; the matches on [`Kind`] name
+//! what is missing.
 
 use serde_json::Value;
 
 use super::{ConfigError, Cx};
 use crate::config::fields::Obj;
 
+mod kind;
 mod managed_identity;
 mod others;
 mod service_principal;
 mod user;
 mod workload;
 
+pub use kind::Kind;
 pub use managed_identity::{ManagedIdentityConfig, MiSelector};
 pub use others::{AutoConfig, AzureCliConfig, EnvironmentConfig, PipelineTokenConfig};
-pub use service_principal::{AssertionAlg, SecretSource, ServicePrincipalConfig};
+pub use service_principal::{
+    AssertionAlg, CertificateConfig, Credential, SecretSource, ServicePrincipalConfig,
+};
 pub use user::{UserConfig, UserFlow};
 pub use workload::{Assertion, WorkloadConfig};
 
@@ -42,51 +47,48 @@ pub enum IdentityKind {
     Auto(AutoConfig),
 }
 
-/// Each type's name as written in the config, and its parser.
-type Parser = fn(&mut Obj) -> Result<IdentityKind, ConfigError>;
-const TYPES: &[(&str, Parser)] = &[
-    ("service-principal", service_principal::parse),
-    ("managed-identity", managed_identity::parse),
-    ("workload-identity", workload::parse),
-    ("environment", others::parse_environment),
-    ("azure-cli", others::parse_azure_cli),
-    ("user", user::parse),
-    ("pipeline-token", others::parse_pipeline_token),
-    ("auto", others::parse_auto),
-];
-
 impl IdentityKind {
-    /// The `type` value as written in the config.
-    pub fn type_name(&self) -> &'static str {
+    /// Its type.
+    pub fn kind(&self) -> Kind {
         match self {
-            IdentityKind::ServicePrincipal(_) => "service-principal",
-            IdentityKind::ManagedIdentity(_) => "managed-identity",
-            IdentityKind::WorkloadIdentity(_) => "workload-identity",
-            IdentityKind::Environment(_) => "environment",
-            IdentityKind::AzureCli(_) => "azure-cli",
-            IdentityKind::User(_) => "user",
-            IdentityKind::PipelineToken(_) => "pipeline-token",
-            IdentityKind::Auto(_) => "auto",
+            IdentityKind::ServicePrincipal(_) => Kind::ServicePrincipal,
+            IdentityKind::ManagedIdentity(_) => Kind::ManagedIdentity,
+            IdentityKind::WorkloadIdentity(_) => Kind::WorkloadIdentity,
+            IdentityKind::Environment(_) => Kind::Environment,
+            IdentityKind::AzureCli(_) => Kind::AzureCli,
+            IdentityKind::User(_) => Kind::User,
+            IdentityKind::PipelineToken(_) => Kind::PipelineToken,
+            IdentityKind::Auto(_) => Kind::Auto,
         }
     }
 }
 
-fn type_list() -> String {
-    TYPES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+/// The parse function of each type.
+fn parser(kind: Kind) -> fn(&mut Obj) -> Result<IdentityKind, ConfigError> {
+    match kind {
+        Kind::ServicePrincipal => service_principal::parse,
+        Kind::ManagedIdentity => managed_identity::parse,
+        Kind::WorkloadIdentity => workload::parse,
+        Kind::Environment => others::parse_environment,
+        Kind::AzureCli => others::parse_azure_cli,
+        Kind::User => user::parse,
+        Kind::PipelineToken => others::parse_pipeline_token,
+        Kind::Auto => others::parse_auto,
+    }
 }
 
 /// Parses one identity object at `path`.
 pub(super) fn parse(cx: &Cx, value: &Value, path: &str) -> Result<IdentityKind, ConfigError> {
     let mut o = cx.object(value, path)?;
     let ty = o.required_string("type").map_err(|e| ConfigError {
-        problem: format!("{} (one of: {})", e.problem, type_list()),
+        problem: format!("{} (one of: {})", e.problem, Kind::config_names()),
         ..e
     })?;
-    match TYPES.iter().find(|(name, _)| *name == ty) {
-        Some((_, parse)) => parse(&mut o),
+    match Kind::from_config_name(&ty) {
+        Some(kind) => parser(kind)(&mut o),
         None => Err(o.err(
             "type",
-            &format!("unknown type \"{ty}\" (one of: {})", type_list()),
+            &format!("unknown type \"{ty}\" (one of: {})", Kind::config_names()),
         )),
     }
 }

@@ -13,13 +13,37 @@ pub struct ServicePrincipalConfig {
     pub tenant: String,
     /// Application (client) id.
     pub client_id: String,
-    /// Where its credential comes from: exactly one source.
-    pub secret: SecretSource,
+    /// How it proves itself: exactly one credential.
+    pub credential: Credential,
     /// Per-identity authority host.
     pub authority_host: Option<String>,
 }
 
-/// Where a service principal's credential lives. Never on the command line.
+/// A service principal's credential. Never on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A client secret.
+    Secret(SecretSource),
+    /// A certificate signing a client assertion.
+    Certificate(CertificateConfig),
+}
+
+impl Credential {
+    /// Whether `secret set` keeps something of it in the OS keyring: the
+    /// client secret, or the certificate's password.
+    pub fn in_keyring(&self) -> bool {
+        matches!(
+            self,
+            Credential::Secret(SecretSource::Keyring)
+                | Credential::Certificate(CertificateConfig {
+                    password_keyring: true,
+                    ..
+                })
+        )
+    }
+}
+
+/// Where a client secret lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
     /// `client_secret_env`: an environment variable's name.
@@ -28,16 +52,21 @@ pub enum SecretSource {
     File(PathBuf),
     /// `client_secret_keyring: true`: stored with `secret set`.
     Keyring,
-    /// `certificate`: PEM or PFX, signing a client assertion; the key may be
-    /// in a second PEM file (`private_key`).
-    Certificate {
-        path: PathBuf,
-        private_key: Option<PathBuf>,
-        password_env: Option<String>,
-        password_keyring: bool,
-        send_chain: bool,
-        algorithm: AssertionAlg,
-    },
+}
+
+/// `certificate`: PEM or PFX, signing a client assertion; the key may be in
+/// a second PEM file (`private_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateConfig {
+    pub path: PathBuf,
+    pub private_key: Option<PathBuf>,
+    /// The variable holding the key's password.
+    pub password_env: Option<String>,
+    /// The key's password is in the OS keyring (`secret set`).
+    pub password_keyring: bool,
+    /// Send the chain (`x5c`), for subject name/issuer authentication.
+    pub send_chain: bool,
+    pub algorithm: AssertionAlg,
 }
 
 /// Client-assertion signature algorithm.
@@ -73,22 +102,24 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
         "assertion_algorithm",
         "authority_host",
     ])?;
-    let mut sources: Vec<(&str, SecretSource)> = Vec::new();
+    let mut sources: Vec<(&str, Credential)> = Vec::new();
+    let secret = Credential::Secret;
     if let Some(var) = o.string("client_secret_env")? {
-        sources.push(("client_secret_env", SecretSource::Env(var)));
+        sources.push(("client_secret_env", secret(SecretSource::Env(var))));
     }
     if let Some(file) = o.path_value("client_secret_file")? {
-        sources.push(("client_secret_file", SecretSource::File(file)));
+        sources.push(("client_secret_file", secret(SecretSource::File(file))));
     }
     if o.boolean("client_secret_keyring")? == Some(true) {
-        sources.push(("client_secret_keyring", SecretSource::Keyring));
+        sources.push(("client_secret_keyring", secret(SecretSource::Keyring)));
     }
     if let Some(cert) = o.path_value("certificate")? {
-        sources.push(("certificate", certificate(o, cert)?));
+        let cert = certificate(o, cert)?;
+        sources.push(("certificate", Credential::Certificate(cert)));
     } else if let Some(k) = CERT_ONLY.iter().find(|k| o.get(k).is_some()) {
         return Err(o.err(k, "only applies together with \"certificate\""));
     }
-    let secret = match sources.len() {
+    let credential = match sources.len() {
         1 => sources.pop().map(|(_, s)| s).expect("one source"),
         0 => {
             return Err(o.err(
@@ -112,12 +143,12 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
     Ok(IdentityKind::ServicePrincipal(ServicePrincipalConfig {
         tenant: o.required_tenant("tenant")?,
         client_id: o.required_guid("client_id")?,
-        secret,
+        credential,
         authority_host: o.authority_host("authority_host")?,
     }))
 }
 
-fn certificate(o: &Obj, path: PathBuf) -> Result<SecretSource, ConfigError> {
+fn certificate(o: &Obj, path: PathBuf) -> Result<CertificateConfig, ConfigError> {
     let algorithm = match o.string("assertion_algorithm")?.as_deref() {
         None | Some("PS256") => AssertionAlg::Ps256,
         Some("RS256") => AssertionAlg::Rs256,
@@ -136,7 +167,7 @@ fn certificate(o: &Obj, path: PathBuf) -> Result<SecretSource, ConfigError> {
             "conflicts with certificate_password_env: keep one",
         ));
     }
-    Ok(SecretSource::Certificate {
+    Ok(CertificateConfig {
         path,
         private_key: o.path_value("private_key")?,
         password_env,

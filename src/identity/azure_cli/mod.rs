@@ -30,7 +30,7 @@ use crate::sys::secret::Secret;
 use crate::sys::time::now;
 use crate::token::AccessToken;
 
-use super::{AcquireCx, TokenSource};
+use super::{AcquireCx, Kind, TokenSource};
 
 mod error;
 pub use error::AzCliError;
@@ -88,20 +88,20 @@ impl AzureCli {
 }
 
 impl TokenSource for AzureCli {
-    fn kind(&self) -> &'static str {
-        "azure-cli"
+    fn kind(&self) -> Kind {
+        Kind::AzureCli
     }
 
     fn describe(&self) -> String {
         match &self.tenant {
-            Some(t) => format!("azure-cli, the Azure CLI's sign-in in tenant {t}"),
-            None => "azure-cli, the Azure CLI's signed-in account".into(),
+            Some(t) => format!("{}, the Azure CLI's sign-in in tenant {t}", self.kind()),
+            None => format!("{}, the Azure CLI's signed-in account", self.kind()),
         }
     }
 
     fn fingerprint(&self) -> Fingerprint {
         let tenant = self.tenant.as_deref().unwrap_or("default");
-        Fingerprint::of("azure-cli", "", tenant, "", RESOURCE)
+        super::key(self.kind(), "", tenant, "")
     }
 
     fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {

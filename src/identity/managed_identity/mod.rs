@@ -16,7 +16,6 @@ mod exchange;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::azure_devops::RESOURCE;
 use crate::cache::Fingerprint;
 use crate::config::{Config, ManagedIdentityConfig, MiSelector};
 use crate::identity::Error;
@@ -25,7 +24,7 @@ use crate::sys::env::Env;
 use crate::sys::secret::Secret;
 use crate::token::{AccessToken, TokenResponse};
 
-use super::{AcquireCx, TokenSource};
+use super::{AcquireCx, Kind, TokenSource};
 
 pub use error::{MiError, MiFailure};
 
@@ -268,13 +267,14 @@ impl ManagedIdentity {
 }
 
 impl TokenSource for ManagedIdentity {
-    fn kind(&self) -> &'static str {
-        "managed-identity"
+    fn kind(&self) -> Kind {
+        Kind::ManagedIdentity
     }
 
     fn describe(&self) -> String {
         format!(
-            "managed-identity, {}, via {}",
+            "{}, {}, via {}",
+            self.kind(),
             describe_selector(&self.selector),
             self.endpoint.describe()
         )
@@ -289,7 +289,7 @@ impl TokenSource for ManagedIdentity {
             MiSelector::ResourceId(id) => format!("resource_id={id}"),
         };
         let endpoint = format!("{} {}", self.endpoint.name(), self.endpoint.address());
-        Fingerprint::of("managed-identity", &endpoint, "", &selector, RESOURCE)
+        super::key(self.kind(), &endpoint, "", &selector)
     }
 
     fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {

@@ -8,7 +8,6 @@
 //! keyring beside the refresh tokens, so `logout` finds every sign-in even
 //! after `erase` made the helper forget which tenant an organization has.
 
-use crate::azure_devops::RESOURCE;
 use crate::cache::{Fingerprint, StoreError};
 use crate::identity::{AcquireCx, TokenSource};
 use crate::sys::secret::Secret;
@@ -25,7 +24,7 @@ impl User {
             Some(hint) => format!("{}:account:{hint}", self.client_id),
             None => format!("{}:identity:{}", self.client_id, self.name),
         };
-        Fingerprint::of("user", &self.authority, tenant, &principal, RESOURCE)
+        crate::identity::key(self.kind(), &self.authority, tenant, &principal)
     }
 
     /// The key of the tokens this request gets (the tenant is discovered

@@ -23,7 +23,7 @@ use crate::config::{UserConfig, UserFlow};
 use crate::identity::Error;
 use crate::token::{AccessToken, TokenResponse};
 
-use super::{AcquireCx, Interactivity, TokenSource};
+use super::{AcquireCx, Interactivity, Kind, TokenSource};
 
 pub use crate::azure_devops::tenant::ORGANIZATIONS;
 
@@ -155,13 +155,14 @@ impl User {
 }
 
 impl TokenSource for User {
-    fn kind(&self) -> &'static str {
-        "user"
+    fn kind(&self) -> Kind {
+        Kind::User
     }
 
     fn describe(&self) -> String {
         format!(
-            "user, tenant {}, client {}, flow {}{}",
+            "{}, tenant {}, client {}, flow {}{}",
+            self.kind(),
             self.tenant.as_deref().unwrap_or("(discovered)"),
             self.client_id,
             self.flow.name(),

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::config::AssertionAlg;
 use crate::sys::secret::Secret;
 
-use super::certificate::{CertError, Loaded};
+use super::load::{CertError, Loaded};
 
 /// How long an assertion is valid: Microsoft's guidance is 5–10 minutes.
 pub const LIFETIME_SECS: i64 = 600;

@@ -2,14 +2,17 @@
 //!
 //! git owns its file format (quoting, includes, section layout), so the
 //! helper never edits a config file by hand: every read and write is one
-//! `git config` child process, started without a shell, with a deadline and
-//! a bound on what it may print.
+//! `git config` child process, found and run as every program we start
+//! ([`crate::sys::program`]): without a shell, with a deadline and a bound
+//! on what it may print.
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::sys::env::Env;
+use crate::sys::program::{self, RunError};
 
 /// How long one `git config` may take before it is killed.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -74,69 +77,111 @@ pub struct Entry {
     pub value: Option<String>,
 }
 
-/// Runs `git config ARGS…` and returns its stdout, or `Ok(None)` for git's
-/// exit code 1 (key or section not found) when `missing_ok`.
-fn git_config(args: &[OsString], missing_ok: bool) -> Result<Option<Vec<u8>>, GitConfigError> {
-    let shown = || {
-        let words: Vec<String> = args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        format!("git config {}", words.join(" "))
-    };
-    let mut child = Command::new("git")
-        .arg("config")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            GitConfigError(format!(
-                "cannot run git ({e}). Fix: install git and make sure it is on PATH"
-            ))
-        })?;
-    let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(GitConfigError(format!("{}: no pipes", shown())));
-    };
-    // Both pipes drained on their own threads: a full pipe must not stall git.
-    let reader = |pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.take(MAX_OUTPUT).read_to_end(&mut buf);
-            buf
-        })
-    };
-    let out = reader(Box::new(out));
-    let err = reader(Box::new(err));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > DEADLINE => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(GitConfigError(format!(
-                    "{} did not finish within {} s. Fix: check for a stale lock file (.gitconfig.lock) or a hung filesystem",
-                    shown(),
-                    DEADLINE.as_secs()
-                )));
+/// `git config`, the git found in an absolute directory of PATH.
+#[derive(Debug, Clone)]
+pub struct GitConfig {
+    git: PathBuf,
+}
+
+impl GitConfig {
+    /// git, looked up as every program we start is ([`program::find`]).
+    pub fn find(env: &Env) -> Result<GitConfig, GitConfigError> {
+        program::find(env, "git")
+            .map(|git| GitConfig { git })
+            .ok_or_else(|| {
+                GitConfigError(
+                    "git is not in an absolute directory of PATH. Fix: install git and make sure it is on PATH".into(),
+                )
+            })
+    }
+
+    /// Runs `git config ARGS…` (with `input` on its stdin) and returns its
+    /// stdout, or `Ok(None)` for git's exit code 1 (key or section not
+    /// found) when `missing_ok`.
+    fn run(
+        &self,
+        args: &[OsString],
+        input: Option<&[u8]>,
+        missing_ok: bool,
+    ) -> Result<Option<Vec<u8>>, GitConfigError> {
+        let shown = || {
+            let words: Vec<String> = args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            format!("git config {}", words.join(" "))
+        };
+        let limits = program::Limits {
+            deadline: DEADLINE,
+            max_stdout: MAX_OUTPUT,
+            max_stderr: MAX_OUTPUT,
+        };
+        let mut command = Command::new(&self.git);
+        command.arg("config").args(args);
+        let done = program::run(&mut command, input, limits).map_err(|e| match e {
+            RunError::Spawn(e) => GitConfigError(format!(
+                "cannot run {} ({e}). Fix: install git and make sure it is on PATH",
+                self.git.display()
+            )),
+            RunError::TimedOut => GitConfigError(format!(
+                "{} did not finish within {} s. Fix: check for a stale lock file (.gitconfig.lock) or a hung filesystem",
+                shown(),
+                DEADLINE.as_secs()
+            )),
+            RunError::TooMuchOutput(max) => {
+                GitConfigError(format!("{} printed more than {max} bytes", shown()))
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(GitConfigError(format!("{}: {e}", shown()))),
+        })?;
+        match done.status.code() {
+            Some(0) => Ok(Some(done.stdout)),
+            Some(1) if missing_ok => Ok(None),
+            code => Err(GitConfigError(format!(
+                "{} failed ({}): {}",
+                shown(),
+                code.map_or_else(|| "killed".to_string(), |c| format!("exit {c}")),
+                crate::sys::text::sanitize(&String::from_utf8_lossy(&done.stderr))
+            ))),
         }
-    };
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
-    match status.code() {
-        Some(0) => Ok(Some(out)),
-        Some(1) if missing_ok => Ok(None),
-        code => Err(GitConfigError(format!(
-            "{} failed ({}): {}",
-            shown(),
-            code.map_or_else(|| "killed".to_string(), |c| format!("exit {c}")),
-            crate::sys::text::sanitize(&String::from_utf8_lossy(&err))
-        ))),
+    }
+
+    /// Every value of `key` in `scope`, in file order.
+    pub fn get_all(&self, scope: &Scope, key: &str) -> Result<Vec<String>, GitConfigError> {
+        let args = with_scope(Some(scope), &["--null", "--get-all", key]);
+        let out = self.run(&args, None, true)?;
+        Ok(nul_terminated(&out.unwrap_or_default()))
+    }
+
+    /// Entries whose key matches `regex`, in `scope` (all scopes when `None`,
+    /// then each entry names its scope).
+    pub fn get_regexp(
+        &self,
+        scope: Option<&Scope>,
+        regex: &str,
+    ) -> Result<Vec<Entry>, GitConfigError> {
+        let mut args = vec!["--null"];
+        if scope.is_none() {
+            args.push("--show-scope");
+        }
+        args.extend(["--get-regexp", regex]);
+        let out = self
+            .run(&with_scope(scope, &args), None, true)?
+            .unwrap_or_default();
+        Ok(entries(&out, scope.is_none()))
+    }
+
+    /// Appends `key = value` in `scope`.
+    pub fn add(&self, scope: &Scope, key: &str, value: &str) -> Result<(), GitConfigError> {
+        let args = with_scope(Some(scope), &["--add", key, value]);
+        self.run(&args, None, false).map(|_| ())
+    }
+
+    /// Removes every value of `key` in `scope` (nothing to remove is fine).
+    pub fn unset_all(&self, scope: &Scope, key: &str) -> Result<(), GitConfigError> {
+        // Exit 5: the key was not there.
+        match self.run(&with_scope(Some(scope), &["--unset-all", key]), None, true) {
+            Err(GitConfigError(e)) if e.contains("(exit 5)") => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 }
 
@@ -144,15 +189,6 @@ fn with_scope(scope: Option<&Scope>, rest: &[&str]) -> Vec<OsString> {
     let mut args = scope.map(Scope::args).unwrap_or_default();
     args.extend(rest.iter().map(OsString::from));
     args
-}
-
-/// Every value of `key` in `scope`, in file order.
-pub fn get_all(scope: &Scope, key: &str) -> Result<Vec<String>, GitConfigError> {
-    let out = git_config(
-        &with_scope(Some(scope), &["--null", "--get-all", key]),
-        true,
-    )?;
-    Ok(nul_terminated(&out.unwrap_or_default()))
 }
 
 /// NUL-terminated records.
@@ -166,20 +202,13 @@ fn nul_terminated(out: &[u8]) -> Vec<String> {
     records
 }
 
-/// Entries whose key matches `regex`, in `scope` (all scopes when `None`,
-/// then each entry names its scope).
-pub fn get_regexp(scope: Option<&Scope>, regex: &str) -> Result<Vec<Entry>, GitConfigError> {
-    let mut args = vec!["--null"];
-    if scope.is_none() {
-        args.push("--show-scope");
-    }
-    args.extend(["--get-regexp", regex]);
-    let out = git_config(&with_scope(scope, &args), true)?.unwrap_or_default();
-    let records = nul_terminated(&out);
+/// The entries of `--null --get-regexp`'s output, each after its scope
+/// when `with_scope` (`--show-scope`).
+fn entries(out: &[u8], with_scope: bool) -> Vec<Entry> {
     let mut entries = Vec::new();
-    let mut it = records.into_iter();
+    let mut it = nul_terminated(out).into_iter();
     while let Some(first) = it.next() {
-        let (scope_name, record) = if scope.is_none() {
+        let (scope_name, record) = if with_scope {
             match it.next() {
                 Some(record) => (Some(first), record),
                 None => break,
@@ -197,21 +226,7 @@ pub fn get_regexp(scope: Option<&Scope>, regex: &str) -> Result<Vec<Entry>, GitC
             value,
         });
     }
-    Ok(entries)
-}
-
-/// Appends `key = value` in `scope`.
-pub fn add(scope: &Scope, key: &str, value: &str) -> Result<(), GitConfigError> {
-    git_config(&with_scope(Some(scope), &["--add", key, value]), false).map(|_| ())
-}
-
-/// Removes every value of `key` in `scope` (nothing to remove is fine).
-pub fn unset_all(scope: &Scope, key: &str) -> Result<(), GitConfigError> {
-    // Exit 5: the key was not there.
-    match git_config(&with_scope(Some(scope), &["--unset-all", key]), true) {
-        Err(GitConfigError(e)) if e.contains("(exit 5)") => Ok(()),
-        other => other.map(|_| ()),
-    }
+    entries
 }
 
 /// The file `scope` reads, for messages (`git config --show-origin`'s view
@@ -222,5 +237,42 @@ pub fn describe(scope: &Scope) -> String {
         Scope::Global => "your global git config".into(),
         Scope::System => "the system git config".into(),
         Scope::Local => "this repository's git config".into(),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_is_found_only_in_absolute_path_entries_and_read_through() {
+        let relative = Env::from_pairs([("PATH", ".::bin")]);
+        let e = GitConfig::find(&relative).expect_err("no absolute PATH entry");
+        assert!(e.0.contains("absolute directory of PATH"), "{e}");
+        let path = std::env::var("PATH").unwrap_or_default();
+        let Ok(git) = GitConfig::find(&Env::from_pairs([("PATH", path.as_str())])) else {
+            eprintln!("SKIPPED: no git on PATH");
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let scope = Scope::File(dir.path().join("config"));
+        git.add(&scope, "credential.https://x.helper", "")
+            .expect("add");
+        git.add(&scope, "credential.https://x.helper", "a b")
+            .expect("add");
+        assert_eq!(
+            git.get_all(&scope, "credential.https://x.helper")
+                .expect("get"),
+            vec![String::new(), "a b".to_string()]
+        );
+        git.unset_all(&scope, "credential.https://x.helper")
+            .expect("unset");
+        git.unset_all(&scope, "credential.https://x.helper")
+            .expect("nothing left to unset is fine");
+        assert!(
+            git.get_regexp(Some(&scope), "^credential")
+                .expect("read")
+                .is_empty()
+        );
     }
 }

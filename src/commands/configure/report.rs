@@ -9,18 +9,21 @@ use super::{applies, io, is_ours, key_url};
 use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::config::{AUTO, Config};
-use crate::git::config::{self as gitconfig, Entry, Scope};
+use crate::git::config::{Entry, GitConfig, Scope};
 use crate::identity;
 
 /// Helper lines in any scope that the empty `helper =` now masks for our
 /// remotes (they still serve other hosts), and what a masked store holds.
 pub(super) fn report_masked(
+    git: &GitConfig,
     scope: &Scope,
     urls: &[String],
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     // Unreadable scopes (no repository, say) just mean nothing to report.
-    let entries = gitconfig::get_regexp(None, r"^credential\..*helper$").unwrap_or_default();
+    let entries = git
+        .get_regexp(None, r"^credential\..*helper$")
+        .unwrap_or_default();
     let own_scope = match scope {
         Scope::Global => Some("global"),
         Scope::System => Some("system"),

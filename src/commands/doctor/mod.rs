@@ -171,7 +171,7 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
             return;
         }
     };
-    checks.extend(wiring::git_config(&config, &target));
+    checks.extend(wiring::git_config(session, &config, &target));
     let identity = match session.identity_for(&target, &config) {
         Ok(id) => {
             checks.push(Check::pass(

@@ -7,7 +7,7 @@ use crate::azure_devops::Target;
 use crate::cache::CacheMode;
 use crate::commands::configure::is_ours;
 use crate::config::Config;
-use crate::git::config::{self as gitconfig, Entry};
+use crate::git::config::{Entry, GitConfig};
 use crate::identity::Resolved;
 use crate::keyring::KeyringStore;
 
@@ -17,9 +17,13 @@ const DEV_AZURE: &str = "https://dev.azure.com";
 
 /// The helper and `useHttpPath` checks for `target`, and the helper check
 /// for every `hosts` entry.
-pub fn git_config(config: &Config, target: &Target) -> Vec<Check> {
+pub fn git_config(session: &Session, config: &Config, target: &Target) -> Vec<Check> {
     // One read of every scope; unreadable (no git) is reported as no helper.
-    let helpers = gitconfig::get_regexp(None, r"^credential\..*helper$");
+    let git = GitConfig::find(session.env);
+    let helpers = git
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|git| git.get_regexp(None, r"^credential\..*helper$"));
     let entries = match helpers {
         Ok(e) => e,
         Err(e) => {
@@ -32,7 +36,12 @@ pub fn git_config(config: &Config, target: &Target) -> Vec<Check> {
     };
     let mut checks = vec![helper_check("git-helper", &entries, &target.url, target)];
     if target.base == DEV_AZURE {
-        let flags = gitconfig::get_regexp(None, r"^credential\..*usehttppath$").unwrap_or_default();
+        let flags = git
+            .as_ref()
+            .map_or(Ok(Vec::new()), |git| {
+                git.get_regexp(None, r"^credential\..*usehttppath$")
+            })
+            .unwrap_or_default();
         checks.push(use_http_path(&flags, &target.url));
     }
     for h in &config.hosts {

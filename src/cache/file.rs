@@ -1,5 +1,5 @@
 //! The file store: one 0600 file per fingerprint in a 0700 directory,
-//! replaced atomically (temp file + rename) so readers never see half an entry.
+//! replaced atomically ([`write_private`]) so readers never see half an entry.
 //! It only ever holds access tokens: refresh tokens and secrets never go here.
 //!
 //! Nothing found here is trusted by its name alone: the cache directory may
@@ -8,11 +8,11 @@
 //! writable by group or others, and the entry is a regular file reached
 //! without following a symbolic link. Anything else is a miss, traced.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::sys::files::private_dir;
+use crate::sys::files::{private_dir, write_private};
 
 use super::{Fingerprint, MAX_ENTRY_BYTES, StoreError, TokenStore, check_entry_size};
 use crate::sys::secret::Secret;
@@ -79,6 +79,7 @@ pub fn nofollow_failure(e: &io::Error) -> String {
 /// planted at the entry's path from hanging the open.
 #[cfg(unix)]
 fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
+    use std::fs::OpenOptions;
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::fs::OpenOptionsExt;
     let refused =
@@ -170,21 +171,8 @@ impl TokenStore for FileStore {
         check_entry_size(data)?;
         private_dir(&self.dir).map_err(|e| err("create", &self.dir, e))?;
         let path = self.path(fp);
-        let tmp = self.dir.join(format!(".{fp}.{}.tmp", std::process::id()));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let _ = fs::remove_file(&tmp); // a leftover of a killed process with our pid
-        let write = options.open(&tmp).and_then(|mut f| {
-            f.write_all(data.expose().as_bytes())?;
-            f.sync_all()
-        });
-        if let Err(e) = write.and_then(|()| fs::rename(&tmp, &path)) {
-            let _ = fs::remove_file(&tmp);
-            return Err(err("write", &path, e));
-        }
-        Ok(())
+        write_private(&self.dir, &format!("{fp}.json"), data.expose().as_bytes())
+            .map_err(|e| err("write", &path, e))
     }
 
     fn delete(&self, fp: &Fingerprint) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 //! Small private files of our own: the one place that creates 0700
 //! directories, reads a file only when it is a regular file we own that
 //! nobody else can write (never following a symlink or blocking on a FIFO),
-//! and replaces a file atomically with a 0600 one.
+//! and replaces a file atomically and durably with a 0600 one.
 //!
 //! Git runs the helper in repositories nobody vetted and the cache directory
 //! may sit where others can write, so anything read back from disk (failure
@@ -180,8 +180,11 @@ pub fn read_at_most(file: File, max: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Replaces `dir/name` with `bytes` at once (a 0600 temporary file, then a
-/// rename), so a reader never sees half of it. `dir` must exist.
+/// Replaces `dir/name` with `bytes` at once, the one atomic write of the
+/// helper: a new 0600 temporary file (never through a symbolic link, never
+/// an existing file), written and flushed to disk, renamed over the old
+/// one, and on Unix the directory flushed too, so after a crash the entry
+/// is the old one or the new one, never empty or half. `dir` must exist.
 pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     // Left over from a process that died here with our pid.
@@ -195,12 +198,35 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     }
     let written = options
         .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
         .and_then(|()| fs::rename(&tmp, dir.join(name)));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    written
+    written?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Flushes `dir`'s entries (the rename) to disk. Best effort: the file is
+/// in place either way, and some file systems refuse to sync a directory.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir);
+        if let Ok(d) = opened {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Refuses a file holding a secret or a private key (`what` names it) when
@@ -326,5 +352,39 @@ mod tests {
                 "no reader: refused at once"
             );
         }
+    }
+
+    #[test]
+    fn a_private_write_replaces_the_file_whole_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_private(dir.path(), "entry", b"old").expect("first");
+        write_private(dir.path(), "entry", b"new").expect("replaced");
+        assert_eq!(fs::read(dir.path().join("entry")).expect("read"), b"new");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["entry"], "no temporary file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("entry"))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+            // A link planted at the entry is replaced, never written through.
+            let target = dir.path().join("bashrc");
+            fs::write(&target, "mine").expect("target");
+            std::os::unix::fs::symlink(&target, dir.path().join("planted")).expect("symlink");
+            write_private(dir.path(), "planted", b"x").expect("replaced the link");
+            assert_eq!(fs::read_to_string(&target).expect("read"), "mine");
+            assert!(
+                fs::symlink_metadata(dir.path().join("planted"))
+                    .expect("meta")
+                    .is_file()
+            );
+        }
+        assert!(write_private(&dir.path().join("absent"), "x", b"x").is_err());
     }
 }

@@ -12,6 +12,8 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+#[cfg(unix)]
+use crate::sys::files::{Kind, Writers, distrust, nofollow_failure};
 use crate::sys::files::{private_dir, write_private};
 
 use super::{Fingerprint, MAX_ENTRY_BYTES, StoreError, TokenStore, check_entry_size};
@@ -30,46 +32,6 @@ impl FileStore {
 
     fn path(&self, fp: &Fingerprint) -> PathBuf {
         self.dir.join(format!("{fp}.json"))
-    }
-}
-
-/// Why a file or directory someone else may have planted is not to be
-/// used, or `None` when it is ours, not writable by group or others, and of
-/// the expected kind (a directory when `dir`, else a regular file).
-#[cfg(unix)]
-pub fn distrust(meta: &fs::Metadata, dir: bool) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    let (right_kind, kind) = if dir {
-        (meta.is_dir(), "a directory")
-    } else {
-        (meta.is_file(), "a regular file")
-    };
-    if !right_kind {
-        Some(format!("it is not {kind}"))
-    } else if meta.uid() != uid {
-        Some(format!(
-            "it is owned by uid {}, not by you (uid {uid})",
-            meta.uid()
-        ))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "group or others can write it (mode {:03o})",
-            meta.mode() & 0o777
-        ))
-    } else {
-        None
-    }
-}
-
-/// Words for a failed `O_NOFOLLOW` open: a symbolic link is refused, not broken.
-#[cfg(unix)]
-pub fn nofollow_failure(e: &io::Error) -> String {
-    if e.raw_os_error() == Some(libc::ELOOP) {
-        "it is a symbolic link, which is not followed".into()
-    } else {
-        e.to_string()
     }
 }
 
@@ -94,8 +56,8 @@ fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
         Err(e) => return Err(refused(dir, nofollow_failure(&e))),
     };
     let meta = dir_file.metadata().map_err(|e| err("inspect", dir, e))?;
-    if let Some(why) = distrust(&meta, true) {
-        return Err(refused(dir, why));
+    if let Some(why) = distrust(&meta, Kind::Dir, Writers::OURS) {
+        return Err(refused(dir, why.to_string()));
     }
     let path = dir.join(name);
     let c_name = std::ffi::CString::new(name)
@@ -119,8 +81,8 @@ fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
     // SAFETY: `fd` was just returned by openat and nothing else owns it.
     let file = unsafe { File::from_raw_fd(fd) };
     let meta = file.metadata().map_err(|e| err("inspect", &path, e))?;
-    if let Some(why) = distrust(&meta, false) {
-        return Err(refused(&path, why));
+    if let Some(why) = distrust(&meta, Kind::File, Writers::OURS) {
+        return Err(refused(&path, why.to_string()));
     }
     Ok(Some(file))
 }

@@ -1,6 +1,8 @@
 //! Small private files of our own: the one place that creates 0700
-//! directories, reads a file only when it is a regular file we own that
-//! nobody else can write (never following a symlink or blocking on a FIFO),
+//! directories, decides whether a file or directory found on disk may be
+//! trusted ([`distrust`]), reads a file only when it is a regular file we
+//! own that nobody else can write (never following a symlink or blocking on
+//! a FIFO),
 //! and replaces a file atomically and durably with a 0600 one.
 //!
 //! Git runs the helper in repositories nobody vetted and the cache directory
@@ -15,13 +17,16 @@ use std::path::Path;
 pub fn private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
         let meta = fs::symlink_metadata(dir)?;
-        if !meta.is_dir() || meta.uid() != current_uid() {
+        // Who may write it is settled by the chmod below.
+        let distrusted = distrust(&meta, Kind::Dir, Writers::OURS)
+            .filter(|why| !matches!(why, Distrust::Writable { .. }));
+        if distrusted.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!("{} is not a directory owned by you", dir.display()),
@@ -44,6 +49,105 @@ fn current_uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+/// What a file or directory found on disk must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Directories are checked on Unix only (Windows profiles are private).
+#[cfg_attr(not(unix), allow(dead_code))]
+pub enum Kind {
+    File,
+    Dir,
+    /// Either (its kind is checked elsewhere, with words of its own).
+    Any,
+}
+
+/// Who, besides us, may own or write what we trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writers {
+    /// root may own it (a config in /etc), as ssh allows.
+    pub root: bool,
+    /// Others may write a sticky directory (like /tmp): they may add
+    /// files there but not replace ours.
+    pub sticky_dir: bool,
+}
+
+impl Writers {
+    /// Only we may own and write it.
+    pub const OURS: Writers = Writers {
+        root: false,
+        sticky_dir: false,
+    };
+}
+
+/// Why a file or directory someone else may have planted is not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Distrust {
+    /// It is not of the kind expected ("a directory", "a regular file").
+    NotA(&'static str),
+    /// Someone else owns it.
+    Owner { owner: u32, me: u32 },
+    /// Group or others may write it (`mode`, the permission bits).
+    Writable { mode: u32 },
+}
+
+impl std::fmt::Display for Distrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Distrust::NotA(kind) => write!(f, "it is not {kind}"),
+            Distrust::Owner { owner, me } => {
+                write!(f, "it is owned by uid {owner}, not by you (uid {me})")
+            }
+            Distrust::Writable { mode } => {
+                write!(f, "group or others can write it (mode {mode:03o})")
+            }
+        }
+    }
+}
+
+impl From<Distrust> for io::Error {
+    fn from(d: Distrust) -> io::Error {
+        io::Error::new(io::ErrorKind::PermissionDenied, d.to_string())
+    }
+}
+
+/// The one trust check of what we read back from disk: why `meta` (of a
+/// file already opened, or of a path not followed) is not to be trusted,
+/// or `None` when it is of `kind`, owned by us (or root when `writers`
+/// allows) and writable by nobody else. On Windows only the kind is
+/// checked: a user's profile directories are private there.
+pub fn distrust(meta: &fs::Metadata, kind: Kind, writers: Writers) -> Option<Distrust> {
+    match kind {
+        Kind::File if !meta.is_file() => return Some(Distrust::NotA("a regular file")),
+        Kind::Dir if !meta.is_dir() => return Some(Distrust::NotA("a directory")),
+        _ => {}
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = current_uid();
+        let owner = meta.uid();
+        if owner != me && !(writers.root && owner == 0) {
+            return Some(Distrust::Owner { owner, me });
+        }
+        let mode = meta.mode();
+        let sticky = writers.sticky_dir && meta.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky {
+            return Some(Distrust::Writable { mode: mode & 0o777 });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = writers;
+    None
+}
+
+/// Words for a failed `O_NOFOLLOW` open: a symbolic link is refused, not broken.
+pub fn nofollow_failure(e: &io::Error) -> String {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return "it is a symbolic link, which is not followed".into();
+    }
+    e.to_string()
+}
+
 /// Opens `path` for reading only when it is a regular file of ours that
 /// group and others cannot write; a symlink or FIFO is refused, not followed
 /// or waited on.
@@ -56,16 +160,9 @@ pub fn open_private(path: &Path) -> io::Result<File> {
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path)?;
-    let meta = regular_and_ours(&file)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if meta.mode() & 0o022 != 0 {
-            return Err(io::Error::other("writable by group or others"));
-        }
+    if let Some(why) = distrust(&file.metadata()?, Kind::File, Writers::OURS) {
+        return Err(why.into());
     }
-    #[cfg(not(unix))]
-    let _ = meta;
     Ok(file)
 }
 
@@ -84,24 +181,11 @@ pub fn open_append_private(path: &Path) -> io::Result<File> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path)?;
-    regular_and_ours(&file)?;
-    Ok(file)
-}
-
-/// The metadata of an opened file that is a regular file owned by us.
-fn regular_and_ours(file: &File) -> io::Result<fs::Metadata> {
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other("not a regular file"));
+    // Appended to, never read back: only its kind and owner matter.
+    match distrust(&file.metadata()?, Kind::File, Writers::OURS) {
+        Some(Distrust::Writable { .. }) | None => Ok(file),
+        Some(why) => Err(why.into()),
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if meta.uid() != current_uid() {
-            return Err(io::Error::other("owned by another user"));
-        }
-    }
-    Ok(meta)
 }
 
 /// The text of a private file of at most `max` bytes; `Ok(None)` when it
@@ -160,13 +244,10 @@ pub fn open_regular(path: &Path, links: Links) -> io::Result<(File, fs::Metadata
 /// `open`'s error, worded for a refused link (the OS says "too many levels
 /// of symbolic links").
 fn say_refused_link(e: io::Error, links: Links) -> io::Error {
-    #[cfg(unix)]
-    if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
-        return io::Error::other("it is a symbolic link, which is not followed here");
+    match links {
+        Links::Refuse => io::Error::new(e.kind(), nofollow_failure(&e)),
+        Links::Follow => e,
     }
-    #[cfg(not(unix))]
-    let _ = links;
-    e
 }
 
 /// All of `file` when it holds at most `max` bytes; an error when more,
@@ -386,5 +467,46 @@ mod tests {
             );
         }
         assert!(write_private(&dir.path().join("absent"), "x", b"x").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn trust_needs_the_right_kind_our_ownership_and_no_other_writer() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("f");
+        fs::write(&file, "x").expect("write");
+        let chmod = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m));
+        let meta = |p: &Path| fs::symlink_metadata(p).expect("meta");
+        chmod(&file, 0o644).expect("chmod");
+        assert_eq!(distrust(&meta(&file), Kind::File, Writers::OURS), None);
+        assert_eq!(distrust(&meta(&file), Kind::Any, Writers::OURS), None);
+        assert_eq!(
+            distrust(&meta(&file), Kind::Dir, Writers::OURS),
+            Some(Distrust::NotA("a directory"))
+        );
+        chmod(&file, 0o664).expect("chmod");
+        let why = distrust(&meta(&file), Kind::File, Writers::OURS).expect("group-writable");
+        assert_eq!(why.to_string(), "group or others can write it (mode 664)");
+        let sticky = dir.path().join("tmp");
+        fs::create_dir(&sticky).expect("mkdir");
+        chmod(&sticky, 0o1777).expect("chmod");
+        let lenient = Writers {
+            root: true,
+            sticky_dir: true,
+        };
+        assert_eq!(distrust(&meta(&sticky), Kind::Dir, lenient), None);
+        assert_eq!(
+            distrust(&meta(&sticky), Kind::Dir, Writers::OURS),
+            Some(Distrust::Writable { mode: 0o777 })
+        );
+        // Owned by root: trusted only where root may own it.
+        let root_owned = Path::new("/");
+        let root_uid = fs::metadata(root_owned).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+        if root_uid.ok() == Some(0) && current_uid() != 0 {
+            let why = distrust(&meta(root_owned), Kind::Dir, Writers::OURS).expect("root's");
+            assert!(matches!(why, Distrust::Owner { owner: 0, .. }), "{why}");
+            assert_eq!(distrust(&meta(root_owned), Kind::Dir, lenient), None);
+        }
     }
 }

@@ -183,6 +183,65 @@ impl GitConfig {
             other => other.map(|_| ()),
         }
     }
+
+    /// Which of `patterns` (the `<URL>`s of `credential.<URL>.*` keys, `""`
+    /// for plain `credential.*`) git applies to requests for `url`, decided
+    /// by git itself: git normalises URLs (case, default ports, escapes) and
+    /// matches users, `*` host labels and path prefixes in ways no copy of
+    /// its rules should guess at. Each pattern gets a key of its own in a
+    /// config read from stdin, and `git config --get-urlmatch credential
+    /// URL` names the keys whose section matches. (`--get-urlmatch` alone
+    /// names only the best match of each key, while `git credential` uses
+    /// every matching section in config order, hence one key per pattern.)
+    pub fn credential_matches(
+        &self,
+        patterns: &[&str],
+        url: &str,
+    ) -> Result<Vec<bool>, GitConfigError> {
+        let mut config = String::new();
+        for (i, pattern) in patterns.iter().enumerate() {
+            // A line break cannot be in a section name: such a key is not git's.
+            if pattern.contains(['\n', '\r', '\0']) {
+                continue;
+            }
+            if pattern.is_empty() {
+                config.push_str("[credential]\n");
+            } else {
+                let quoted = pattern.replace('\\', "\\\\").replace('"', "\\\"");
+                config.push_str(&format!("[credential \"{quoted}\"]\n"));
+            }
+            config.push_str(&format!("\tp{i} = 1\n"));
+        }
+        let args: Vec<OsString> = ["--file", "-", "--null", "--get-urlmatch", "credential", url]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let out = self
+            .run(&args, Some(config.as_bytes()), true)?
+            .unwrap_or_default();
+        let mut matched = vec![false; patterns.len()];
+        for record in nul_terminated(&out) {
+            let key = record.split('\n').next().unwrap_or("");
+            let index = key
+                .strip_prefix("credential.p")
+                .and_then(|i| i.parse::<usize>().ok());
+            if let Some(m) = index.and_then(|i| matched.get_mut(i)) {
+                *m = true;
+            }
+        }
+        Ok(matched)
+    }
+}
+
+/// The `<URL>` of a `credential.<URL>.<name>` key, `""` for
+/// `credential.<name>` (`name` compared as git does, ignoring case).
+pub fn credential_url<'a>(key: &'a str, name: &str) -> Option<&'a str> {
+    let rest = key.strip_prefix("credential.")?;
+    if rest.eq_ignore_ascii_case(name) {
+        return Some("");
+    }
+    let (url, last) = rest.rsplit_once('.')?;
+    last.eq_ignore_ascii_case(name).then_some(url)
 }
 
 fn with_scope(scope: Option<&Scope>, rest: &[&str]) -> Vec<OsString> {
@@ -274,5 +333,59 @@ mod tests {
                 .expect("read")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn credential_sections_apply_as_git_decides() {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let Ok(git) = GitConfig::find(&Env::from_pairs([("PATH", path.as_str())])) else {
+            eprintln!("SKIPPED: no git on PATH");
+            return;
+        };
+        let patterns = [
+            "",
+            "https://dev.azure.com",
+            "https://dev.azure.com/contoso",
+            "https://dev.azure.com/cont",
+            "http://dev.azure.com",
+            "https://DEV.azure.com:443/",
+            "https://someone@dev.azure.com",
+            "https://*.visualstudio.com",
+            "https://q\"uote\\d.com",
+            "https://bad\nline",
+        ];
+        let u = "https://dev.azure.com/contoso/p/_git/r";
+        let got = git.credential_matches(&patterns, u).expect("asked git");
+        let want = [
+            true, true, true, false, false, true, false, false, false, false,
+        ];
+        assert_eq!(got, want);
+        let vs = git
+            .credential_matches(&patterns, "https://contoso.visualstudio.com/p")
+            .expect("asked git");
+        assert_eq!(vs.iter().filter(|m| **m).count(), 2, "{vs:?}");
+        assert!(vs[0] && vs[7]);
+        assert_eq!(
+            git.credential_matches(&patterns[3..5], u).expect("none"),
+            [false, false]
+        );
+        assert!(
+            git.credential_matches(&patterns, "https://*.x.com")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn credential_keys_name_their_url() {
+        assert_eq!(credential_url("credential.helper", "helper"), Some(""));
+        assert_eq!(
+            credential_url("credential.https://a.b/c.useHttpPath", "usehttppath"),
+            Some("https://a.b/c")
+        );
+        assert_eq!(
+            credential_url("credential.https://a.b.helper", "username"),
+            None
+        );
+        assert_eq!(credential_url("remote.origin.helper", "helper"), None);
     }
 }

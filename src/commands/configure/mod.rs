@@ -276,37 +276,6 @@ fn apply(
     git.add(scope, &use_key, "true")
 }
 
-/// The URL of a `credential.<URL>.helper` key (`""` for `credential.helper`).
-fn key_url(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix("credential.")?;
-    if rest == "helper" {
-        return Some("");
-    }
-    rest.strip_suffix(".helper")
-}
-
-/// Whether a `credential.<pattern>` section applies to requests for `section`
-/// (same scheme; same host, or a host under the `*.` of a wildcard).
-fn applies(pattern: &str, section: &str) -> bool {
-    if pattern.is_empty() {
-        return true;
-    }
-    let split = |u: &str| -> Option<(String, String)> {
-        let (scheme, rest) = u.split_once("://")?;
-        let host = rest.split('/').next().unwrap_or("");
-        let host = host.rsplit('@').next().unwrap_or(host);
-        Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
-    };
-    let (Some((ps, ph)), Some((ss, sh))) = (split(pattern), split(section)) else {
-        return false;
-    };
-    let under = |wild: &str, host: &str| {
-        wild.strip_prefix("*.")
-            .is_some_and(|base| host == base || host.ends_with(&format!(".{base}")))
-    };
-    ps == ss && (ph == sh || under(&sh, &ph) || under(&ph, &sh))
-}
-
 /// `unconfigure`: every section of the scope that runs this helper, or that
 /// holds a copy of replaced lines, goes back to what it held before.
 pub fn unconfigure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {

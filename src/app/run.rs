@@ -66,7 +66,7 @@ pub fn run(
             commands::configure::configure(&session, &args, stdout).map_err(Failure::plain)
         }
         Command::Unconfigure(args) => {
-            commands::configure::unconfigure(&args, stdout).map_err(Failure::plain)
+            commands::configure::unconfigure(&session, &args, stdout).map_err(Failure::plain)
         }
         Command::Token(args) => {
             commands::token::run(&session, &args, stdout, stderr).map_err(Failure::plain)

@@ -1,5 +1,5 @@
 //! The file store: one 0600 file per fingerprint in a 0700 directory,
-//! replaced atomically (temp file + rename) so readers never see half an entry.
+//! replaced atomically ([`write_private`]) so readers never see half an entry.
 //! It only ever holds access tokens: refresh tokens and secrets never go here.
 //!
 //! Nothing found here is trusted by its name alone: the cache directory may
@@ -8,11 +8,13 @@
 //! writable by group or others, and the entry is a regular file reached
 //! without following a symbolic link. Anything else is a miss, traced.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::sys::files::private_dir;
+#[cfg(unix)]
+use crate::sys::files::{Kind, Writers, distrust, nofollow_failure};
+use crate::sys::files::{private_dir, write_private};
 
 use super::{Fingerprint, MAX_ENTRY_BYTES, StoreError, TokenStore, check_entry_size};
 use crate::sys::secret::Secret;
@@ -33,52 +35,13 @@ impl FileStore {
     }
 }
 
-/// Why a file or directory someone else may have planted is not to be
-/// used, or `None` when it is ours, not writable by group or others, and of
-/// the expected kind (a directory when `dir`, else a regular file).
-#[cfg(unix)]
-pub fn distrust(meta: &fs::Metadata, dir: bool) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    let (right_kind, kind) = if dir {
-        (meta.is_dir(), "a directory")
-    } else {
-        (meta.is_file(), "a regular file")
-    };
-    if !right_kind {
-        Some(format!("it is not {kind}"))
-    } else if meta.uid() != uid {
-        Some(format!(
-            "it is owned by uid {}, not by you (uid {uid})",
-            meta.uid()
-        ))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "group or others can write it (mode {:03o})",
-            meta.mode() & 0o777
-        ))
-    } else {
-        None
-    }
-}
-
-/// Words for a failed `O_NOFOLLOW` open: a symbolic link is refused, not broken.
-#[cfg(unix)]
-pub fn nofollow_failure(e: &io::Error) -> String {
-    if e.raw_os_error() == Some(libc::ELOOP) {
-        "it is a symbolic link, which is not followed".into()
-    } else {
-        e.to_string()
-    }
-}
-
 /// Opens entry `name` in `dir` for reading, if it exists and may be trusted.
 /// The directory is opened first and the entry relative to it, so neither
 /// can be swapped between the checks and the read; `O_NONBLOCK` keeps a FIFO
 /// planted at the entry's path from hanging the open.
 #[cfg(unix)]
 fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
+    use std::fs::OpenOptions;
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::fs::OpenOptionsExt;
     let refused =
@@ -93,8 +56,8 @@ fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
         Err(e) => return Err(refused(dir, nofollow_failure(&e))),
     };
     let meta = dir_file.metadata().map_err(|e| err("inspect", dir, e))?;
-    if let Some(why) = distrust(&meta, true) {
-        return Err(refused(dir, why));
+    if let Some(why) = distrust(&meta, Kind::Dir, Writers::OURS) {
+        return Err(refused(dir, why.to_string()));
     }
     let path = dir.join(name);
     let c_name = std::ffi::CString::new(name)
@@ -118,8 +81,8 @@ fn open_trusted(dir: &Path, name: &str) -> Result<Option<File>, StoreError> {
     // SAFETY: `fd` was just returned by openat and nothing else owns it.
     let file = unsafe { File::from_raw_fd(fd) };
     let meta = file.metadata().map_err(|e| err("inspect", &path, e))?;
-    if let Some(why) = distrust(&meta, false) {
-        return Err(refused(&path, why));
+    if let Some(why) = distrust(&meta, Kind::File, Writers::OURS) {
+        return Err(refused(&path, why.to_string()));
     }
     Ok(Some(file))
 }
@@ -170,21 +133,8 @@ impl TokenStore for FileStore {
         check_entry_size(data)?;
         private_dir(&self.dir).map_err(|e| err("create", &self.dir, e))?;
         let path = self.path(fp);
-        let tmp = self.dir.join(format!(".{fp}.{}.tmp", std::process::id()));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let _ = fs::remove_file(&tmp); // a leftover of a killed process with our pid
-        let write = options.open(&tmp).and_then(|mut f| {
-            f.write_all(data.expose().as_bytes())?;
-            f.sync_all()
-        });
-        if let Err(e) = write.and_then(|()| fs::rename(&tmp, &path)) {
-            let _ = fs::remove_file(&tmp);
-            return Err(err("write", &path, e));
-        }
-        Ok(())
+        write_private(&self.dir, &format!("{fp}.json"), data.expose().as_bytes())
+            .map_err(|e| err("write", &path, e))
     }
 
     fn delete(&self, fp: &Fingerprint) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config};
-use crate::git::config as gitconfig;
+use crate::git::config::GitConfig;
 use crate::identity;
 
 /// `identities`.
@@ -58,7 +58,9 @@ pub fn run(session: &Session, out: &mut dyn Write) -> Result<(), Error> {
 fn remotes(session: &Session, config: &Config, out: &mut dyn Write) -> Result<(), Error> {
     let io = |e: std::io::Error| Error::Io(e);
     // Outside a repository there are simply no remotes to show.
-    let entries = gitconfig::get_regexp(None, r"^remote\..*\.(url|pushurl)$").unwrap_or_default();
+    let entries = GitConfig::find(session.env)
+        .and_then(|git| git.get_regexp(None, r"^remote\..*\.(url|pushurl)$"))
+        .unwrap_or_default();
     if entries.is_empty() {
         return writeln!(
             out,

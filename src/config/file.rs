@@ -54,8 +54,9 @@ fn open(path: &Path) -> std::io::Result<File> {
 #[cfg(unix)]
 mod unix {
     use std::fs::Metadata;
-    use std::os::unix::fs::MetadataExt;
     use std::path::Path;
+
+    use crate::sys::files::{Distrust, Kind, Writers, distrust};
 
     /// Refuses a file, or the directory it is named in, that someone other
     /// than you or root owns or may write: they could point your identities'
@@ -72,26 +73,22 @@ mod unix {
     }
 
     fn check(what: &str, path: &Path, meta: &Metadata) -> Result<(), String> {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
-        let owner = meta.uid();
-        if owner != me && owner != 0 {
-            return Err(format!(
-                "{what} belongs to user id {owner}, not to you (user id {me}) or root, so its owner decides where your secrets are sent. Fix: use a copy you own (cp it, then point --config or GIT_CREDENTIAL_ENTRA_CONFIG at the copy)"
-            ));
-        }
-        let mode = meta.mode();
         // In a sticky directory (like /tmp) others may add files but not
-        // replace yours, and a file they add fails the owner check above.
-        let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
-        if mode & 0o022 != 0 && !sticky_dir {
-            return Err(format!(
-                "{what} is writable by group or others (mode {:03o}), so they could decide where your secrets are sent. Fix: chmod go-w {}",
-                mode & 0o777,
+        // replace yours, and a file they add fails the owner check.
+        let writers = Writers {
+            root: true,
+            sticky_dir: true,
+        };
+        match distrust(meta, Kind::Any, writers) {
+            None | Some(Distrust::NotA(_)) => Ok(()),
+            Some(Distrust::Owner { owner, me }) => Err(format!(
+                "{what} belongs to user id {owner}, not to you (user id {me}) or root, so its owner decides where your secrets are sent. Fix: use a copy you own (cp it, then point --config or GIT_CREDENTIAL_ENTRA_CONFIG at the copy)"
+            )),
+            Some(Distrust::Writable { mode }) => Err(format!(
+                "{what} is writable by group or others (mode {mode:03o}), so they could decide where your secrets are sent. Fix: chmod go-w {}",
                 path.display()
-            ));
+            )),
         }
-        Ok(())
     }
 }
 

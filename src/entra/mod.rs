@@ -27,7 +27,9 @@ pub use user::{
     device_code, device_code_poll, parse_device_code, refresh_token, user_scope,
 };
 
-use crate::net::http::{BodyError, error_chain, read_capped};
+use crate::net::answer::{
+    BodyError, NoAnswer, Verdict, error_chain, read_text, retry_after, verdict,
+};
 use crate::net::retry::{ENTRA as POLICY, Step};
 use crate::sys::secret::Secret;
 use crate::sys::text::sanitize;
@@ -153,8 +155,9 @@ fn post_form_with<T>(
                 "entra: POST {endpoint} -> {status} in {} ms",
                 sent.elapsed().as_millis()
             ));
-            if POLICY.retries(status) {
-                let retry_after = crate::net::http::retry_after(&resp);
+            let verdict = verdict(status, &POLICY);
+            if verdict == Verdict::Unavailable {
+                let retry_after = retry_after(&resp);
                 let failure = EntraError::Unavailable {
                     status,
                     attempts: attempt.number,
@@ -167,7 +170,7 @@ fn post_form_with<T>(
                 };
             }
             match read_body(resp, status, attempt.started) {
-                Ok(body) if status == 200 => Step::Done(parse(status, &body)),
+                Ok(body) if verdict == Verdict::Ok => Step::Done(parse(status, &body)),
                 Ok(body) => Step::Done(Err(parse_error(status, &body, form))),
                 Err((failure, true)) => {
                     trace.detail(format_args!("entra: {failure}"));
@@ -183,13 +186,13 @@ fn post_form_with<T>(
 /// Reads an answer up to [`MAX_RESPONSE_BYTES`]; the flag says whether
 /// trying again may help.
 fn read_body(resp: Response, status: u16, start: Instant) -> Result<String, (EntraError, bool)> {
-    let bytes = read_capped(resp, MAX_RESPONSE_BYTES).map_err(|e| match e {
+    read_text(resp, MAX_RESPONSE_BYTES).map_err(|e| match e {
         BodyError::TooLarge => (EntraError::TooLarge { status }, false),
+        BodyError::NotText => {
+            let detail = "not UTF-8 text".to_string();
+            (EntraError::BadResponse { status, detail }, false)
+        }
         BodyError::Broken(e) => transport(&e, true, start),
-    })?;
-    String::from_utf8(bytes).map_err(|_| {
-        let detail = "not UTF-8 text".to_string();
-        (EntraError::BadResponse { status, detail }, false)
     })
 }
 
@@ -201,9 +204,10 @@ fn transport(
     start: Instant,
 ) -> (EntraError, bool) {
     let detail = sanitize(&error_chain(e));
-    let (cause, retry) = if untrusted_certificate(e) {
+    let no = NoAnswer::of(e);
+    let (cause, retry) = if no.certificate {
         (Cause::Certificate, false)
-    } else if in_chain(e, &is_timeout) {
+    } else if no.timeout {
         let waited = start.elapsed();
         (
             Cause::Timeout {
@@ -213,10 +217,7 @@ fn transport(
             true,
         )
     } else {
-        let refused = e
-            .downcast_ref::<reqwest::Error>()
-            .is_some_and(reqwest::Error::is_connect);
-        (Cause::Network, !refused)
+        (Cause::Network, !no.connect)
     };
     (EntraError::Transport { detail, cause }, retry)
 }
@@ -241,49 +242,6 @@ fn totals(failure: EntraError, attempts: u32, waited: Duration) -> EntraError {
         },
         other => other,
     }
-}
-
-/// Whether `e` or anything it wraps satisfies `test`. `io::Error` hides the
-/// error it wraps from `source()`, so that one is looked into explicitly.
-fn in_chain(
-    e: &(dyn StdError + 'static),
-    test: &dyn Fn(&(dyn StdError + 'static)) -> bool,
-) -> bool {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if test(err) {
-            return true;
-        }
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            && in_chain(inner, test)
-        {
-            return true;
-        }
-        next = err.source();
-    }
-    false
-}
-
-/// Whether a failed exchange failed because the server's TLS certificate
-/// is not trusted here (anywhere in the error's chain).
-pub fn untrusted_certificate(e: &(dyn StdError + 'static)) -> bool {
-    in_chain(e, &is_certificate_error)
-}
-
-fn is_timeout(e: &(dyn StdError + 'static)) -> bool {
-    e.downcast_ref::<reqwest::Error>()
-        .is_some_and(reqwest::Error::is_timeout)
-        || e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-}
-
-fn is_certificate_error(e: &(dyn StdError + 'static)) -> bool {
-    matches!(
-        e.downcast_ref::<rustls::Error>(),
-        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
-    )
 }
 
 #[cfg(test)]

@@ -48,44 +48,6 @@ impl std::error::Error for HttpSetupError {
     }
 }
 
-/// Why an answer's body could not be had.
-#[derive(Debug)]
-pub enum BodyError {
-    /// Longer than allowed (declared or actual).
-    TooLarge,
-    /// The connection failed while reading.
-    Broken(std::io::Error),
-}
-
-/// An answer's body, read up to `max` bytes: a server that streams without
-/// end (or declares a huge length) must not fill the memory.
-pub fn read_capped(resp: reqwest::blocking::Response, max: u64) -> Result<Vec<u8>, BodyError> {
-    use std::io::Read;
-    if resp.content_length().is_some_and(|n| n > max) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut bytes = Vec::new();
-    resp.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(BodyError::Broken)?;
-    if bytes.len() as u64 > max {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(bytes)
-}
-
-/// An error and its causes on one line (`a: b: c`), for messages.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// What every client shares. Nothing follows redirects: a token request must
 /// not be replayed elsewhere.
 fn builder(connect_timeout: Duration) -> ClientBuilder {
@@ -96,16 +58,6 @@ fn builder(connect_timeout: Duration) -> ClientBuilder {
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("git-credential-entra/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-}
-
-/// A `Retry-After` in seconds (the form Entra and IMDS send; an HTTP date is
-/// ignored, leaving the caller's own backoff).
-pub fn retry_after(resp: &reqwest::blocking::Response) -> Option<Duration> {
-    resp.headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
 }
 
 /// A client for the Entra authority at `url`: https only, through the

@@ -1,7 +1,9 @@
 //! URL rules that routing, config validation and HTTP share: a URL's
 //! `host[:port]` as git writes it, what counts as loopback, and "https, or
-//! plain http to a loopback address only".
+//! plain http to a loopback address only"; HTTP clients (`http`), the
+//! reading of their answers (`answer`) and retries (`retry`).
 
+pub(crate) mod answer;
 pub(crate) mod http;
 pub mod retry;
 

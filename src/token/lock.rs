@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use crate::cache::Fingerprint;
 use crate::sys::files::private_dir;
+#[cfg(unix)]
+use crate::sys::files::{self, Kind, Writers};
 use crate::sys::trace::Trace;
 
 /// How long to wait before telling the user why we wait.
@@ -161,9 +163,9 @@ fn open(dir: &Path, path: &Path) -> io::Result<File> {
         let refused = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
         let file = options
             .open(path)
-            .map_err(|e| refused(crate::cache::file::nofollow_failure(&e)))?;
-        if let Some(why) = crate::cache::file::distrust(&file.metadata()?, false) {
-            return Err(refused(why));
+            .map_err(|e| refused(files::nofollow_failure(&e)))?;
+        if let Some(why) = files::distrust(&file.metadata()?, Kind::File, Writers::OURS) {
+            return Err(why.into());
         }
         Ok(file)
     }

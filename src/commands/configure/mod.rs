@@ -19,7 +19,7 @@ use crate::app::cli::ScopeArgs;
 use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::HostEntry;
-use crate::git::config::{self as gitconfig, GitConfigError, Scope};
+use crate::git::config::{self as gitconfig, GitConfig, GitConfigError, Scope};
 
 mod report;
 use report::{explain_identity, report_masked};
@@ -40,12 +40,12 @@ struct Section {
 }
 
 impl Section {
-    fn read(scope: &Scope, url: &str) -> Result<Section, GitConfigError> {
+    fn read(git: &GitConfig, scope: &Scope, url: &str) -> Result<Section, GitConfigError> {
         Ok(Section {
             url: url.to_string(),
-            helpers: gitconfig::get_all(scope, &key(url, "helper"))?,
-            use_http_path: gitconfig::get_all(scope, &key(url, "useHttpPath"))?,
-            saved: gitconfig::get_all(scope, &key(url, SAVED))?,
+            helpers: git.get_all(scope, &key(url, "helper"))?,
+            use_http_path: git.get_all(scope, &key(url, "useHttpPath"))?,
+            saved: git.get_all(scope, &key(url, SAVED))?,
         })
     }
 
@@ -137,6 +137,7 @@ fn io(e: std::io::Error) -> Error {
 /// `configure`.
 pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
     let scope = scope_of(args);
+    let git = GitConfig::find(session.env).map_err(git_err)?;
     let config = session.config();
     let mut urls: Vec<String> = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
     for raw in &args.hosts {
@@ -162,7 +163,7 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
     .map_err(io)?;
     let mut writes = Vec::new();
     for url in &urls {
-        let before = Section::read(&scope, url).map_err(git_err)?;
+        let before = Section::read(&git, &scope, url).map_err(git_err)?;
         let wanted_helpers = vec![String::new(), helper.clone()];
         let wanted_use = vec!["true".to_string()];
         writeln!(out, "  [credential \"{url}\"]").map_err(io)?;
@@ -232,14 +233,14 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
         }
         writes.push((url.clone(), saved));
     }
-    report_masked(&scope, &urls, out)?;
+    report_masked(&git, &scope, &urls, out)?;
     if writes.is_empty() {
         writeln!(out, "Nothing to change.").map_err(io)?;
     } else if args.dry_run {
         writeln!(out, "Nothing written (--dry-run).").map_err(io)?;
     } else {
         for (url, saved) in &writes {
-            apply(&scope, url, &helper, saved).map_err(git_err)?;
+            apply(&git, &scope, url, &helper, saved).map_err(git_err)?;
         }
         writeln!(
             out,
@@ -252,60 +253,36 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
 }
 
 /// Writes one section: the copy first, so an interrupted run never loses a line.
-fn apply(scope: &Scope, url: &str, helper: &str, saved: &[String]) -> Result<(), GitConfigError> {
+fn apply(
+    git: &GitConfig,
+    scope: &Scope,
+    url: &str,
+    helper: &str,
+    saved: &[String],
+) -> Result<(), GitConfigError> {
     let saved_key = key(url, SAVED);
-    if gitconfig::get_all(scope, &saved_key)? != saved {
-        gitconfig::unset_all(scope, &saved_key)?;
+    if git.get_all(scope, &saved_key)? != saved {
+        git.unset_all(scope, &saved_key)?;
         for line in saved {
-            gitconfig::add(scope, &saved_key, line)?;
+            git.add(scope, &saved_key, line)?;
         }
     }
     let helper_key = key(url, "helper");
-    gitconfig::unset_all(scope, &helper_key)?;
-    gitconfig::add(scope, &helper_key, "")?;
-    gitconfig::add(scope, &helper_key, helper)?;
+    git.unset_all(scope, &helper_key)?;
+    git.add(scope, &helper_key, "")?;
+    git.add(scope, &helper_key, helper)?;
     let use_key = key(url, "useHttpPath");
-    gitconfig::unset_all(scope, &use_key)?;
-    gitconfig::add(scope, &use_key, "true")
-}
-
-/// The URL of a `credential.<URL>.helper` key (`""` for `credential.helper`).
-fn key_url(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix("credential.")?;
-    if rest == "helper" {
-        return Some("");
-    }
-    rest.strip_suffix(".helper")
-}
-
-/// Whether a `credential.<pattern>` section applies to requests for `section`
-/// (same scheme; same host, or a host under the `*.` of a wildcard).
-fn applies(pattern: &str, section: &str) -> bool {
-    if pattern.is_empty() {
-        return true;
-    }
-    let split = |u: &str| -> Option<(String, String)> {
-        let (scheme, rest) = u.split_once("://")?;
-        let host = rest.split('/').next().unwrap_or("");
-        let host = host.rsplit('@').next().unwrap_or(host);
-        Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
-    };
-    let (Some((ps, ph)), Some((ss, sh))) = (split(pattern), split(section)) else {
-        return false;
-    };
-    let under = |wild: &str, host: &str| {
-        wild.strip_prefix("*.")
-            .is_some_and(|base| host == base || host.ends_with(&format!(".{base}")))
-    };
-    ps == ss && (ph == sh || under(&sh, &ph) || under(&ph, &sh))
+    git.unset_all(scope, &use_key)?;
+    git.add(scope, &use_key, "true")
 }
 
 /// `unconfigure`: every section of the scope that runs this helper, or that
 /// holds a copy of replaced lines, goes back to what it held before.
-pub fn unconfigure(args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
+pub fn unconfigure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
     let scope = scope_of(args);
+    let git = GitConfig::find(session.env).map_err(git_err)?;
     let pattern = format!(r"^credential\..*\.(helper|{})$", SAVED.to_ascii_lowercase());
-    let entries = gitconfig::get_regexp(Some(&scope), &pattern).map_err(git_err)?;
+    let entries = git.get_regexp(Some(&scope), &pattern).map_err(git_err)?;
     let mut urls: Vec<String> = Vec::new();
     for e in &entries {
         let Some(url) = e
@@ -337,7 +314,7 @@ pub fn unconfigure(args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
     .map_err(io)?;
     let mut plans = Vec::new();
     for url in urls {
-        let s = Section::read(&scope, &url).map_err(git_err)?;
+        let s = Section::read(&git, &scope, &url).map_err(git_err)?;
         if !s.configured_by_us() && s.saved.is_empty() {
             continue;
         }
@@ -373,7 +350,7 @@ pub fn unconfigure(args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
         return writeln!(out, "Nothing written (--dry-run).").map_err(io);
     }
     for (url, helpers, uses) in &plans {
-        undo(&scope, url, helpers, uses).map_err(git_err)?;
+        undo(&git, &scope, url, helpers, uses).map_err(git_err)?;
     }
     writeln!(out, "Done.").map_err(io)
 }
@@ -404,23 +381,24 @@ fn restored(s: &Section) -> (Vec<String>, Vec<String>) {
 }
 
 fn undo(
+    git: &GitConfig,
     scope: &Scope,
     url: &str,
     helpers: &[String],
     uses: &[String],
 ) -> Result<(), GitConfigError> {
     let helper_key = key(url, "helper");
-    gitconfig::unset_all(scope, &helper_key)?;
+    git.unset_all(scope, &helper_key)?;
     for h in helpers {
-        gitconfig::add(scope, &helper_key, h)?;
+        git.add(scope, &helper_key, h)?;
     }
     let use_key = key(url, "useHttpPath");
-    gitconfig::unset_all(scope, &use_key)?;
+    git.unset_all(scope, &use_key)?;
     for u in uses {
-        gitconfig::add(scope, &use_key, u)?;
+        git.add(scope, &use_key, u)?;
     }
     // The copy goes last: until then an interrupted run can be redone.
-    gitconfig::unset_all(scope, &key(url, SAVED))
+    git.unset_all(scope, &key(url, SAVED))
 }
 
 #[cfg(test)]

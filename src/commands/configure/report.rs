@@ -5,43 +5,49 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{applies, io, is_ours, key_url};
+use super::{io, is_ours};
 use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::config::{AUTO, Config};
-use crate::git::config::{self as gitconfig, Entry, Scope};
+use crate::git::config::{Entry, GitConfig, Scope, credential_url};
 use crate::identity;
 
 /// Helper lines in any scope that the empty `helper =` now masks for our
 /// remotes (they still serve other hosts), and what a masked store holds.
 pub(super) fn report_masked(
+    git: &GitConfig,
     scope: &Scope,
     urls: &[String],
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     // Unreadable scopes (no repository, say) just mean nothing to report.
-    let entries = gitconfig::get_regexp(None, r"^credential\..*helper$").unwrap_or_default();
+    let entries = git
+        .get_regexp(None, r"^credential\..*helper$")
+        .unwrap_or_default();
     let own_scope = match scope {
         Scope::Global => Some("global"),
         Scope::System => Some("system"),
         Scope::Local => Some("local"),
         Scope::File(_) => None,
     };
-    let masked: Vec<&Entry> = entries
+    let candidates: Vec<(&str, &Entry)> = entries
         .iter()
         .filter(|e| {
             e.value
                 .as_deref()
                 .is_some_and(|v| !v.is_empty() && !is_ours(v))
         })
-        .filter(|e| {
-            let Some(url) = key_url(&e.key) else {
-                return false;
-            };
-            // Our own sections in the scope being written are "replaced", above.
-            let own = own_scope == e.scope.as_deref() && urls.iter().any(|u| u == url);
-            !own && urls.iter().any(|u| applies(url, u))
-        })
+        .filter_map(|e| Some((credential_url(&e.key, "helper")?, e)))
+        // Our own sections in the scope being written are "replaced", above.
+        .filter(|(url, e)| !(own_scope == e.scope.as_deref() && urls.iter().any(|u| u == url)))
+        .collect();
+    let patterns: Vec<&str> = candidates.iter().map(|(p, _)| *p).collect();
+    let overlapping = overlaps(git, &patterns, urls);
+    let masked: Vec<&Entry> = candidates
+        .iter()
+        .zip(overlapping)
+        .filter(|(_, o)| *o)
+        .map(|((_, e), _)| *e)
         .collect();
     if masked.is_empty() {
         return Ok(());
@@ -69,6 +75,31 @@ pub(super) fn report_masked(
         report_stored_pats(out)?;
     }
     Ok(())
+}
+
+/// Which `patterns` (`credential.<URL>` sections) serve some remote that
+/// one of `sections` serves too, as git matches URLs: a pattern applies to
+/// a section's URL (`https://dev.azure.com/org` is not one of those, being
+/// longer), or a section to the pattern's URL (it is). A `*` label stands
+/// for one label in a URL made of a pattern. A question git cannot answer
+/// (no git, a pattern that is no URL) leaves the pattern out of the report.
+pub(super) fn overlaps(git: &GitConfig, patterns: &[&str], sections: &[String]) -> Vec<bool> {
+    let sample = |pattern: &str| pattern.replace("://*.", "://x.");
+    let mut found = vec![false; patterns.len()];
+    for section in sections {
+        let ours = git.credential_matches(patterns, &sample(section));
+        for (f, m) in found.iter_mut().zip(ours.unwrap_or_default()) {
+            *f |= m;
+        }
+    }
+    let sections: Vec<&str> = sections.iter().map(String::as_str).collect();
+    for (f, pattern) in found.iter_mut().zip(patterns) {
+        if !*f && !pattern.is_empty() {
+            let theirs = git.credential_matches(&sections, &sample(pattern));
+            *f = theirs.is_ok_and(|m| m.contains(&true));
+        }
+    }
+    found
 }
 
 /// A masked `store` helper may hold a PAT for Azure DevOps in plain text.

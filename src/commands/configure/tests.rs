@@ -42,6 +42,15 @@ fn paths_the_shell_would_split_are_quoted() {
 
 #[test]
 fn sections_that_apply_to_azure_devops() {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let env = crate::sys::env::Env::from_pairs([("PATH", path.as_str())]);
+    let Ok(git) = GitConfig::find(&env) else {
+        eprintln!("SKIPPED: no git on PATH");
+        return;
+    };
+    let applies = |pattern: &str, section: &str| {
+        report::overlaps(&git, &[pattern], &[section.to_string()]) == [true]
+    };
     assert!(applies("", "https://dev.azure.com"));
     assert!(applies(
         "https://dev.azure.com/contoso",
@@ -55,10 +64,19 @@ fn sections_that_apply_to_azure_devops() {
         "https://*.visualstudio.com",
         "https://*.visualstudio.com"
     ));
+    // git normalises the default port away.
+    assert!(applies(
+        "https://dev.azure.com:443",
+        "https://dev.azure.com"
+    ));
     assert!(!applies("https://github.com", "https://dev.azure.com"));
     assert!(!applies("http://dev.azure.com", "https://dev.azure.com"));
     assert!(!applies(
         "https://evilvisualstudio.com",
+        "https://*.visualstudio.com"
+    ));
+    assert!(!applies(
+        "https://contoso.visualstudio.com.evil.example",
         "https://*.visualstudio.com"
     ));
 }

@@ -170,7 +170,7 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
             return;
         }
     };
-    checks.extend(wiring::git_config(&config, &target));
+    checks.extend(wiring::git_config(session, &config, &target));
     let identity = match session.route(&target, &config).and_then(|choice| {
         let id = session.resolve(&choice.name, &config)?;
         Ok((id, choice.why))

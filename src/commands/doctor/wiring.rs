@@ -7,7 +7,7 @@ use crate::azure_devops::Target;
 use crate::cache::CacheMode;
 use crate::commands::configure::is_ours;
 use crate::config::Config;
-use crate::git::config::{self as gitconfig, Entry};
+use crate::git::config::{Entry, GitConfig, GitConfigError, credential_url};
 use crate::identity::Resolved;
 use crate::keyring::KeyringStore;
 
@@ -17,11 +17,14 @@ const DEV_AZURE: &str = "https://dev.azure.com";
 
 /// The helper and `useHttpPath` checks for `target`, and the helper check
 /// for every `hosts` entry.
-pub fn git_config(config: &Config, target: &Target) -> Vec<Check> {
+pub fn git_config(session: &Session, config: &Config, target: &Target) -> Vec<Check> {
     // One read of every scope; unreadable (no git) is reported as no helper.
-    let helpers = gitconfig::get_regexp(None, r"^credential\..*helper$");
-    let entries = match helpers {
-        Ok(e) => e,
+    let read = GitConfig::find(session.env).and_then(|git| {
+        let entries = git.get_regexp(None, r"^credential\..*(helper|usehttppath)$")?;
+        Ok((git, entries))
+    });
+    let (git, entries) = match read {
+        Ok(read) => read,
         Err(e) => {
             return vec![Check::fail(
                 "git-helper",
@@ -30,10 +33,13 @@ pub fn git_config(config: &Config, target: &Target) -> Vec<Check> {
             )];
         }
     };
-    let mut checks = vec![helper_check("git-helper", &entries, &target.url, target)];
+    let wiring = Wiring {
+        git: &git,
+        entries: &entries,
+    };
+    let mut checks = vec![wiring.helper_check("git-helper", &target.url, target)];
     if target.base == DEV_AZURE {
-        let flags = gitconfig::get_regexp(None, r"^credential\..*usehttppath$").unwrap_or_default();
-        checks.push(use_http_path(&flags, &target.url));
+        checks.push(wiring.use_http_path(&target.url));
     }
     for h in &config.hosts {
         let base = format!("{}://{}", h.scheme, h.host);
@@ -41,7 +47,7 @@ pub fn git_config(config: &Config, target: &Target) -> Vec<Check> {
             continue;
         }
         let url = format!("{base}/");
-        let c = helper_check("hosts", &entries, &url, target);
+        let c = wiring.helper_check("hosts", &url, target);
         if c.status == super::Status::Fail {
             checks.push(Check::fail(
                 "hosts",
@@ -53,18 +59,54 @@ pub fn git_config(config: &Config, target: &Target) -> Vec<Check> {
     checks
 }
 
-/// Which helpers git runs for `url`, in order: matching `helper` lines in
-/// config order, an empty value clearing those before it (as git does).
-fn helpers_for(entries: &[Entry], url: &str) -> Vec<String> {
-    let mut list = Vec::new();
-    for e in entries {
-        let Some(pattern) = key_url(&e.key, "helper") else {
-            continue;
-        };
-        if !applies(pattern, url) {
-            continue;
+/// git's `credential.*` entries (every scope, in config order) and git to
+/// ask which of them apply to a URL.
+struct Wiring<'a> {
+    git: &'a GitConfig,
+    entries: &'a [Entry],
+}
+
+impl Wiring<'_> {
+    /// The values of the `credential.<URL>.<name>` entries git applies to
+    /// `url`, in config order (`None` for a bare key).
+    fn applying(&self, name: &str, url: &str) -> Result<Vec<Option<&str>>, GitConfigError> {
+        let named: Vec<(&str, &Entry)> = self
+            .entries
+            .iter()
+            .filter_map(|e| Some((credential_url(&e.key, name)?, e)))
+            .collect();
+        let patterns: Vec<&str> = named.iter().map(|(p, _)| *p).collect();
+        let matches = self.git.credential_matches(&patterns, url)?;
+        Ok(named
+            .iter()
+            .zip(matches)
+            .filter(|(_, m)| *m)
+            .map(|((_, e), _)| e.value.as_deref())
+            .collect())
+    }
+
+    fn helper_check(&self, check: &'static str, url: &str, target: &Target) -> Check {
+        match self.applying("helper", url) {
+            Ok(values) => helper_check(check, &helpers_in_order(&values), url, target),
+            Err(e) => Check::fail(
+                check,
+                format!("cannot ask git which credential helpers it runs for {url}: {e}"),
+                "install git and make sure it is on PATH",
+            ),
         }
-        match e.value.as_deref().map(str::trim) {
+    }
+
+    fn use_http_path(&self, url: &str) -> Check {
+        use_http_path(&self.applying("usehttppath", url).unwrap_or_default())
+    }
+}
+
+/// Which helpers git runs, in order, from the `helper` values that apply:
+/// an empty value clears those before it (as git does).
+fn helpers_in_order(values: &[Option<&str>]) -> Vec<String> {
+    let mut list = Vec::new();
+    for value in values {
+        match value.map(str::trim) {
             None | Some("") => list.clear(),
             Some(v) => list.push(v.to_string()),
         }
@@ -72,8 +114,7 @@ fn helpers_for(entries: &[Entry], url: &str) -> Vec<String> {
     list
 }
 
-fn helper_check(check: &'static str, entries: &[Entry], url: &str, target: &Target) -> Check {
-    let list = helpers_for(entries, url);
+fn helper_check(check: &'static str, list: &[String], url: &str, target: &Target) -> Check {
     let host_flag = if target.base == DEV_AZURE || target.base.ends_with(".visualstudio.com") {
         String::new()
     } else {
@@ -116,23 +157,15 @@ fn helper_check(check: &'static str, entries: &[Entry], url: &str, target: &Targ
 }
 
 /// git needs `useHttpPath` on dev.azure.com to pass the path, which names
-/// the organization (routes, tenant discovery).
-fn use_http_path(entries: &[Entry], url: &str) -> Check {
-    let mut on = false;
-    for e in entries {
-        let Some(pattern) = key_url(&e.key, "usehttppath") else {
-            continue;
-        };
-        if applies(pattern, url) {
-            on = matches!(
-                e.value
-                    .as_deref()
-                    .map(|v| v.trim().to_ascii_lowercase())
-                    .as_deref(),
-                None | Some("true" | "yes" | "on" | "1")
-            );
-        }
-    }
+/// the organization (routes, tenant discovery). The last value that
+/// applies wins, as for any boolean git reads.
+fn use_http_path(values: &[Option<&str>]) -> Check {
+    let on = values.last().is_some_and(|v| {
+        matches!(
+            v.map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+            None | Some("true" | "yes" | "on" | "1")
+        )
+    });
     if on {
         Check::pass(
             "use-http-path",
@@ -145,46 +178,6 @@ fn use_http_path(entries: &[Entry], url: &str) -> Check {
             "git config --global credential.https://dev.azure.com.useHttpPath true (or git-credential-entra configure)",
         )
     }
-}
-
-/// The URL part of `credential.<URL>.<name>` (`""` for `credential.<name>`).
-fn key_url<'a>(key: &'a str, name: &str) -> Option<&'a str> {
-    let rest = key.strip_prefix("credential.")?;
-    if rest.eq_ignore_ascii_case(name) {
-        return Some("");
-    }
-    let (url, last) = rest.rsplit_once('.')?;
-    last.eq_ignore_ascii_case(name).then_some(url)
-}
-
-/// Whether the `credential.<pattern>` section applies to `url`, as git's
-/// URL matching decides: same scheme, same host (a `*` label matches one
-/// label), same port, and the pattern's path a prefix of the URL's at a `/`.
-fn applies(pattern: &str, url: &str) -> bool {
-    if pattern.is_empty() {
-        return true;
-    }
-    let split = |u: &str| -> Option<(String, String, String)> {
-        let (scheme, rest) = u.split_once("://")?;
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = host.rsplit('@').next().unwrap_or(host);
-        Some((
-            scheme.to_ascii_lowercase(),
-            host.to_ascii_lowercase(),
-            path.trim_end_matches('/').to_string(),
-        ))
-    };
-    let (Some((ps, ph, pp)), Some((us, uh, up))) = (split(pattern), split(url)) else {
-        return false;
-    };
-    let host_ok = {
-        let p: Vec<&str> = ph.split('.').collect();
-        let u: Vec<&str> = uh.split('.').collect();
-        p.len() == u.len() && p.iter().zip(&u).all(|(a, b)| *a == "*" || a == b)
-    };
-    let path_ok =
-        pp.is_empty() || up == pp || up.strip_prefix(&pp).is_some_and(|r| r.starts_with('/'));
-    ps == us && host_ok && path_ok
 }
 
 /// Whether an OS keyring answers here, and what its absence costs this identity.
@@ -231,6 +224,9 @@ pub fn keyring(session: &Session, config: &Config, identity: &Resolved) -> Check
 mod tests {
     use super::*;
 
+    use crate::git::config::GitConfig;
+    use crate::sys::env::Env;
+
     fn entry(key: &str, value: Option<&str>) -> Entry {
         Entry {
             scope: Some("global".into()),
@@ -239,24 +235,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sections_match_like_git() {
-        let u = "https://dev.azure.com/contoso/p/_git/r";
-        assert!(applies("", u));
-        assert!(applies("https://dev.azure.com", u));
-        assert!(applies("https://dev.azure.com/contoso", u));
-        assert!(!applies("https://dev.azure.com/cont", u));
-        assert!(!applies("http://dev.azure.com", u));
-        assert!(applies(
-            "https://*.visualstudio.com",
-            "https://contoso.visualstudio.com/p"
-        ));
-        assert!(!applies("https://*.visualstudio.com", u));
-        assert!(!applies("https://127.0.0.1:1", "https://127.0.0.1:2/o"));
+    fn git() -> Option<GitConfig> {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let git = GitConfig::find(&Env::from_pairs([("PATH", path.as_str())])).ok();
+        if git.is_none() {
+            eprintln!("SKIPPED: no git on PATH");
+        }
+        git
+    }
+
+    fn helpers(git: &GitConfig, entries: &[Entry], url: &str) -> Vec<String> {
+        let wiring = Wiring { git, entries };
+        helpers_in_order(&wiring.applying("helper", url).expect("asked git"))
     }
 
     #[test]
     fn an_empty_helper_clears_the_ones_before_it() {
+        let Some(git) = git() else { return };
         let u = "https://dev.azure.com/contoso";
         let entries = [
             entry("credential.helper", Some("store")),
@@ -264,28 +259,56 @@ mod tests {
             entry("credential.https://dev.azure.com.helper", Some("entra")),
             entry("credential.https://example.com.helper", Some("manager")),
         ];
-        assert_eq!(helpers_for(&entries, u), ["entra"]);
-        assert_eq!(helpers_for(&entries[..1], u), ["store"]);
+        assert_eq!(helpers(&git, &entries, u), ["entra"]);
+        assert_eq!(helpers(&git, &entries[..1], u), ["store"]);
         let shadowed = [
             entry("credential.helper", Some("manager")),
             entries[2].clone(),
         ];
-        assert_eq!(helpers_for(&shadowed, u), ["manager", "entra"]);
+        assert_eq!(helpers(&git, &shadowed, u), ["manager", "entra"]);
+    }
+
+    #[test]
+    fn helpers_apply_as_git_matches_urls() {
+        let Some(git) = git() else { return };
+        let u = "https://dev.azure.com/contoso/p/_git/r";
+        let entries = [
+            entry("credential.https://dev.azure.com.helper", Some("entra")),
+            // The default port, written out: git applies it.
+            entry(
+                "credential.https://dev.azure.com:443.helper",
+                Some("manager"),
+            ),
+            // Another user's section: git does not apply it to this URL.
+            entry(
+                "credential.https://someone@dev.azure.com.helper",
+                Some("store"),
+            ),
+            entry("credential.https://dev.azure.com/cont.helper", Some("cont")),
+        ];
+        assert_eq!(helpers(&git, &entries, u), ["entra", "manager"]);
     }
 
     #[test]
     fn use_http_path_follows_the_last_matching_value() {
+        let Some(git) = git() else { return };
         let u = "https://dev.azure.com/contoso";
+        let check = |entries: &[Entry]| Wiring { git: &git, entries }.use_http_path(u).status;
         let on = [entry(
             "credential.https://dev.azure.com.usehttppath",
             Some("true"),
         )];
-        assert_eq!(use_http_path(&on, u).status, super::super::Status::Pass);
+        assert_eq!(check(&on), super::super::Status::Pass);
         let off = [
             on[0].clone(),
             entry("credential.usehttppath", Some("false")),
         ];
-        assert_eq!(use_http_path(&off, u).status, super::super::Status::Fail);
-        assert_eq!(use_http_path(&[], u).status, super::super::Status::Fail);
+        assert_eq!(check(&off), super::super::Status::Fail);
+        let elsewhere = [entry(
+            "credential.https://example.com.usehttppath",
+            Some("true"),
+        )];
+        assert_eq!(check(&elsewhere), super::super::Status::Fail);
+        assert_eq!(check(&[]), super::super::Status::Fail);
     }
 }

@@ -13,10 +13,8 @@
 //! `az login` as someone else keeps serving the first account's token until
 //! it expires, unless `git-credential-entra cache clear` is run (README).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -26,6 +24,7 @@ use crate::cache::Fingerprint;
 use crate::config::AzureCliConfig;
 use crate::identity::Error;
 use crate::sys::env::Env;
+use crate::sys::program::{self, RunError};
 use crate::sys::secret::Secret;
 use crate::sys::time::now;
 use crate::token::AccessToken;
@@ -144,7 +143,7 @@ impl TokenSource for AzureCli {
 
 /// `az` in an absolute directory of PATH (see [`crate::sys::program`]).
 pub fn find(env: &Env) -> Option<PathBuf> {
-    crate::sys::program::find(env, PROGRAM)
+    program::find(env, PROGRAM)
 }
 
 /// A directory outside any repository, for `az` to run in.
@@ -170,93 +169,36 @@ struct Output {
     stderr: String,
 }
 
-/// Runs `program args…` without a shell, bounded in time and in what is read.
+/// Runs `program args…` through [`program::run`], from a directory outside
+/// the repository, bounded in time and in what is read.
 fn run(program: &Path, args: &[String]) -> Result<Output, AzCliError> {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .current_dir(neutral_dir())
         .env("AZURE_CORE_NO_COLOR", "true")
         // A survey or update prompt must not wait for input.
-        .env("AZURE_CORE_SURVEY_MESSAGE", "false")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Its own process group, so that on a timeout everything az started
-    // (az is a script that starts Python) is stopped with it.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => AzCliError::NotInstalled,
-        _ => AzCliError::Spawn {
+        .env("AZURE_CORE_SURVEY_MESSAGE", "false");
+    let limits = program::Limits {
+        deadline: TIMEOUT,
+        max_stdout: MAX_STDOUT,
+        max_stderr: MAX_STDERR,
+    };
+    let done = program::run(&mut cmd, None, limits).map_err(|e| match e {
+        RunError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => AzCliError::NotInstalled,
+        RunError::Spawn(e) => AzCliError::Spawn {
             program: program.to_path_buf(),
             cause: e.to_string(),
         },
+        RunError::TimedOut => AzCliError::TimedOut,
+        RunError::TooMuchOutput(max) => AzCliError::BadOutput {
+            problem: format!("more than {max} bytes on stdout"),
+        },
     })?;
-    let deadline = Instant::now() + TIMEOUT;
-    let stdout = child.stdout.take().map(|p| reader(p, MAX_STDOUT));
-    let stderr = child.stderr.take().map(|p| reader(p, MAX_STDERR));
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) | Err(_) => {
-                stop(&mut child);
-                return Err(AzCliError::TimedOut);
-            }
-        }
-    };
-    // A process az left behind may hold the pipes open: the deadline
-    // bounds the wait for them too.
-    let collect = |rx: Option<mpsc::Receiver<Vec<u8>>>| -> Result<Vec<u8>, AzCliError> {
-        let Some(rx) = rx else { return Ok(Vec::new()) };
-        let left = deadline.saturating_duration_since(Instant::now());
-        rx.recv_timeout(left).map_err(|_| AzCliError::TimedOut)
-    };
-    let out = collect(stdout);
-    let err = collect(stderr);
-    if matches!(out, Err(AzCliError::TimedOut)) || matches!(err, Err(AzCliError::TimedOut)) {
-        stop(&mut child);
-    }
-    let stdout = out?;
-    let stderr = err?;
-    if stdout.len() as u64 > MAX_STDOUT {
-        return Err(AzCliError::BadOutput {
-            problem: format!("more than {MAX_STDOUT} bytes on stdout"),
-        });
-    }
     Ok(Output {
-        status,
-        stdout: Secret::new(String::from_utf8_lossy(&stdout).into_owned()),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        status: done.status,
+        stdout: Secret::new(String::from_utf8_lossy(&done.stdout).into_owned()),
+        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
     })
-}
-
-/// Reads up to `max + 1` bytes on a thread, then drains the rest so `az`
-/// never blocks on a full pipe.
-fn reader(pipe: impl Read + Send + 'static, max: u64) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut pipe = pipe;
-        let mut buf = Vec::new();
-        let _ = (&mut pipe).take(max + 1).read_to_end(&mut buf);
-        let _ = std::io::copy(&mut pipe, &mut std::io::sink());
-        let _ = tx.send(buf);
-    });
-    rx
-}
-
-/// Kills `child` and its process group, and reaps it.
-fn stop(child: &mut std::process::Child) {
-    #[cfg(unix)]
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill has no memory effects; the group is the one the child
-        // leads (process_group(0) above), so nothing else is signalled.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The lines of az's stderr worth showing: its `ERROR:` lines when it has

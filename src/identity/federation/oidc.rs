@@ -15,7 +15,9 @@ use reqwest::blocking::Response;
 use serde_json::Value;
 use url::Url;
 
-use crate::net::http::{BodyError, error_chain, read_capped};
+use crate::net::answer::{
+    BodyError, NoAnswer, Verdict, error_chain, read_capped, retry_after, verdict,
+};
 use crate::net::retry::{OIDC as POLICY, Step};
 use crate::sys::secret::Secret;
 use crate::sys::text::sanitize;
@@ -175,10 +177,11 @@ impl Call {
                 let resp = match result {
                     Ok(resp) => resp,
                     Err(e) => {
+                        let no = NoAnswer::of(&e);
                         let failure = FederationError::Transport {
                             endpoint: self.endpoint,
                             detail: self.clean(&error_chain(&e)),
-                            local: crate::entra::untrusted_certificate(&e),
+                            local: no.certificate,
                         };
                         cx.trace.detail(format_args!(
                             "oidc: {method} {} failed after {} ms: {failure}",
@@ -186,7 +189,7 @@ impl Call {
                             sent.elapsed().as_millis()
                         ));
                         // A refused connection will not be accepted a moment later.
-                        return if e.is_connect() {
+                        return if no.connect {
                             Step::Done(Err(failure))
                         } else {
                             Step::Transport { failure }
@@ -200,8 +203,9 @@ impl Call {
                     sent.elapsed().as_millis()
                 ));
                 let ids = self.ids_of(&resp);
-                if POLICY.retries(status) {
-                    let retry_after = crate::net::http::retry_after(&resp);
+                let verdict = verdict(status, &POLICY);
+                if verdict == Verdict::Unavailable {
+                    let retry_after = retry_after(&resp);
                     let failure = FederationError::Unavailable {
                         endpoint: self.endpoint,
                         status,
@@ -216,7 +220,9 @@ impl Call {
                     };
                 }
                 match read_body(resp) {
-                    Ok(body) if status == 200 => Step::Done(self.token(status, &body, ids)),
+                    Ok(body) if verdict == Verdict::Ok => {
+                        Step::Done(self.token(status, &body, ids))
+                    }
                     Ok(body) => Step::Done(Err(FederationError::Refused {
                         endpoint: self.endpoint,
                         status,
@@ -228,15 +234,17 @@ impl Call {
                             self.fix_other
                         },
                     })),
-                    Err(BodyError::TooLarge) => Step::Done(Err(FederationError::BadResponse {
-                        endpoint: self.endpoint,
-                        status,
-                        detail: format!(
-                            "the answer is larger than {} KiB",
-                            MAX_ASSERTION_BYTES / 1024
-                        ),
-                        ids,
-                    })),
+                    Err(BodyError::TooLarge | BodyError::NotText) => {
+                        Step::Done(Err(FederationError::BadResponse {
+                            endpoint: self.endpoint,
+                            status,
+                            detail: format!(
+                                "the answer is larger than {} KiB",
+                                MAX_ASSERTION_BYTES / 1024
+                            ),
+                            ids,
+                        }))
+                    }
                     Err(BodyError::Broken(e)) => Step::Transport {
                         failure: FederationError::Transport {
                             endpoint: self.endpoint,

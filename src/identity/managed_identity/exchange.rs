@@ -16,7 +16,9 @@ use url::Url;
 
 use crate::config::MiSelector;
 use crate::entra::{EntraError, MAX_RESPONSE_BYTES, parse_token};
-use crate::net::http::{BodyError, error_chain, read_capped};
+use crate::net::answer::{
+    BodyError, NoAnswer, Verdict, error_chain, read_text, retry_after, root_cause, verdict,
+};
 use crate::net::retry::{Attempt, MANAGED_IDENTITY as POLICY, Policy, Step};
 use crate::sys::secret::Secret;
 use crate::sys::text::sanitize;
@@ -219,28 +221,29 @@ fn judge(
     trace: &Trace,
 ) -> Step<TokenResponse, MiFailure> {
     let status = resp.status().as_u16();
-    let retry_after = crate::net::http::retry_after(&resp);
-    let body = match read_body(resp) {
+    let retry_after = retry_after(&resp);
+    let body = match read_text(resp, MAX_RESPONSE_BYTES) {
         Ok(body) => body,
-        Err(Body::TooLarge) => return Step::Done(Err(MiFailure::TooLarge { status })),
-        Err(Body::NotText) => {
+        Err(BodyError::TooLarge) => return Step::Done(Err(MiFailure::TooLarge { status })),
+        Err(BodyError::NotText) => {
             let detail = "not UTF-8 text".into();
             return Step::Done(Err(MiFailure::BadResponse { status, detail }));
         }
-        Err(Body::Broken(detail)) => {
+        Err(BodyError::Broken(e)) => {
             return Step::Transport {
                 failure: MiFailure::Transport {
-                    detail,
+                    detail: sanitize(&error_chain(&e)),
                     waited: Duration::ZERO,
                 },
             };
         }
     };
-    if status == 200 {
+    let verdict = verdict(status, policy);
+    if verdict == Verdict::Ok {
         return Step::Done(parse(status, &body, trace));
     }
     let message = server_message(&body);
-    if policy.retries(status) {
+    if verdict == Verdict::Unavailable {
         return Step::Status {
             status,
             failure: MiFailure::Unavailable {
@@ -318,33 +321,19 @@ fn identity_not_found(message: &str) -> bool {
     .any(|s| m.contains(s))
 }
 
-enum Body {
-    TooLarge,
-    NotText,
-    Broken(String),
-}
-
-/// Reads an answer up to [`MAX_RESPONSE_BYTES`].
-fn read_body(resp: Response) -> Result<String, Body> {
-    let bytes = read_capped(resp, MAX_RESPONSE_BYTES).map_err(|e| match e {
-        BodyError::TooLarge => Body::TooLarge,
-        BodyError::Broken(e) => Body::Broken(sanitize(&error_chain(&e))),
-    })?;
-    String::from_utf8(bytes).map_err(|_| Body::NotText)
-}
-
 /// No answer: nothing listening (refused, or no connection within the
 /// connect timeout) ends at once; anything else may be retried.
 fn transport(e: &reqwest::Error, started: Instant) -> Step<TokenResponse, MiFailure> {
     let detail = sanitize(&error_chain(e));
-    if e.is_connect() {
-        let detail = if e.is_timeout() {
+    let no = NoAnswer::of(e);
+    if no.connect {
+        let detail = if no.timeout {
             format!(
                 "no connection within {} s",
                 crate::net::http::MANAGED_IDENTITY_CONNECT_TIMEOUT.as_secs()
             )
         } else {
-            root_cause(e)
+            sanitize(&root_cause(e))
         };
         return Step::Done(Err(MiFailure::Unreachable { detail }));
     }
@@ -354,13 +343,4 @@ fn transport(e: &reqwest::Error, started: Instant) -> Step<TokenResponse, MiFail
             waited: started.elapsed(),
         },
     }
-}
-
-/// The innermost cause (`Connection refused (os error 111)`), sanitized.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last: &dyn std::error::Error = e;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    sanitize(&last.to_string())
 }

@@ -3,7 +3,7 @@
 //! The browser is started without the helper's secrets in its environment:
 //! it outlives the sign-in and runs whatever extensions and helpers it has.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::identity::Error;
 use crate::sys::env::{Env, SECRET_VARIABLES};
@@ -137,11 +137,7 @@ fn open(env: &Env, url: &str, secret_vars: &[String]) -> Result<String, String> 
             }
         };
         let mut command = Command::new(&path);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        command.args(args);
         for var in SECRET_VARIABLES
             .iter()
             .copied()
@@ -149,9 +145,9 @@ fn open(env: &Env, url: &str, secret_vars: &[String]) -> Result<String, String> 
         {
             command.env_remove(var);
         }
-        match command.spawn() {
-            // Not waited for: an opener may stay as long as the browser does.
-            Ok(_) => return Ok(program.clone()),
+        // Not waited for: an opener may stay as long as the browser does.
+        match crate::sys::program::start(&mut command) {
+            Ok(()) => return Ok(program.clone()),
             Err(e) => failures.push(format!("{program}: {e}")),
         }
     }

@@ -1,7 +1,9 @@
 //! Small private files of our own: the one place that creates 0700
-//! directories, reads a file only when it is a regular file we own that
-//! nobody else can write (never following a symlink or blocking on a FIFO),
-//! and replaces a file atomically with a 0600 one.
+//! directories, decides whether a file or directory found on disk may be
+//! trusted ([`distrust`]), reads a file only when it is a regular file we
+//! own that nobody else can write (never following a symlink or blocking on
+//! a FIFO),
+//! and replaces a file atomically and durably with a 0600 one.
 //!
 //! Git runs the helper in repositories nobody vetted and the cache directory
 //! may sit where others can write, so anything read back from disk (failure
@@ -15,13 +17,16 @@ use std::path::Path;
 pub fn private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
         let meta = fs::symlink_metadata(dir)?;
-        if !meta.is_dir() || meta.uid() != current_uid() {
+        // Who may write it is settled by the chmod below.
+        let distrusted = distrust(&meta, Kind::Dir, Writers::OURS)
+            .filter(|why| !matches!(why, Distrust::Writable { .. }));
+        if distrusted.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!("{} is not a directory owned by you", dir.display()),
@@ -44,6 +49,105 @@ fn current_uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+/// What a file or directory found on disk must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Directories are checked on Unix only (Windows profiles are private).
+#[cfg_attr(not(unix), allow(dead_code))]
+pub enum Kind {
+    File,
+    Dir,
+    /// Either (its kind is checked elsewhere, with words of its own).
+    Any,
+}
+
+/// Who, besides us, may own or write what we trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writers {
+    /// root may own it (a config in /etc), as ssh allows.
+    pub root: bool,
+    /// Others may write a sticky directory (like /tmp): they may add
+    /// files there but not replace ours.
+    pub sticky_dir: bool,
+}
+
+impl Writers {
+    /// Only we may own and write it.
+    pub const OURS: Writers = Writers {
+        root: false,
+        sticky_dir: false,
+    };
+}
+
+/// Why a file or directory someone else may have planted is not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Distrust {
+    /// It is not of the kind expected ("a directory", "a regular file").
+    NotA(&'static str),
+    /// Someone else owns it.
+    Owner { owner: u32, me: u32 },
+    /// Group or others may write it (`mode`, the permission bits).
+    Writable { mode: u32 },
+}
+
+impl std::fmt::Display for Distrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Distrust::NotA(kind) => write!(f, "it is not {kind}"),
+            Distrust::Owner { owner, me } => {
+                write!(f, "it is owned by uid {owner}, not by you (uid {me})")
+            }
+            Distrust::Writable { mode } => {
+                write!(f, "group or others can write it (mode {mode:03o})")
+            }
+        }
+    }
+}
+
+impl From<Distrust> for io::Error {
+    fn from(d: Distrust) -> io::Error {
+        io::Error::new(io::ErrorKind::PermissionDenied, d.to_string())
+    }
+}
+
+/// The one trust check of what we read back from disk: why `meta` (of a
+/// file already opened, or of a path not followed) is not to be trusted,
+/// or `None` when it is of `kind`, owned by us (or root when `writers`
+/// allows) and writable by nobody else. On Windows only the kind is
+/// checked: a user's profile directories are private there.
+pub fn distrust(meta: &fs::Metadata, kind: Kind, writers: Writers) -> Option<Distrust> {
+    match kind {
+        Kind::File if !meta.is_file() => return Some(Distrust::NotA("a regular file")),
+        Kind::Dir if !meta.is_dir() => return Some(Distrust::NotA("a directory")),
+        _ => {}
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = current_uid();
+        let owner = meta.uid();
+        if owner != me && !(writers.root && owner == 0) {
+            return Some(Distrust::Owner { owner, me });
+        }
+        let mode = meta.mode();
+        let sticky = writers.sticky_dir && meta.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky {
+            return Some(Distrust::Writable { mode: mode & 0o777 });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = writers;
+    None
+}
+
+/// Words for a failed `O_NOFOLLOW` open: a symbolic link is refused, not broken.
+pub fn nofollow_failure(e: &io::Error) -> String {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return "it is a symbolic link, which is not followed".into();
+    }
+    e.to_string()
+}
+
 /// Opens `path` for reading only when it is a regular file of ours that
 /// group and others cannot write; a symlink or FIFO is refused, not followed
 /// or waited on.
@@ -56,16 +160,9 @@ pub fn open_private(path: &Path) -> io::Result<File> {
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path)?;
-    let meta = regular_and_ours(&file)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if meta.mode() & 0o022 != 0 {
-            return Err(io::Error::other("writable by group or others"));
-        }
+    if let Some(why) = distrust(&file.metadata()?, Kind::File, Writers::OURS) {
+        return Err(why.into());
     }
-    #[cfg(not(unix))]
-    let _ = meta;
     Ok(file)
 }
 
@@ -84,24 +181,11 @@ pub fn open_append_private(path: &Path) -> io::Result<File> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path)?;
-    regular_and_ours(&file)?;
-    Ok(file)
-}
-
-/// The metadata of an opened file that is a regular file owned by us.
-fn regular_and_ours(file: &File) -> io::Result<fs::Metadata> {
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other("not a regular file"));
+    // Appended to, never read back: only its kind and owner matter.
+    match distrust(&file.metadata()?, Kind::File, Writers::OURS) {
+        Some(Distrust::Writable { .. }) | None => Ok(file),
+        Some(why) => Err(why.into()),
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if meta.uid() != current_uid() {
-            return Err(io::Error::other("owned by another user"));
-        }
-    }
-    Ok(meta)
 }
 
 /// The text of a private file of at most `max` bytes; `Ok(None)` when it
@@ -160,13 +244,10 @@ pub fn open_regular(path: &Path, links: Links) -> io::Result<(File, fs::Metadata
 /// `open`'s error, worded for a refused link (the OS says "too many levels
 /// of symbolic links").
 fn say_refused_link(e: io::Error, links: Links) -> io::Error {
-    #[cfg(unix)]
-    if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
-        return io::Error::other("it is a symbolic link, which is not followed here");
+    match links {
+        Links::Refuse => io::Error::new(e.kind(), nofollow_failure(&e)),
+        Links::Follow => e,
     }
-    #[cfg(not(unix))]
-    let _ = links;
-    e
 }
 
 /// All of `file` when it holds at most `max` bytes; an error when more,
@@ -180,8 +261,11 @@ pub fn read_at_most(file: File, max: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Replaces `dir/name` with `bytes` at once (a 0600 temporary file, then a
-/// rename), so a reader never sees half of it. `dir` must exist.
+/// Replaces `dir/name` with `bytes` at once, the one atomic write of the
+/// helper: a new 0600 temporary file (never through a symbolic link, never
+/// an existing file), written and flushed to disk, renamed over the old
+/// one, and on Unix the directory flushed too, so after a crash the entry
+/// is the old one or the new one, never empty or half. `dir` must exist.
 pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     // Left over from a process that died here with our pid.
@@ -195,12 +279,35 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     }
     let written = options
         .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
         .and_then(|()| fs::rename(&tmp, dir.join(name)));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    written
+    written?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Flushes `dir`'s entries (the rename) to disk. Best effort: the file is
+/// in place either way, and some file systems refuse to sync a directory.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir);
+        if let Ok(d) = opened {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Refuses a file holding a secret or a private key (`what` names it) when
@@ -238,93 +345,4 @@ pub fn refuse_if_shared(path: &Path, meta: &std::fs::Metadata, what: &str) -> Re
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn written_files_are_read_back_and_others_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path().join("p");
-        private_dir(&d).expect("private dir");
-        write_private(&d, "x", b"hello").expect("write");
-        assert_eq!(
-            read_private(&d.join("x"), 16).expect("read").as_deref(),
-            Some("hello")
-        );
-        assert!(read_private(&d.join("x"), 2).is_err(), "over the limit");
-        assert_eq!(read_private(&d.join("none"), 16).expect("absent"), None);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::os::unix::fs::symlink(d.join("x"), d.join("link")).expect("symlink");
-            assert!(
-                read_private(&d.join("link"), 16).is_err(),
-                "symlinks are not followed"
-            );
-            fs::set_permissions(d.join("x"), fs::Permissions::from_mode(0o666)).expect("chmod");
-            assert!(
-                read_private(&d.join("x"), 16).is_err(),
-                "others could write it"
-            );
-        }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn regular_files_are_opened_once_and_links_followed_only_when_allowed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let real = dir.path().join("real.pem");
-        fs::write(&real, "pem").expect("write");
-        let link = dir.path().join("link.pem");
-        std::os::unix::fs::symlink(&real, &link).expect("symlink");
-        let (file, meta) = open_regular(&link, Links::Follow).expect("followed");
-        assert_eq!(meta.len(), 3);
-        assert_eq!(read_at_most(file, 3).expect("read"), b"pem");
-        let refused = open_regular(&link, Links::Refuse).expect_err("not followed");
-        assert!(refused.to_string().contains("symbolic link"), "{refused}");
-        let (file, _) = open_regular(&real, Links::Refuse).expect("a plain file");
-        assert!(read_at_most(file, 2).is_err(), "over the bound");
-        assert!(
-            open_regular(dir.path(), Links::Follow).is_err(),
-            "a directory"
-        );
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("no NUL");
-        // SAFETY: a valid NUL-terminated path and a mode.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let e = open_regular(&fifo, Links::Follow).expect_err("a FIFO, not waited on");
-        assert!(e.to_string().contains("not a regular file"), "{e}");
-    }
-
-    #[test]
-    fn appending_creates_a_private_file_and_refuses_links_and_fifos() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = dir.path().join("trace.log");
-        open_append_private(&log)
-            .and_then(|mut f| f.write_all(b"one\n"))
-            .expect("created");
-        open_append_private(&log)
-            .and_then(|mut f| f.write_all(b"two\n"))
-            .expect("appended");
-        assert_eq!(fs::read_to_string(&log).expect("read"), "one\ntwo\n");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&log).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-            let target = dir.path().join("bashrc");
-            fs::write(&target, "mine\n").expect("target");
-            std::os::unix::fs::symlink(&target, dir.path().join("planted")).expect("symlink");
-            assert!(open_append_private(&dir.path().join("planted")).is_err());
-            assert_eq!(fs::read_to_string(&target).expect("read"), "mine\n");
-            let fifo = dir.path().join("fifo");
-            let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("no NUL");
-            // SAFETY: a valid NUL-terminated path and a mode.
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-            assert!(
-                open_append_private(&fifo).is_err(),
-                "no reader: refused at once"
-            );
-        }
-    }
-}
+mod tests;

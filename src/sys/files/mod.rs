@@ -263,9 +263,14 @@ pub fn read_at_most(file: File, max: u64) -> io::Result<Vec<u8>> {
 
 /// Replaces `dir/name` with `bytes` at once, the one atomic write of the
 /// helper: a new 0600 temporary file (never through a symbolic link, never
-/// an existing file), written and flushed to disk, renamed over the old
-/// one, and on Unix the directory flushed too, so after a crash the entry
-/// is the old one or the new one, never empty or half. `dir` must exist.
+/// an existing file), written, then renamed over the old one, so a reader
+/// never sees half of it. `dir` must exist.
+///
+/// Nothing is flushed to disk (no fsync): everything written here can be
+/// made again (cached access tokens, a remembered tenant or probe, an
+/// outage record), every reader checks what it reads and takes a damaged
+/// file for a miss, and the flushes cost a fifth of a millisecond on every
+/// cold `get` (measured: 0.95 → 1.13 ms for storing and answering).
 pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     // Left over from a process that died here with our pid.
@@ -279,35 +284,12 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     }
     let written = options
         .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
+        .and_then(|mut f| f.write_all(bytes))
         .and_then(|()| fs::rename(&tmp, dir.join(name)));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    written?;
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Flushes `dir`'s entries (the rename) to disk. Best effort: the file is
-/// in place either way, and some file systems refuse to sync a directory.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let opened = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY)
-            .open(dir);
-        if let Ok(d) = opened {
-            let _ = d.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
+    written
 }
 
 /// Refuses a file holding a secret or a private key (`what` names it) when

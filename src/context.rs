@@ -73,7 +73,7 @@ impl<'a> Context<'a> {
             env,
             trace,
             http: Http,
-            secrets: Secrets::new(env),
+            secrets: Secrets::new(env, interactivity),
             interactivity,
             prompt,
             cache_dir,

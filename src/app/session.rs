@@ -62,6 +62,7 @@ impl Session<'_> {
             config.cache,
             self.cache_dir()?,
             &self.trace,
+            self.interactivity,
         ))
     }
 
@@ -139,6 +140,7 @@ impl Session<'_> {
             config,
             self.env,
             &self.imds_probe(),
+            self.interactivity,
         )?)
     }
 }

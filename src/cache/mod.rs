@@ -17,6 +17,7 @@ use std::path::Path;
 use ring::digest;
 
 use crate::sys::env::Env;
+use crate::sys::interactivity::Interactivity;
 use crate::sys::secret::Secret;
 use crate::sys::trace::Trace;
 
@@ -161,6 +162,7 @@ pub fn open(
     config_mode: Option<CacheMode>,
     cache_dir: &Path,
     trace: &Trace,
+    interactivity: Interactivity,
 ) -> Box<dyn TokenStore> {
     let chosen = env.get("GIT_CREDENTIAL_ENTRA_CACHE");
     let mode = match chosen {
@@ -182,7 +184,9 @@ pub fn open(
     let store: Box<dyn TokenStore> = match mode {
         CacheMode::None => Box::new(NoStore),
         CacheMode::File => file(),
-        CacheMode::Keyring | CacheMode::Keyutils => forced(mode, chosen, env, &notices, trace),
+        CacheMode::Keyring | CacheMode::Keyutils => {
+            forced(mode, chosen, env, &notices, trace, interactivity)
+        }
         CacheMode::Auto => {
             if KeyringStore::secret_service_likely(env)
                 && let Some(kernel) = usable(KeyringStore::keyutils(), "keyutils")
@@ -194,7 +198,7 @@ pub fn open(
                 Box::new(front::Front::new(
                     kernel,
                     Box::new(move || {
-                        let os = KeyringStore::os(&env, true)?;
+                        let os = KeyringStore::os(&env, true, interactivity)?;
                         let file = Box::new(FileStore::new(tokens.clone()));
                         Ok(Box::new(keyring_store::spill(
                             Box::new(os),
@@ -203,7 +207,7 @@ pub fn open(
                         )))
                     }),
                 ))
-            } else if let Some(os) = usable(KeyringStore::os(env, true), "keyring") {
+            } else if let Some(os) = usable(KeyringStore::os(env, true, interactivity), "keyring") {
                 notices.clear(Notice::FileStore);
                 Box::new(keyring_store::spill(os, file(), notices.clone()))
             } else if let Some(kernel) = usable(KeyringStore::keyutils(), "keyutils") {
@@ -230,10 +234,11 @@ fn forced(
     env: &Env,
     notices: &Notices,
     trace: &Trace,
+    interactivity: Interactivity,
 ) -> Box<dyn TokenStore> {
     let (opened, kind, what, remedy) = if mode == CacheMode::Keyring {
         (
-            KeyringStore::os(env, false),
+            KeyringStore::os(env, false, interactivity),
             Notice::KeyringUnusable,
             "the OS keyring",
             "make it reachable (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus)",

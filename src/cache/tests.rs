@@ -172,7 +172,13 @@ fn a_forced_keyring_that_is_missing_means_no_cache_and_a_notice() {
     let trace = Trace::off();
     // No session bus in this environment: the Secret Service cannot answer.
     let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "keyring")]);
-    let store = open(&env, None, dir.path(), &trace);
+    let store = open(
+        &env,
+        None,
+        dir.path(),
+        &trace,
+        Interactivity::Forbidden("test"),
+    );
     assert_eq!(store.name(), "none");
     let notices = Notices::new(dir.path());
     assert!(
@@ -205,12 +211,26 @@ fn forced_none_and_file_modes() {
     let trace = Trace::new(0, &Env::default());
     let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "none")]);
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
+        open(
+            &env,
+            Some(CacheMode::File),
+            dir.path(),
+            &trace,
+            Interactivity::Forbidden("test")
+        )
+        .name(),
         "none"
     );
     let env = Env::default();
     assert_eq!(
-        open(&env, Some(CacheMode::File), dir.path(), &trace).name(),
+        open(
+            &env,
+            Some(CacheMode::File),
+            dir.path(),
+            &trace,
+            Interactivity::Forbidden("test")
+        )
+        .name(),
         "file"
     );
     assert_eq!(CacheMode::parse("KeyRing"), Some(CacheMode::Keyring));

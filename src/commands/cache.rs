@@ -26,13 +26,12 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
         .keys()
         .cloned()
         .chain((!config.identities.contains_key(AUTO)).then(|| AUTO.to_string()));
-    let probe = session.imds_probe();
     let stored = store.list().unwrap_or_default();
     for name in names {
         if session.identity_flag.as_ref().is_some_and(|f| *f != name) {
             continue;
         }
-        match identity::resolve(&name, &config, session.env, &probe) {
+        match session.resolve(&name, &config) {
             Ok(id) => {
                 // A user's tokens, one per tenant: those stored, else its main key.
                 let mut fps: Vec<Fingerprint> = id
@@ -64,12 +63,14 @@ pub fn run(session: &Session, command: CacheCommand, stdout: &mut dyn Write) -> 
             .next()
             .map(|(_, e)| e)
             .or(auto_error)
-            .unwrap_or_else(|| identity::Error::UnknownIdentity {
-                name: flag.clone(),
-                file: config.describe_file(),
-                known: config.identities.keys().cloned().collect(),
-            })
-            .into());
+            .unwrap_or_else(|| {
+                identity::Error::UnknownIdentity {
+                    name: flag.clone(),
+                    file: config.describe_file(),
+                    known: config.identities.keys().cloned().collect(),
+                }
+                .into()
+            }));
     }
     if session.identity_flag.is_none() {
         for fp in stored {

@@ -10,13 +10,11 @@ use crate::app::session::Session;
 use crate::azure_devops::Target;
 use crate::config::{AUTO, Config};
 use crate::git::config::GitConfig;
-use crate::identity;
 
 /// `identities`.
 pub fn run(session: &Session, out: &mut dyn Write) -> Result<(), Error> {
     let config = session.config()?;
     let io = |e: std::io::Error| Error::Io(e);
-    let probe = session.imds_probe();
     writeln!(out, "Config: {}", config.describe_file()).map_err(io)?;
     writeln!(out, "Identities:").map_err(io)?;
     let builtin_auto = !config.identities.contains_key(AUTO);
@@ -30,7 +28,7 @@ pub fn run(session: &Session, out: &mut dyn Write) -> Result<(), Error> {
             .identities
             .get(&name)
             .map_or("auto (built in)", |k| k.kind().config_name());
-        let line = match identity::resolve(&name, &config, session.env, &probe) {
+        let line = match session.resolve(&name, &config) {
             Ok(id) => format!("{id}"),
             Err(e) => format!("cannot be used here: {e}"),
         };

@@ -47,7 +47,7 @@ pub fn run(
         }
     };
     let sp = configured_app(sp, &config, session.env)?;
-    let secrets = crate::keyring::secrets::Secrets::new(session.env);
+    let secrets = crate::keyring::secrets::Secrets::new(session.env, session.interactivity);
     let keyring = secrets
         .keyring()
         .map_err(|cause| Error::Store {

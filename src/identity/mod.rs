@@ -157,6 +157,7 @@ pub fn resolve(
     config: &Config,
     env: &Env,
     probe: &ImdsProbe,
+    interactivity: Interactivity,
 ) -> Result<Resolved, Error> {
     let auto = IdentityKind::Auto(AutoConfig::default());
     let kind = match config.identities.get(name) {
@@ -175,7 +176,7 @@ pub fn resolve(
         IdentityKind::Auto(AutoConfig { authority_host }) => {
             // Read only by the link that uses it.
             let authority = || authority(authority_host.as_deref(), config, env);
-            auto::resolve(name, &authority, config, env, probe)?
+            auto::resolve(name, &authority, config, env, probe, interactivity)?
         }
         IdentityKind::Environment(EnvironmentConfig { authority_host }) => {
             let authority = || authority(authority_host.as_deref(), config, env);

@@ -78,6 +78,7 @@ impl Keys {
             &self.config,
             &self.env,
             &ImdsProbe::offline(&self.trace),
+            Interactivity::Forbidden("test"),
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"))
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
 use crate::sys::env::Env;
+use crate::sys::interactivity::Interactivity;
 use crate::sys::secret::Secret;
 
 /// A failure of a store, worded for a trace line.
@@ -67,8 +68,12 @@ impl KeyringStore {
     /// collection is skipped rather than unlocked: with `fallback`, the
     /// kernel keyring is used instead (as `auto` would); without it, reads
     /// and writes fail, so nothing is kept there.
-    pub fn os(env: &Env, fallback: bool) -> Result<KeyringStore, StoreError> {
-        let store = Self::platform(env, fallback)?;
+    pub fn os(
+        env: &Env,
+        fallback: bool,
+        interactivity: Interactivity,
+    ) -> Result<KeyringStore, StoreError> {
+        let store = Self::platform(env, fallback, interactivity)?;
         // Opening a Secret Service store already opened a session with the
         // daemon, so it answered; a lookup would only add a round trip.
         if store.name != "secret-service" {
@@ -93,25 +98,25 @@ impl KeyringStore {
     }
 
     #[cfg(target_os = "linux")]
-    fn platform(env: &Env, fallback: bool) -> Result<KeyringStore, StoreError> {
+    fn platform(
+        env: &Env,
+        fallback: bool,
+        interactivity: Interactivity,
+    ) -> Result<KeyringStore, StoreError> {
         // Without a session bus, libdbus would try X11 autolaunch: don't.
         if !Self::secret_service_likely(env) {
             return Err(StoreError(
                 "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".into(),
             ));
         }
-        use std::io::IsTerminal as _;
-        let forbidden = match crate::sys::interactivity::Interactivity::from_env(
-            env,
-            std::io::stderr().is_terminal(),
-        ) {
-            crate::sys::interactivity::Interactivity::Allowed => None,
+        let forbidden = match interactivity {
+            Interactivity::Allowed => None,
             // `always` approves device code from a log, not a keyring's
             // unlock dialog on a screen nobody may be watching.
-            crate::sys::interactivity::Interactivity::Always => {
+            Interactivity::Always => {
                 Some("GIT_CREDENTIAL_ENTRA_INTERACTIVE is always, which allows device code only")
             }
-            crate::sys::interactivity::Interactivity::Forbidden(why) => Some(why),
+            Interactivity::Forbidden(why) => Some(why),
         };
         let store = secret_service::Store::connect(forbidden)?;
         Ok(KeyringStore {
@@ -125,7 +130,7 @@ impl KeyringStore {
     }
 
     #[cfg(target_os = "macos")]
-    fn platform(_: &Env, _: bool) -> Result<KeyringStore, StoreError> {
+    fn platform(_: &Env, _: bool, _: Interactivity) -> Result<KeyringStore, StoreError> {
         let store = apple_native_keyring_store::keychain::Store::new().map_err(failure)?;
         Ok(KeyringStore {
             backend: Backend::Core(store),
@@ -135,7 +140,7 @@ impl KeyringStore {
     }
 
     #[cfg(windows)]
-    fn platform(_: &Env, _: bool) -> Result<KeyringStore, StoreError> {
+    fn platform(_: &Env, _: bool, _: Interactivity) -> Result<KeyringStore, StoreError> {
         let store = windows_native_keyring_store::Store::new().map_err(failure)?;
         Ok(KeyringStore {
             backend: Backend::Core(store),
@@ -145,7 +150,7 @@ impl KeyringStore {
     }
 
     #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-    fn platform(_: &Env, _: bool) -> Result<KeyringStore, StoreError> {
+    fn platform(_: &Env, _: bool, _: Interactivity) -> Result<KeyringStore, StoreError> {
         Err(StoreError("no OS keyring on this platform".into()))
     }
 

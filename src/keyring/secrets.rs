@@ -10,18 +10,22 @@ use std::cell::OnceCell;
 
 use crate::keyring::{KeyringStore, StoreError};
 use crate::sys::env::Env;
+use crate::sys::interactivity::Interactivity;
 
 /// The secret store, opened lazily.
 pub struct Secrets<'a> {
     env: &'a Env,
+    interactivity: Interactivity,
     store: OnceCell<Result<KeyringStore, StoreError>>,
 }
 
 impl<'a> Secrets<'a> {
-    /// A store for the user of `env`; nothing is opened yet.
-    pub fn new(env: &'a Env) -> Secrets<'a> {
+    /// A store for the user of `env`; nothing is opened yet. A locked
+    /// keyring is unlocked only when `interactivity` allows a dialog.
+    pub fn new(env: &'a Env, interactivity: Interactivity) -> Secrets<'a> {
         Secrets {
             env,
+            interactivity,
             store: OnceCell::new(),
         }
     }
@@ -29,7 +33,10 @@ impl<'a> Secrets<'a> {
     /// The keyring, opened once: the OS keyring, else keyutils.
     pub fn keyring(&self) -> Result<&KeyringStore, StoreError> {
         self.store
-            .get_or_init(|| KeyringStore::os(self.env, true).or_else(|_| KeyringStore::keyutils()))
+            .get_or_init(|| {
+                KeyringStore::os(self.env, true, self.interactivity)
+                    .or_else(|_| KeyringStore::keyutils())
+            })
             .as_ref()
             .map_err(StoreError::clone)
     }

@@ -10,7 +10,6 @@ use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::config::{AUTO, Config};
 use crate::git::config::{Entry, GitConfig, Scope, credential_url};
-use crate::identity;
 
 /// Helper lines in any scope that the empty `helper =` now masks for our
 /// remotes (they still serve other hosts), and what a masked store holds.
@@ -143,7 +142,7 @@ pub(super) fn explain_identity(
         )
         .map_err(io),
         Ok(c) if c.exists => Ok(()),
-        Ok(c) => match identity::resolve(AUTO, &c, session.env, &session.imds_probe()) {
+        Ok(c) => match session.resolve(AUTO, &c) {
             Ok(id) => writeln!(
                 out,
                 "No config file at {}: every Azure DevOps remote uses 'auto', which found {id}.",

@@ -189,7 +189,7 @@ pub fn keyring(session: &Session, config: &Config, identity: &Resolved) -> Check
         .or(config.cache)
         .unwrap_or(CacheMode::Auto);
     let user = identity.kind() == crate::identity::Kind::User;
-    match KeyringStore::os(session.env, false) {
+    match KeyringStore::os(session.env, false, session.interactivity) {
         Ok(store) => Check::pass(
             "keyring",
             format!(

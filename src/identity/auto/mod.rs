@@ -31,12 +31,6 @@ use super::environment::{self, Authority};
 use super::managed_identity::Endpoint;
 use super::{AzureCli, Interactivity, ManagedIdentity, TokenSource, User, azure_cli};
 
-/// Whether a person may be asked to sign in (no I/O beyond isatty).
-fn interactivity(env: &Env) -> Interactivity {
-    use std::io::IsTerminal;
-    Interactivity::from_env(env, std::io::stderr().is_terminal())
-}
-
 /// One link of the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
@@ -74,6 +68,7 @@ pub fn resolve(
     config: &Config,
     env: &Env,
     probe: &ImdsProbe,
+    interactivity: Interactivity,
 ) -> Result<Box<dyn TokenSource>, Error> {
     let allowed = names::allowed(env)?;
     let mut tried = Vec::new();
@@ -101,7 +96,7 @@ pub fn resolve(
                 None => Err("az is not in an absolute directory of PATH".into()),
             },
             // Only selected here; a prompt comes later, on a cache miss.
-            Link::User => match interactivity(env) {
+            Link::User => match interactivity {
                 Interactivity::Forbidden(why) => Err(format!("no prompt may be shown: {why}")),
                 _ => Ok(Box::new(User::configured(
                     name,

@@ -5,7 +5,15 @@ fn resolve_with(pairs: &[(&str, &str)], probe: &ImdsProbe) -> Result<String, Err
     let env = Env::from_pairs(pairs.iter().copied());
     let config = Config::default();
     let authority = || super::super::authority(None, &config, &env);
-    resolve("auto", &authority, &config, &env, probe).map(|s| s.describe())
+    resolve(
+        "auto",
+        &authority,
+        &config,
+        &env,
+        probe,
+        Interactivity::from_env(&env, false),
+    )
+    .map(|s| s.describe())
 }
 
 const SECRET_VARS: [(&str, &str); 3] = [

@@ -3,9 +3,12 @@
 
 use crate::config::Config;
 use crate::identity::Error;
-use crate::identity::{ImdsProbe, resolve};
+use crate::identity::{ImdsProbe, Interactivity, resolve};
 use crate::sys::env::Env;
 use crate::sys::trace::Trace;
+
+/// No person to ask, as in a test process.
+const NO_PROMPTS: Interactivity = Interactivity::Forbidden("test");
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const CLIENT: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
@@ -21,12 +24,24 @@ fn resolve_env(pairs: &[(&str, &str)]) -> Result<String, Error> {
         None,
     )
     .expect("valid config");
-    let result = resolve("env", &config, &env, &ImdsProbe::offline(&Trace::off()));
+    let result = resolve(
+        "env",
+        &config,
+        &env,
+        &ImdsProbe::offline(&Trace::off()),
+        NO_PROMPTS,
+    );
     // `auto` reads the same variables and must refuse the same values.
     assert_eq!(
-        resolve("auto", &config, &env, &ImdsProbe::offline(&Trace::off()))
-            .err()
-            .map(|e| e.to_string()),
+        resolve(
+            "auto",
+            &config,
+            &env,
+            &ImdsProbe::offline(&Trace::off()),
+            NO_PROMPTS
+        )
+        .err()
+        .map(|e| e.to_string()),
         result.as_ref().err().map(ToString::to_string)
     );
     result.map(|r| r.to_string())
@@ -101,9 +116,15 @@ fn azure_certificate_variables_make_a_certificate_credential() {
         None,
     )
     .expect("valid config");
-    let shown = resolve("env", &config, &env, &ImdsProbe::offline(&Trace::off()))
-        .expect("valid")
-        .to_string();
+    let shown = resolve(
+        "env",
+        &config,
+        &env,
+        &ImdsProbe::offline(&Trace::off()),
+        NO_PROMPTS,
+    )
+    .expect("valid")
+    .to_string();
     assert!(
         shown.contains("environment, tenant") && shown.ends_with(&format!("certificate {pfx})")),
         "{shown}"
@@ -114,7 +135,13 @@ fn azure_certificate_variables_make_a_certificate_credential() {
         ("AZURE_CLIENT_CERTIFICATE_PATH", "app.pfx"),
     ]);
     assert!(matches!(
-        resolve("env", &config, &env, &ImdsProbe::offline(&Trace::off())),
+        resolve(
+            "env",
+            &config,
+            &env,
+            &ImdsProbe::offline(&Trace::off()),
+            NO_PROMPTS
+        ),
         Err(Error::Environment {
             var: "AZURE_CLIENT_CERTIFICATE_PATH",
             ..
@@ -158,16 +185,28 @@ fn the_assertion_source_does_not_change_the_principal() {
         ("AZURE_FEDERATED_TOKEN_FILE", token_file.as_str()),
     ]);
     let fp = |name: &str| {
-        resolve(name, &c, &env, &ImdsProbe::offline(&Trace::off()))
-            .expect(name)
-            .fingerprint()
+        resolve(
+            name,
+            &c,
+            &env,
+            &ImdsProbe::offline(&Trace::off()),
+            NO_PROMPTS,
+        )
+        .expect(name)
+        .fingerprint()
     };
     assert_eq!(fp("aks"), fp("gh"));
     assert_eq!(fp("aks"), fp("ado"));
     assert_eq!(fp("aks"), fp("env"), "AKS variables: the same app");
-    let shown = resolve("env", &c, &env, &ImdsProbe::offline(&Trace::off()))
-        .expect("env")
-        .to_string();
+    let shown = resolve(
+        "env",
+        &c,
+        &env,
+        &ImdsProbe::offline(&Trace::off()),
+        NO_PROMPTS,
+    )
+    .expect("env")
+    .to_string();
     assert!(
         shown.contains("environment") && shown.contains(&token_file),
         "{shown}"
@@ -177,9 +216,15 @@ fn the_assertion_source_does_not_change_the_principal() {
         r#""assertion":"file","token_file":"/t/token","authority_host":"https://login.microsoftonline.us""#,
     ));
     assert_ne!(
-        resolve("aks", &other, &env, &ImdsProbe::offline(&Trace::off()))
-            .expect("aks")
-            .fingerprint(),
+        resolve(
+            "aks",
+            &other,
+            &env,
+            &ImdsProbe::offline(&Trace::off()),
+            NO_PROMPTS
+        )
+        .expect("aks")
+        .fingerprint(),
         fp("aks"),
         "another cloud is another principal"
     );
@@ -195,7 +240,14 @@ fn a_relative_federated_token_file_is_refused() {
         ("AZURE_CLIENT_ID", CLIENT),
         ("AZURE_FEDERATED_TOKEN_FILE", "token"),
     ]);
-    let e = resolve("env", &c, &env, &ImdsProbe::offline(&Trace::off())).expect_err("relative");
+    let e = resolve(
+        "env",
+        &c,
+        &env,
+        &ImdsProbe::offline(&Trace::off()),
+        NO_PROMPTS,
+    )
+    .expect_err("relative");
     let text = e.to_string();
     assert!(
         text.starts_with("AZURE_FEDERATED_TOKEN_FILE") && text.contains("absolute"),
@@ -210,9 +262,15 @@ fn a_managed_identity_assertion_is_the_identitys_token_for_the_audience() {
         "x",
         &format!(r#""assertion":"managed-identity","managed_identity_client_id":"{uami}""#),
     ));
-    let shown = resolve("x", &c, &Env::default(), &ImdsProbe::offline(&Trace::off()))
-        .expect("resolves without I/O")
-        .to_string();
+    let shown = resolve(
+        "x",
+        &c,
+        &Env::default(),
+        &ImdsProbe::offline(&Trace::off()),
+        NO_PROMPTS,
+    )
+    .expect("resolves without I/O")
+    .to_string();
     assert!(
         shown.contains("managed identity token for api://AzureADTokenExchange")
             && shown.contains(uami)

@@ -231,19 +231,29 @@ pub fn open_regular(path: &Path, links: Links) -> io::Result<(File, fs::Metadata
         };
         options.custom_flags(libc::O_NONBLOCK | no_follow);
     }
-    let file = options.open(path).map_err(|e| say_refused_link(e, links))?;
+    let file = options
+        .open(path)
+        .map_err(|e| explain_open_failure(path, e, links))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::other(
-            "it is not a regular file (a directory, device or pipe)",
-        ));
+        return Err(io::Error::other(NOT_REGULAR));
     }
     Ok((file, meta))
 }
 
-/// `open`'s error, worded for a refused link (the OS says "too many levels
-/// of symbolic links").
-fn say_refused_link(e: io::Error, links: Links) -> io::Error {
+const NOT_REGULAR: &str = "it is not a regular file (a directory, device or pipe)";
+
+/// `open`'s error, worded for what the path is: a directory (which Windows
+/// cannot open as a file at all), or a refused link (the OS says "too many
+/// levels of symbolic links").
+fn explain_open_failure(path: &Path, e: io::Error, links: Links) -> io::Error {
+    let meta = match links {
+        Links::Refuse => fs::symlink_metadata(path),
+        Links::Follow => fs::metadata(path),
+    };
+    if meta.is_ok_and(|m| m.is_dir()) {
+        return io::Error::other(NOT_REGULAR);
+    }
     match links {
         Links::Refuse => io::Error::new(e.kind(), nofollow_failure(&e)),
         Links::Follow => e,

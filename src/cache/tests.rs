@@ -209,30 +209,19 @@ fn a_lock_directory_that_cannot_be_created_is_announced_until_fixed() {
 fn forced_none_and_file_modes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = Trace::new(0, &Env::default());
-    let env = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "none")]);
-    assert_eq!(
+    let store_for = |env: &Env| {
         open(
-            &env,
+            env,
             Some(CacheMode::File),
             dir.path(),
             &trace,
-            Interactivity::Forbidden("test")
+            Interactivity::Forbidden("test"),
         )
-        .name(),
-        "none"
-    );
-    let env = Env::default();
-    assert_eq!(
-        open(
-            &env,
-            Some(CacheMode::File),
-            dir.path(),
-            &trace,
-            Interactivity::Forbidden("test")
-        )
-        .name(),
-        "file"
-    );
+        .name()
+    };
+    let forced = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "none")]);
+    assert_eq!(store_for(&forced), "none");
+    assert_eq!(store_for(&Env::default()), "file");
     assert_eq!(CacheMode::parse("KeyRing"), Some(CacheMode::Keyring));
     assert_eq!(CacheMode::parse("disk"), None);
 }

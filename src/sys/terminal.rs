@@ -9,6 +9,10 @@
 //! On Windows the same holds for the console: `ENABLE_ECHO_INPUT` is cleared
 //! from the console's input mode while the line is read, and a console control
 //! handler (Ctrl-C, Ctrl-Break, a closed window) restores the mode first.
+//!
+//! Written by hand rather than with `rpassword`: it restores echo when the
+//! read ends, but not when a signal ends the process mid-prompt, which is
+//! the case this module exists for.
 
 use std::io::{self, Read, Write};
 

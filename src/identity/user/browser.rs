@@ -2,6 +2,10 @@
 //! and a loopback redirect `http://localhost:{port}` (see [`super::listener`]).
 //! The browser is started without the helper's secrets in its environment:
 //! it outlives the sign-in and runs whatever extensions and helpers it has.
+//!
+//! Opened by hand rather than with `opener`: that crate looks `xdg-open` up
+//! through the whole `PATH` (a repository's relative entry included) and
+//! hands the browser our environment, secrets and all.
 
 use std::process::Command;
 

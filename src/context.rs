@@ -16,8 +16,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cache::TokenStore;
+use crate::git::config::GitConfig;
 use crate::keyring::secrets::Secrets;
-use crate::net::http::Http;
+use crate::net::http::{GitSettings, Http};
 use crate::sys::env::Env;
 use crate::sys::interactivity::Interactivity;
 use crate::sys::prompt::Prompt;
@@ -29,8 +30,9 @@ pub struct Context<'a> {
     pub env: &'a Env,
     /// Trace sink.
     pub trace: &'a Trace,
-    /// Builds HTTP clients on demand.
-    pub http: Http,
+    /// Builds HTTP clients on demand, under git's network settings for
+    /// the remote (read only then).
+    pub http: Http<'a>,
     /// Secrets kept in the OS keyring, opened on first use.
     pub secrets: Secrets<'a>,
     /// Whether a person may be asked anything, from the environment
@@ -68,11 +70,12 @@ impl<'a> Context<'a> {
         lock_dir: &'a Path,
         store: Box<dyn TokenStore>,
         margin: i64,
+        remote: &str,
     ) -> Context<'a> {
         Context {
             env,
             trace,
-            http: Http,
+            http: Http::new(env, trace, git_network_settings(env, trace, remote)),
             secrets: Secrets::new(env, interactivity),
             interactivity,
             prompt,
@@ -119,6 +122,24 @@ impl<'a> Context<'a> {
     }
 }
 
+/// git's `http.*` settings for `remote`, read by `git config` when the
+/// first HTTP client is built; without git, or when it fails, the
+/// environment's alone (said in the trace).
+fn git_network_settings<'a>(env: &'a Env, trace: &'a Trace, remote: &str) -> GitSettings<'a> {
+    let remote = remote.to_string();
+    Box::new(
+        move || match GitConfig::find(env).and_then(|git| git.url_settings("http", &remote)) {
+            Ok(settings) => settings,
+            Err(e) => {
+                trace.decision(format_args!(
+                    "network: git's http settings not read ({e}); the environment's only"
+                ));
+                Vec::new()
+            }
+        },
+    )
+}
+
 /// Parts tests build a context from: a temporary lock directory and no store.
 #[cfg(test)]
 pub mod test {
@@ -141,6 +162,7 @@ pub mod test {
             lock_dir,
             Box::new(crate::cache::NoStore),
             300,
+            "https://dev.azure.com",
         )
     }
 }

@@ -73,6 +73,7 @@ impl Session<'_> {
         &'s self,
         config: &Config,
         stderr: &'s mut dyn Write,
+        remote: &str,
     ) -> Result<Context<'s>, Error> {
         Ok(Context::new(
             self.env,
@@ -83,6 +84,7 @@ impl Session<'_> {
             self.lock_dir()?,
             self.store(config)?,
             config.refresh_margin_seconds,
+            remote,
         ))
     }
 

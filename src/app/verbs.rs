@@ -210,7 +210,7 @@ fn with_tokens<T>(
     stderr: &mut dyn Write,
     f: impl FnOnce(&AcquireCx) -> T,
 ) -> Result<T, Error> {
-    let ctx = s.context(config, stderr)?;
+    let ctx = s.context(config, stderr, &target.url)?;
     let cx = AcquireCx::new(&ctx, &identity.name, Some(request), Some(target));
     Ok(f(&cx))
 }

@@ -93,7 +93,8 @@ pub fn recognise(req: &Request, hosts: &[HostEntry]) -> Option<Target> {
     Some(target(&base, org, rest))
 }
 
-const DEV_AZURE_COM: &str = "https://dev.azure.com";
+/// The Azure DevOps Services base URL, the default wherever none is named.
+pub const DEV_AZURE_COM: &str = "https://dev.azure.com";
 
 /// The non-empty segments of a path.
 fn segments(path: &str) -> Vec<&str> {

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::app::error::Error;
 use crate::app::session::Session;
-use crate::azure_devops::Target;
+use crate::azure_devops::{DEV_AZURE_COM, Target};
 use crate::config::{AUTO, Config, IdentityKind, UserFlow};
 use crate::identity::{self, AcquireCx, Interactivity, User, configured_user};
 use crate::token::claims::Claims;
@@ -29,7 +29,7 @@ fn identity_name(
     if let Some(name) = &session.identity_flag {
         return Ok((name.clone(), url.map(parse).transpose()?));
     }
-    let target = parse(url.unwrap_or("https://dev.azure.com"))?;
+    let target = parse(url.unwrap_or(DEV_AZURE_COM))?;
     let name = config
         .route(&target.url)
         .map_or(AUTO, |r| r.identity.as_str())
@@ -78,7 +78,8 @@ pub fn login(
         })
         .transpose()?;
     let token = {
-        let mut ctx = session.context(&config, stderr)?;
+        let remote = target.as_ref().map_or(DEV_AZURE_COM, |t| t.url.as_str());
+        let mut ctx = session.context(&config, stderr, remote)?;
         // `login` was asked for: it runs its flow whatever the environment.
         ctx.interactivity = Interactivity::Always;
         let cx = AcquireCx::new(&ctx, &name, None, target.as_ref());
@@ -129,7 +130,7 @@ pub fn logout(
         return Ok(());
     }
     let mut sink = std::io::sink();
-    let ctx = session.context(&config, &mut sink)?;
+    let ctx = session.context(&config, &mut sink, DEV_AZURE_COM)?;
     let store = &ctx.store;
     for name in names {
         let user = user(session, &config, &name)?;

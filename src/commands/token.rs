@@ -7,15 +7,12 @@ use std::io::Write;
 use crate::app::cli::{TokenArgs, TokenFormat};
 use crate::app::error::Error;
 use crate::app::session::Session;
-use crate::azure_devops::Target;
+use crate::azure_devops::{DEV_AZURE_COM, Target};
 use crate::config::AUTO;
 use crate::identity::AcquireCx;
 use crate::sys::time::rfc3339;
 use crate::token::claims::Claims;
 use crate::token::flow;
-
-/// The URL whose route serves a `token` without URL or `--identity`.
-const DEFAULT_URL: &str = "https://dev.azure.com";
 
 /// `token [URL] [--format raw|json|header]`.
 pub fn run(
@@ -34,13 +31,13 @@ pub fn run(
             // No organization named: the route written for dev.azure.com
             // itself (else `auto`), not an error about a missing organization.
             let name = config
-                .route(DEFAULT_URL)
+                .route(DEV_AZURE_COM)
                 .map_or(AUTO, |r| r.identity.as_str())
                 .to_string();
             session.resolve(&name, &config)?
         }
         (url, _) => {
-            let url = url.as_deref().unwrap_or(DEFAULT_URL);
+            let url = url.as_deref().unwrap_or(DEV_AZURE_COM);
             let found = Target::from_url(url, &config.hosts)
                 .map_err(|e| Error::Command(format!("token: cannot read the URL {url}: {e}")))?
                 .ok_or_else(|| {
@@ -55,7 +52,8 @@ pub fn run(
     session
         .trace
         .decision(format_args!("token: identity {identity}"));
-    let ctx = session.context(&config, stderr)?;
+    let remote = target.as_ref().map_or(DEV_AZURE_COM, |t| t.url.as_str());
+    let ctx = session.context(&config, stderr, remote)?;
     let token = flow::get(
         &identity,
         &AcquireCx::new(&ctx, &identity.name, None, target.as_ref()),

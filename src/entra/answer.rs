@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::aadsts;
 use super::{MAX_LIFETIME_SECS, MAX_RESPONSE_BYTES};
+use crate::net::answer::CERTIFICATE_FIX;
 use crate::sys::secret::Secret;
 use crate::sys::text::{sanitize, sanitize_hiding};
 use crate::token::{AccessToken, TokenResponse, number_or_string};
@@ -55,10 +56,12 @@ pub enum Cause {
     },
     /// The server's TLS certificate is not trusted here.
     Certificate,
+    /// The proxy wants credentials or refused the tunnel; the detail is
+    /// the whole message (`NoAnswer::local_failure`).
+    Proxy,
 }
 
-const NETWORK_FIX: &str =
-    "check network access to the authority host (proxy settings: HTTPS_PROXY, NO_PROXY)";
+const NETWORK_FIX: &str = "check network access to the authority host (the proxy: git's http.proxy or HTTPS_PROXY, and NO_PROXY; `git-credential-entra doctor` shows the ones in effect)";
 
 impl fmt::Display for EntraError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,8 +140,9 @@ impl fmt::Display for EntraError {
                 ),
                 Cause::Certificate => write!(
                     f,
-                    "the authority host's TLS certificate was not trusted ({detail}). Fix: check that authority_host is Entra's (https://login.microsoftonline.com for the public cloud); behind a TLS-inspecting proxy, add the proxy's CA certificate to the system's trusted certificates (or point SSL_CERT_FILE at a bundle that holds it)"
+                    "the authority host's TLS certificate was not trusted ({detail}). Fix: {CERTIFICATE_FIX}; otherwise check that authority_host is Entra's (https://login.microsoftonline.com for the public cloud)"
                 ),
+                Cause::Proxy => f.write_str(detail),
             },
             EntraError::BadResponse { status, detail } => write!(
                 f,
@@ -294,7 +298,9 @@ impl EntraError {
             EntraError::Unavailable { .. }
             | EntraError::BadResponse { .. }
             | EntraError::TooLarge { .. } => true,
-            EntraError::Transport { cause, .. } => *cause != Cause::Certificate,
+            EntraError::Transport { cause, .. } => {
+                !matches!(cause, Cause::Certificate | Cause::Proxy)
+            }
             EntraError::Rejected { .. } => false,
         }
     }

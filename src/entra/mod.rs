@@ -205,6 +205,19 @@ fn transport(
 ) -> (EntraError, bool) {
     let detail = sanitize(&error_chain(e));
     let no = NoAnswer::of(e);
+    if let Some(message) = no
+        .local_failure("Entra", &detail)
+        .filter(|_| !no.certificate)
+    {
+        let cause = Cause::Proxy;
+        return (
+            EntraError::Transport {
+                detail: message,
+                cause,
+            },
+            false,
+        );
+    }
     let (cause, retry) = if no.certificate {
         (Cause::Certificate, false)
     } else if no.timeout {

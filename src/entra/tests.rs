@@ -225,7 +225,9 @@ fn untrusted_tls_server() -> (u16, std::thread::JoinHandle<()>) {
 fn an_untrusted_certificate_is_named_not_blamed_on_the_proxy() {
     let (port, server) = untrusted_tls_server();
     let authority = format!("https://127.0.0.1:{port}");
-    let http = crate::net::http::entra_client(&authority).expect("client");
+    let http = crate::net::http::direct()
+        .entra(&authority)
+        .expect("client");
     let secret = Secret::new("not-sent-anywhere".to_string());
     let started = Instant::now();
     let e = client_credentials(

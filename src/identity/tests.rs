@@ -49,6 +49,7 @@ impl Keys {
                 "Bearer authorization_uri=https://login.microsoftonline.com/{tid}"
             )];
             crate::azure_devops::tenant::discover(
+                &crate::net::http::direct(),
                 org,
                 "https://dev.azure.com",
                 &challenge,

@@ -91,6 +91,10 @@ pub struct NoAnswer {
     /// No connection was made (refused, no route, the connect timeout, a
     /// failed TLS handshake): it will not be accepted a moment later.
     pub connect: bool,
+    /// The proxy answered `CONNECT` with 407: it wants credentials.
+    pub proxy_auth: bool,
+    /// The proxy refused to open the tunnel (403, 502…).
+    pub proxy_refused: bool,
 }
 
 impl NoAnswer {
@@ -103,9 +107,36 @@ impl NoAnswer {
                 e.downcast_ref::<reqwest::Error>()
                     .is_some_and(reqwest::Error::is_connect)
             }),
+            // hyper-util's tunnel error is private: its words are the API.
+            proxy_auth: in_chain(e, &|e| e.to_string() == "proxy authorization required"),
+            proxy_refused: in_chain(e, &|e| e.to_string() == "unsuccessful tunnel"),
+        }
+    }
+
+    /// The failure is this machine's set-up (trust store, proxy), which no
+    /// retry changes: what to tell the person, for a request to `host`.
+    pub fn local_failure(&self, host: &str, detail: &str) -> Option<String> {
+        let proxy = crate::net::http::proxy_in_use().unwrap_or("the proxy");
+        if self.proxy_auth {
+            Some(format!(
+                "{proxy} asks for credentials (HTTP 407) before it connects to {host}: none were given, or they were refused. Fix: put them in the proxy's URL where it is set, URL-encoded: `git config --global http.proxy http://USER:PASSWORD@HOST:PORT` (or HTTPS_PROXY)"
+            ))
+        } else if self.proxy_refused {
+            Some(format!(
+                "{proxy} refused to connect to {host} ({detail}). Fix: ask the proxy's administrators to allow {host}, or list it in NO_PROXY if it must be reached directly"
+            ))
+        } else if self.certificate {
+            Some(format!(
+                "the TLS certificate of {host} was not trusted ({detail}). Fix: {CERTIFICATE_FIX}"
+            ))
+        } else {
+            None
         }
     }
 }
+
+/// What to do about a certificate not trusted here.
+pub const CERTIFICATE_FIX: &str = "behind a TLS-inspecting proxy, give git the proxy's CA certificate, which this helper reads too: `git config --global http.sslCAInfo /path/to/proxy-ca.pem` (or GIT_SSL_CAINFO); http.sslVerify=false is not honoured for token requests";
 
 /// An error and its causes on one line (`a: b: c`), for messages.
 pub fn error_chain(e: &dyn StdError) -> String {
@@ -231,7 +262,9 @@ mod tests {
             NoAnswer {
                 certificate: false,
                 timeout: false,
-                connect: false
+                connect: false,
+                proxy_auth: false,
+                proxy_refused: false,
             }
         );
         assert_eq!(root_cause(&reset), "connection reset");

@@ -1,14 +1,25 @@
-//! The one place that builds HTTP clients: timeouts, proxy rules, user agent.
+//! The one place that builds HTTP clients: timeouts, proxy rules, roots,
+//! user agent.
 //!
-//! Built only on a cache miss: constructing a client (TLS roots, a runtime
-//! thread) costs milliseconds that a cached `get` must not pay.
+//! Nothing here runs on a cached `get`: the network settings (which start
+//! `git config`) are read, and each client is built (roots parsed, a
+//! runtime thread started), only when the first request is about to be
+//! made, and once per invocation. Entra, the CI platforms' OIDC endpoints
+//! and Azure DevOps share one client; the managed-identity endpoints, on
+//! this machine or its host, get their own, which never uses a proxy.
 
+use std::cell::OnceCell;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::blocking::{Client, ClientBuilder};
 use url::{Host, Url};
 
 use crate::net;
+use crate::net::roots::{self, Roots, RootsError};
+use crate::net::settings::{Network, SettingsError};
+use crate::sys::env::Env;
+use crate::sys::trace::Trace;
 
 /// Connect timeout for every request to Entra.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,6 +36,12 @@ pub enum HttpSetupError {
     Build(reqwest::Error),
     /// A managed-identity URL that is not on this machine or its host.
     NotManagedIdentityEndpoint { url: String },
+    /// A URL that is neither https nor plain http to loopback.
+    NotHttps { url: String },
+    /// git's (or the environment's) proxy setting cannot be used.
+    Settings(SettingsError),
+    /// A CA bundle or directory git names cannot be used.
+    Roots(RootsError),
 }
 
 impl std::fmt::Display for HttpSetupError {
@@ -35,6 +52,12 @@ impl std::fmt::Display for HttpSetupError {
                 f,
                 "{url} is not a managed-identity endpoint: it must be http(s) to a link-local (169.254.x.x) or loopback address"
             ),
+            HttpSetupError::NotHttps { url } => write!(
+                f,
+                "{url} is not an https URL (plain http is allowed to loopback addresses only). Fix: use https://"
+            ),
+            HttpSetupError::Settings(e) => e.fmt(f),
+            HttpSetupError::Roots(e) => e.fmt(f),
         }
     }
 }
@@ -43,7 +66,7 @@ impl std::error::Error for HttpSetupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             HttpSetupError::Build(e) => Some(e),
-            HttpSetupError::NotManagedIdentityEndpoint { .. } => None,
+            _ => None,
         }
     }
 }
@@ -60,17 +83,37 @@ fn builder(connect_timeout: Duration) -> ClientBuilder {
         .redirect(reqwest::redirect::Policy::none())
 }
 
-/// A client for the Entra authority at `url`: https only, through the
-/// environment's proxy — except a loopback host, which bypasses any proxy.
-pub fn entra_client(url: &str) -> Result<Client, HttpSetupError> {
-    let loopback = Url::parse(url).is_ok_and(|u| net::is_loopback_host(&net::authority(&u)));
-    let mut builder = builder(CONNECT_TIMEOUT);
-    if loopback {
-        builder = builder.no_proxy();
-    } else {
-        builder = builder.https_only(true);
-    }
+/// The client for Entra, OIDC endpoints and Azure DevOps under `network`:
+/// its proxy (per URL: `NO_PROXY` and plain http to loopback go direct),
+/// the system's roots plus git's.
+pub fn outbound_client(network: &Network) -> Result<Client, HttpSetupError> {
+    let mut builder = match roots::load(network).map_err(HttpSetupError::Roots)? {
+        Roots::Only(certs) => builder(CONNECT_TIMEOUT).tls_certs_only(certs),
+        Roots::System(extra) => builder(CONNECT_TIMEOUT).tls_certs_merge(extra),
+    };
+    builder = match &network.proxy {
+        None => builder.no_proxy(),
+        Some(proxy) => {
+            let _ = PROXY_IN_USE.set(proxy.to_string());
+            let rules = network.clone();
+            let mut custom =
+                reqwest::Proxy::custom(move |url| rules.proxy_for(url).map(|p| p.url.clone()));
+            if let Some((user, password)) = &proxy.credentials {
+                custom = custom.basic_auth(user, password);
+            }
+            builder.proxy(custom)
+        }
+    };
     builder.build().map_err(HttpSetupError::Build)
+}
+
+/// The proxy this process's outbound client uses, as shown to people (no
+/// password): one invocation serves one remote, so there is one.
+static PROXY_IN_USE: OnceLock<String> = OnceLock::new();
+
+/// The proxy in use, for a message about what it answered.
+pub fn proxy_in_use() -> Option<&'static str> {
+    PROXY_IN_USE.get().map(String::as_str)
 }
 
 /// A client for the managed-identity endpoint `url`, refused unless
@@ -108,30 +151,98 @@ pub fn managed_identity_endpoint_ok(url: &str) -> bool {
     }
 }
 
-/// The one way sources get HTTP clients: built only when a source asks,
-/// with the rules of `net::http` (timeouts, proxies, no redirects).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Http;
+/// git's `http.*` settings for the remote, as `(key, value)` pairs; read
+/// only when a client is first needed.
+pub type GitSettings<'a> = Box<dyn Fn() -> Vec<(String, String)> + 'a>;
 
-impl Http {
+/// The one way sources get HTTP clients: built on first use, once, with the
+/// rules of `net::http` (timeouts, proxies, roots, no redirects).
+pub struct Http<'a> {
+    env: &'a Env,
+    trace: &'a Trace,
+    git: GitSettings<'a>,
+    network: OnceCell<Network>,
+    outbound: OnceCell<Client>,
+    local: OnceCell<Client>,
+}
+
+impl<'a> Http<'a> {
+    /// Clients under the environment and git's settings (read by `git`
+    /// when first needed).
+    pub fn new(env: &'a Env, trace: &'a Trace, git: GitSettings<'a>) -> Http<'a> {
+        Http {
+            env,
+            trace,
+            git,
+            network: OnceCell::new(),
+            outbound: OnceCell::new(),
+            local: OnceCell::new(),
+        }
+    }
+
+    /// The network settings in effect (read now if not yet).
+    pub fn network(&self) -> Result<&Network, HttpSetupError> {
+        if let Some(network) = self.network.get() {
+            return Ok(network);
+        }
+        let network =
+            Network::from_sources(&(self.git)(), self.env).map_err(HttpSetupError::Settings)?;
+        self.trace
+            .decision(format_args!("network: {}", network.summary()));
+        Ok(self.network.get_or_init(|| network))
+    }
+
     /// A client for Entra's token endpoint at `url`.
     pub fn entra(&self, url: &str) -> Result<Client, HttpSetupError> {
-        entra_client(url)
+        self.outbound(url)
+    }
+
+    /// A client for a CI platform's OIDC endpoint at `url` (GitHub Actions,
+    /// Azure Pipelines): the same rules as for Entra — https (plain http
+    /// only to loopback), git's proxy, no redirects (the request carries
+    /// the job's token, which must not be replayed elsewhere).
+    pub fn oidc(&self, url: &str) -> Result<Client, HttpSetupError> {
+        self.outbound(url)
+    }
+
+    /// A client for Azure DevOps at `url` (tenant discovery, `doctor`).
+    pub fn azure_devops(&self, url: &str) -> Result<Client, HttpSetupError> {
+        self.outbound(url)
+    }
+
+    fn outbound(&self, url: &str) -> Result<Client, HttpSetupError> {
+        if !Url::parse(url).is_ok_and(|u| net::https_or_loopback(&u)) {
+            return Err(HttpSetupError::NotHttps {
+                url: url.to_string(),
+            });
+        }
+        if let Some(client) = self.outbound.get() {
+            return Ok(client.clone());
+        }
+        let client = outbound_client(self.network()?)?;
+        Ok(self.outbound.get_or_init(|| client).clone())
     }
 
     /// A client for the managed-identity endpoint at `url` (no proxy, short
     /// connect timeout, link-local or loopback addresses only).
     pub fn managed_identity(&self, url: &str) -> Result<Client, HttpSetupError> {
-        managed_identity_client(url)
+        if let Some(client) = self.local.get()
+            && managed_identity_endpoint_ok(url)
+        {
+            return Ok(client.clone());
+        }
+        let client = managed_identity_client(url)?;
+        Ok(self.local.get_or_init(|| client).clone())
     }
+}
 
-    /// A client for a CI platform's OIDC endpoint at `url` (GitHub Actions,
-    /// Azure Pipelines): the same rules as for Entra — https (plain http
-    /// only to loopback), the environment's proxy, no redirects (the request
-    /// carries the job's token, which must not be replayed elsewhere).
-    pub fn oidc(&self, url: &str) -> Result<Client, HttpSetupError> {
-        entra_client(url)
-    }
+/// Clients under the environment's settings only (none here): for the
+/// unit tests of modules that make requests.
+#[cfg(test)]
+pub fn direct() -> Http<'static> {
+    let env: &'static Env = Box::leak(Box::new(Env::default()));
+    let trace: &'static Trace = Box::leak(Box::new(Trace::off()));
+    Http::new(env, trace, Box::new(Vec::new))
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
 //! URL rules that routing, config validation and HTTP share: a URL's
 //! `host[:port]` as git writes it, what counts as loopback, and "https, or
 //! plain http to a loopback address only"; HTTP clients (`http`), the
-//! reading of their answers (`answer`) and retries (`retry`).
+//! network settings they follow as git has them (`settings`) and the CA
+//! certificates they trust (`roots`), the reading of their answers
+//! (`answer`) and retries (`retry`).
 
 pub(crate) mod answer;
-pub(crate) mod http;
+pub mod http;
 pub mod retry;
+pub(crate) mod roots;
+pub mod settings;
 
 use url::Url;
 

@@ -14,6 +14,6 @@ pub mod secret;
 pub(crate) mod terminal;
 pub(crate) mod text;
 pub(crate) mod time;
-pub(crate) mod trace;
+pub mod trace;
 #[cfg(windows)]
 pub(crate) mod windows_acl;

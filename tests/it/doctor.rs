@@ -113,6 +113,7 @@ fn json_is_a_stable_array_of_check_status_detail_fix() {
             "git-helper",
             "identity",
             "keyring",
+            "network",
             "org-tenant",
             "token",
             "claims",

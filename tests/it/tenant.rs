@@ -2,9 +2,28 @@
 //! unauthenticated probe, a Microsoft-account organization, the answer
 //! remembered in the helper's cache directory, and `erase` forgetting it.
 
-use git_credential_entra::azure_devops::tenant::{self, How, ORGANIZATIONS};
+use std::path::Path;
+
+use git_credential_entra::azure_devops::tenant::{self, How, ORGANIZATIONS, Tenant};
+use git_credential_entra::net::http::Http;
+use git_credential_entra::sys::env::Env;
+use git_credential_entra::sys::trace::Trace;
 
 use crate::support::world::{TENANT, World};
+
+/// Discovery as the helper does it, with no proxy and the system's roots
+/// (the fakes are plain http on loopback).
+fn discover(org: &str, base: &str, cache: Option<&Path>) -> Tenant {
+    let env = Env::default();
+    let trace = Trace::new(0, &env);
+    tenant::discover(
+        &Http::new(&env, &trace, Box::new(Vec::new)),
+        org,
+        base,
+        &[],
+        cache,
+    )
+}
 
 const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -13,7 +32,7 @@ fn the_probe_finds_the_organizations_tenant_and_remembers_it() {
     let w = World::new();
     let cache = w.env.path().join("cache/git-credential-entra");
     let base = w.ado.base_url();
-    let t = tenant::discover("contoso", &base, &[], Some(&cache));
+    let t = discover("contoso", &base, Some(&cache));
     assert_eq!(t.id, w.entra.tenant_id(TENANT));
     assert_eq!(t.how, How::Probe);
     let probes: Vec<_> = w
@@ -28,7 +47,7 @@ fn the_probe_finds_the_organizations_tenant_and_remembers_it() {
         ("/contoso", 404)
     );
 
-    let again = tenant::discover("contoso", &base, &[], Some(&cache));
+    let again = discover("contoso", &base, Some(&cache));
     assert_eq!((again.id, again.how), (t.id, How::Remembered));
     assert_eq!(
         w.ado
@@ -45,7 +64,7 @@ fn the_probe_finds_the_organizations_tenant_and_remembers_it() {
 fn a_microsoft_account_organization_uses_organizations() {
     let w = World::new();
     w.ado.set_org_tenant("personal", EMPTY_GUID);
-    let t = tenant::discover("personal", &w.ado.base_url(), &[], None);
+    let t = discover("personal", &w.ado.base_url(), None);
     assert_eq!((t.id.as_str(), t.how), (ORGANIZATIONS, How::Probe));
 }
 
@@ -54,7 +73,7 @@ fn erase_forgets_the_remembered_tenant() {
     let w = World::new();
     let cache = w.env.path().join("cache/git-credential-entra");
     let base = w.ado.base_url();
-    let t = tenant::discover("contoso", &base, &[], Some(&cache));
+    let t = discover("contoso", &base, Some(&cache));
     assert_eq!(t.how, How::Probe);
     let out = w.helper(
         &["erase", "-v"],
@@ -68,6 +87,6 @@ fn erase_forgets_the_remembered_tenant() {
         out.stderr
     );
     // Forgotten: the next discovery asks Azure DevOps again.
-    let t = tenant::discover("contoso", &base, &[], Some(&cache));
+    let t = discover("contoso", &base, Some(&cache));
     assert_eq!(t.how, How::Probe, "asked again after erase");
 }

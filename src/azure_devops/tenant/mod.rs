@@ -22,6 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::entra::check_tenant;
+use crate::net::http::Http;
 use crate::sys::files::{private_dir, read_private, write_private};
 use crate::sys::time::now;
 
@@ -88,7 +89,13 @@ impl fmt::Display for How {
 /// or a configured host), from `wwwauth` (git's `wwwauth[]` values), the
 /// cache directory, or a probe. Never fails: the last resort is
 /// [`ORGANIZATIONS`]. No network when `wwwauth` or a fresh memory answers.
-pub fn discover(org: &str, base_url: &str, wwwauth: &[String], cache_dir: Option<&Path>) -> Tenant {
+pub fn discover(
+    http: &Http,
+    org: &str,
+    base_url: &str,
+    wwwauth: &[String],
+    cache_dir: Option<&Path>,
+) -> Tenant {
     let memory = cache_dir.map(|dir| Memory::new(dir, base_url, org));
     if let Some(id) = from_challenges(wwwauth.iter().map(String::as_str)) {
         if let Some(m) = &memory {
@@ -108,7 +115,7 @@ pub fn discover(org: &str, base_url: &str, wwwauth: &[String], cache_dir: Option
             how: How::Remembered,
         };
     }
-    match probe(org, base_url) {
+    match probe(http, org, base_url) {
         Ok(id) => {
             if let Some(m) = &memory {
                 m.remember(&id);
@@ -220,7 +227,7 @@ fn from_resource_tenant<'a>(values: impl IntoIterator<Item = &'a str>) -> Option
 
 /// One unauthenticated `HEAD`, bounded by [`PROBE_TIMEOUT`] and not retried:
 /// git is waiting, and `organizations` works when this fails.
-fn probe(org: &str, base_url: &str) -> Result<String, String> {
+fn probe(http: &Http, org: &str, base_url: &str) -> Result<String, String> {
     let org_ok = !org.is_empty()
         && org
             .bytes()
@@ -229,7 +236,7 @@ fn probe(org: &str, base_url: &str) -> Result<String, String> {
         return Err("the organization name cannot be put in a URL".into());
     }
     let url = probe_url(org, base_url);
-    let client = crate::net::http::entra_client(&url).map_err(|e| e.to_string())?;
+    let client = http.azure_devops(&url).map_err(|e| e.to_string())?;
     let response = client
         .head(&url)
         .header("X-TFS-FedAuthRedirect", "Suppress")

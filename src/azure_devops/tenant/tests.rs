@@ -3,6 +3,7 @@ use std::net::TcpListener;
 use std::thread::JoinHandle;
 
 use super::*;
+use crate::net::http::direct;
 
 const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const OTHER: &str = "11111111-2222-3333-4444-555555555555";
@@ -109,7 +110,7 @@ fn wwwauth_wins_and_needs_no_network() {
     let wwwauth = [format!(
         "Bearer authorization_uri=https://login.microsoftonline.com/{TID}"
     )];
-    let t = discover("contoso", CLOSED, &wwwauth, Some(dir.path()));
+    let t = discover(&direct(), "contoso", CLOSED, &wwwauth, Some(dir.path()));
     assert_eq!(
         t,
         Tenant {
@@ -118,7 +119,7 @@ fn wwwauth_wins_and_needs_no_network() {
         }
     );
     // And it is remembered for requests without wwwauth[].
-    let t = discover("contoso", CLOSED, &[], Some(dir.path()));
+    let t = discover(&direct(), "contoso", CLOSED, &[], Some(dir.path()));
     assert_eq!((t.id.as_str(), t.how), (TID, How::Remembered));
     assert_eq!(remembered(dir.path()), [TID]);
 }
@@ -133,7 +134,7 @@ fn remembered_lists_each_tenant_once() {
         )]
     };
     for (org, tid) in [("contoso", TID), ("contoso2", TID), ("fabrikam", OTHER)] {
-        discover(org, CLOSED, &challenge(tid), Some(dir.path()));
+        discover(&direct(), org, CLOSED, &challenge(tid), Some(dir.path()));
     }
     assert_eq!(remembered(dir.path()), [OTHER, TID]);
 }
@@ -144,7 +145,7 @@ fn the_probe_reads_the_resource_tenant_and_is_remembered() {
     let (base, server) = serve_once(&format!(
         "HTTP/1.1 404 Not Found\r\nX-VSS-ResourceTenant: {TID}"
     ));
-    let t = discover("contoso", &base, &[], Some(dir.path()));
+    let t = discover(&direct(), "contoso", &base, &[], Some(dir.path()));
     assert_eq!((t.id.as_str(), t.how), (TID, How::Probe));
     let request = server.join().expect("server");
     assert!(
@@ -159,14 +160,14 @@ fn the_probe_reads_the_resource_tenant_and_is_remembered() {
     );
     assert!(!request.to_ascii_lowercase().contains("authorization:"));
     // The server is gone; the memory answers.
-    let t = discover("contoso", &base, &[], Some(dir.path()));
+    let t = discover(&direct(), "contoso", &base, &[], Some(dir.path()));
     assert_eq!((t.id.as_str(), t.how), (TID, How::Remembered));
     // Per organization and per host.
-    let t = discover("fabrikam", &base, &[], Some(dir.path()));
+    let t = discover(&direct(), "fabrikam", &base, &[], Some(dir.path()));
     assert!(matches!(t.how, How::Default { .. }), "{t:?}");
     assert!(forget("contoso", &base, dir.path()).expect("forget"));
     assert!(!forget("contoso", &base, dir.path()).expect("forget again"));
-    let t = discover("contoso", &base, &[], Some(dir.path()));
+    let t = discover(&direct(), "contoso", &base, &[], Some(dir.path()));
     assert_eq!(t.id, ORGANIZATIONS, "forgotten: {t:?}");
 }
 
@@ -175,7 +176,7 @@ fn www_authenticate_beats_the_resource_tenant_header() {
     let (base, server) = serve_once(&format!(
         "HTTP/1.1 401 Unauthorized\r\nX-VSS-ResourceTenant: {OTHER}\r\nWWW-Authenticate: Basic realm=\"x\"\r\nWWW-Authenticate: Bearer authorization_uri=https://login.microsoftonline.com/{TID}"
     ));
-    let t = discover("contoso", &base, &[], None);
+    let t = discover(&direct(), "contoso", &base, &[], None);
     assert_eq!((t.id.as_str(), t.how), (TID, How::Probe));
     server.join().expect("server");
 }
@@ -185,7 +186,7 @@ fn a_microsoft_account_org_signs_in_through_organizations() {
     let (base, server) = serve_once(&format!(
         "HTTP/1.1 404 Not Found\r\nX-VSS-ResourceTenant: {EMPTY_GUID}"
     ));
-    let t = discover("msa-org", &base, &[], None);
+    let t = discover(&direct(), "msa-org", &base, &[], None);
     assert_eq!((t.id.as_str(), t.how), (ORGANIZATIONS, How::Probe));
     server.join().expect("server");
 }
@@ -199,7 +200,7 @@ fn a_stale_memory_is_used_when_the_probe_fails() {
         "base": CLOSED, "org": "contoso", "tenant": TID, "at": now() - FRESH_SECS - 60
     });
     write_private(&m.dir, &m.name, old.to_string().as_bytes()).expect("write");
-    let t = discover("contoso", CLOSED, &[], Some(dir.path()));
+    let t = discover(&direct(), "contoso", CLOSED, &[], Some(dir.path()));
     assert_eq!(t.id, TID);
     assert!(matches!(t.how, How::Stale { .. }), "{t:?}");
     assert!(
@@ -213,19 +214,19 @@ fn a_stale_memory_is_used_when_the_probe_fails() {
     let (base, server) = serve_once(&format!(
         "HTTP/1.1 404 Not Found\r\nX-VSS-ResourceTenant: {OTHER}"
     ));
-    let t = discover("contoso", &base, &[], Some(dir.path()));
+    let t = discover(&direct(), "contoso", &base, &[], Some(dir.path()));
     assert_eq!((t.id.as_str(), t.how), (OTHER, How::Probe));
     server.join().expect("server");
 }
 
 #[test]
 fn nothing_found_means_organizations() {
-    let t = discover("contoso", CLOSED, &[], None);
+    let t = discover(&direct(), "contoso", CLOSED, &[], None);
     assert_eq!(t.id, ORGANIZATIONS);
     assert!(matches!(t.how, How::Default { .. }));
     let (base, server) =
         serve_once("HTTP/1.1 302 Found\r\nLocation: https://example.invalid/_signin");
-    let t = discover("contoso", &base, &[], None);
+    let t = discover(&direct(), "contoso", &base, &[], None);
     assert_eq!(t.id, ORGANIZATIONS);
     assert!(
         t.how
@@ -235,7 +236,7 @@ fn nothing_found_means_organizations() {
         t.how
     );
     server.join().expect("server");
-    let t = discover("a/b", CLOSED, &[], None);
+    let t = discover(&direct(), "a/b", CLOSED, &[], None);
     assert_eq!(t.id, ORGANIZATIONS);
 }
 
@@ -246,7 +247,7 @@ fn the_probe_is_bounded() {
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let hold = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
     let started = std::time::Instant::now();
-    let t = discover("contoso", &base, &[], None);
+    let t = discover(&direct(), "contoso", &base, &[], None);
     let took = started.elapsed();
     assert_eq!(t.id, ORGANIZATIONS);
     assert!(

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::azure_devops::Target;
+use crate::net::http::Http;
 use crate::sys::text::sanitize;
 
 use super::Check;
@@ -35,8 +36,8 @@ struct Answer {
     body: Vec<u8>,
 }
 
-fn get(url: &str, token: &str) -> Result<Answer, String> {
-    let client = crate::net::http::entra_client(url).map_err(|e| e.to_string())?;
+fn get(http: &Http, url: &str, token: &str) -> Result<Answer, String> {
+    let client = http.azure_devops(url).map_err(|e| e.to_string())?;
     let mut response = client
         .get(url)
         .bearer_auth(token)
@@ -74,6 +75,7 @@ fn form_decode(v: &str) -> String {
 
 /// connectionData, then (for a repository URL) read and push access.
 pub fn check(
+    http: &Http,
     target: &Target,
     org: &str,
     token: &crate::token::AccessToken,
@@ -81,7 +83,7 @@ pub fn check(
 ) {
     let token = token.token.expose().as_str();
     let url = format!("{}/{org}/_apis/connectionData", target.base);
-    match get(&url, token) {
+    match get(http, &url, token) {
         Ok(a) if a.status == 200 => {
             let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
             let user = &v["authenticatedUser"];
@@ -120,7 +122,7 @@ pub fn check(
         ("repo-push", "git-receive-pack"),
     ] {
         let url = format!("{repo}/info/refs?service={service}");
-        match get(&url, token) {
+        match get(http, &url, token) {
             Ok(a) if a.status == 200 => checks.push(Check::pass(
                 check,
                 format!(

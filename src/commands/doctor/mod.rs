@@ -18,7 +18,7 @@ use crate::app::error::Error;
 use crate::app::session::{Session, Why};
 use crate::azure_devops::tenant;
 use crate::azure_devops::{RESOURCE, Target};
-use crate::config::Config;
+use crate::context::Context;
 use crate::entra::is_guid;
 use crate::identity::{self, SecretError};
 use crate::identity::{AcquireCx, Resolved};
@@ -26,7 +26,6 @@ use crate::sys::time::rfc3339;
 use crate::token::flow;
 
 /// The URL checked when none is named.
-const DEFAULT_URL: &str = "https://dev.azure.com";
 /// Audiences Azure DevOps accepts: its resource id and its URI form.
 const AUDIENCES: [&str; 2] = [RESOURCE, "https://app.vssps.visualstudio.com"];
 
@@ -84,7 +83,10 @@ impl Check {
 
 /// `doctor [URL] [--json]`. Err (exit 1) when any check failed.
 pub fn run(session: &Session, args: &DoctorArgs, stdout: &mut dyn Write) -> Result<(), Error> {
-    let url = args.url.as_deref().unwrap_or(DEFAULT_URL);
+    let url = args
+        .url
+        .as_deref()
+        .unwrap_or(crate::azure_devops::DEV_AZURE_COM);
     let mut checks = Vec::new();
     diagnose(session, url, &mut checks);
     let text = if args.json {
@@ -189,8 +191,31 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         }
     };
     checks.push(wiring::keyring(session, &config, &identity));
+    // Prompts (user sign-in) go to stderr, so stdout stays one line per check.
+    let mut stderr = std::io::stderr();
+    let mut ctx = match session.context(&config, &mut stderr, &target.url) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            checks.push(from_error("token", &e));
+            return;
+        }
+    };
+    // doctor reports what happens now: another process's recent failure
+    // may be fixed already (or have been this process's setup).
+    ctx.replay_failures = false;
+    match ctx.http.network() {
+        Ok(network) => checks.push(Check::pass("network", network.summary())),
+        Err(e) => {
+            checks.push(Check::fail(
+                "network",
+                e.to_string(),
+                "fix the setting named above",
+            ));
+            return;
+        }
+    }
     let org_tenant = target.org.as_ref().map(|org| {
-        let t = tenant::discover(org, &target.base, &[], session.cache_dir().ok());
+        let t = tenant::discover(&ctx.http, org, &target.base, &[], session.cache_dir().ok());
         checks.push(Check::pass(
             "org-tenant",
             format!(
@@ -200,12 +225,12 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         ));
         t.id
     });
-    let Some(token) = acquire(session, &config, &identity, &target, checks) else {
+    let Some(token) = acquire(&ctx, &identity, &target, checks) else {
         return;
     };
     let ok = claims(&token, &identity, org_tenant.as_deref(), checks);
     match &target.org {
-        Some(org) if ok => ado::check(&target, org, &token, checks),
+        Some(org) if ok => ado::check(&ctx.http, &target, org, &token, checks),
         Some(_) => {}
         None => checks.push(Check::warn(
             "azure-devops",
@@ -217,25 +242,12 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
 
 /// A token through the normal cache → lock → acquire path, timed.
 fn acquire(
-    session: &Session,
-    config: &Config,
+    ctx: &Context,
     identity: &Resolved,
     target: &Target,
     checks: &mut Vec<Check>,
 ) -> Option<crate::token::AccessToken> {
-    // Prompts (user sign-in) go to stderr, so stdout stays one line per check.
-    let mut stderr = std::io::stderr();
-    let mut ctx = match session.context(config, &mut stderr) {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            checks.push(from_error("token", &e));
-            return None;
-        }
-    };
-    // doctor reports what happens now: another process's recent failure
-    // may be fixed already (or have been this process's setup).
-    ctx.replay_failures = false;
-    let cx = AcquireCx::new(&ctx, &identity.name, None, Some(target));
+    let cx = AcquireCx::new(ctx, &identity.name, None, Some(target));
     let started = Instant::now();
     match flow::get(identity, &cx) {
         Ok(token) => {

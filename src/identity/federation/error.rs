@@ -43,7 +43,8 @@ pub enum FederationError {
         endpoint: &'static str,
         detail: String,
         /// The failure is this machine's: no HTTPS client could be set up,
-        /// or the endpoint's TLS certificate is not trusted here.
+        /// the endpoint's TLS certificate is not trusted here, or the proxy
+        /// wants credentials; then `detail` is the whole message.
         local: bool,
     },
     /// An answer that holds no usable token.
@@ -106,11 +107,17 @@ impl fmt::Display for FederationError {
                 waited.as_secs_f64(),
                 Ids(ids)
             ),
+            // A local failure's detail is its whole message, fix included.
+            FederationError::Transport {
+                endpoint,
+                detail,
+                local: true,
+            } => write!(f, "could not reach {endpoint}: {detail}"),
             FederationError::Transport {
                 endpoint, detail, ..
             } => write!(
                 f,
-                "could not reach {endpoint}: {detail}. Fix: check network access from the job (proxy settings: HTTPS_PROXY, NO_PROXY) and retry"
+                "could not reach {endpoint}: {detail}. Fix: check network access from the job (the proxy: git's http.proxy or HTTPS_PROXY, and NO_PROXY) and retry"
             ),
             FederationError::BadResponse {
                 endpoint,

@@ -178,10 +178,12 @@ impl Call {
                     Ok(resp) => resp,
                     Err(e) => {
                         let no = NoAnswer::of(&e);
+                        let detail = self.clean(&error_chain(&e));
+                        let local = no.local_failure(self.endpoint, &detail);
                         let failure = FederationError::Transport {
                             endpoint: self.endpoint,
-                            detail: self.clean(&error_chain(&e)),
-                            local: no.certificate,
+                            local: local.is_some(),
+                            detail: local.unwrap_or(detail),
                         };
                         cx.trace.detail(format_args!(
                             "oidc: {method} {} failed after {} ms: {failure}",

@@ -86,8 +86,13 @@ impl User {
                     return ORGANIZATIONS.to_string();
                 };
                 let wwwauth = cx.request.map_or(&[][..], |r| r.wwwauth.as_slice());
-                let found =
-                    crate::azure_devops::tenant::discover(org, &target.base, wwwauth, cx.cache_dir);
+                let found = crate::azure_devops::tenant::discover(
+                    &cx.http,
+                    org,
+                    &target.base,
+                    wwwauth,
+                    cx.cache_dir,
+                );
                 cx.trace.decision(format_args!(
                     "{}: tenant {} for organization {org} ({})",
                     cx.identity, found.id, found.how

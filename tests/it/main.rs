@@ -59,6 +59,10 @@ mod soak;
 mod leaks;
 mod trust;
 
+// The network: git's proxy and CA settings, TLS, proxies.
+#[cfg(unix)]
+mod network;
+
 // What humans run and see: commands, prompts, doctor.
 mod doctor;
 mod humans;

@@ -185,10 +185,14 @@ impl<'a> Http<'a> {
         if let Some(network) = self.network.get() {
             return Ok(network);
         }
-        let network =
-            Network::from_sources(&(self.git)(), self.env).map_err(HttpSetupError::Settings)?;
-        self.trace
-            .decision(format_args!("network: {}", network.summary()));
+        let started = std::time::Instant::now();
+        let git = (self.git)();
+        let network = Network::from_sources(&git, self.env).map_err(HttpSetupError::Settings)?;
+        self.trace.decision(format_args!(
+            "network: {} (git's settings read in {} us)",
+            network.summary(),
+            started.elapsed().as_micros()
+        ));
         Ok(self.network.get_or_init(|| network))
     }
 
@@ -219,7 +223,13 @@ impl<'a> Http<'a> {
         if let Some(client) = self.outbound.get() {
             return Ok(client.clone());
         }
-        let client = outbound_client(self.network()?)?;
+        let network = self.network()?;
+        let started = std::time::Instant::now();
+        let client = outbound_client(network)?;
+        self.trace.detail(format_args!(
+            "network: HTTP client built in {} us",
+            started.elapsed().as_micros()
+        ));
         Ok(self.outbound.get_or_init(|| client).clone())
     }
 

@@ -68,7 +68,7 @@ pub fn load(network: &Network) -> Result<Roots, RootsError> {
     if let Some(dir) = &network.ca_path {
         extra.extend(read_dir(dir)?);
     }
-    Ok(match system_bundle() {
+    Ok(match system_bundle(network) {
         Some(mut system) => {
             system.append(&mut extra);
             Roots::Only(system)
@@ -80,18 +80,19 @@ pub fn load(network: &Network) -> Result<Roots, RootsError> {
 /// The system's bundle file, parsed; `None` where the OS store is asked
 /// instead (or no bundle file is found).
 #[cfg(all(unix, not(target_os = "macos")))]
-fn system_bundle() -> Option<Vec<Certificate>> {
-    // SSL_CERT_DIR set: the person wants a directory read; leave it to the
-    // platform verifier, which reads both.
-    if std::env::var_os("SSL_CERT_DIR").is_some() {
-        return None;
-    }
-    let file = openssl_probe::probe().cert_file?;
-    read_bundle(&file).ok().filter(|certs| !certs.is_empty())
+fn system_bundle(network: &Network) -> Option<Vec<Certificate>> {
+    let file = match &network.system_file {
+        Some(file) => file.clone(),
+        // Only SSL_CERT_DIR: the person wants a directory read; the
+        // platform verifier reads it.
+        None if network.system_dir => return None,
+        None => openssl_probe::probe().cert_file?,
+    };
+    read_bundle(&file).ok()
 }
 
 #[cfg(not(all(unix, not(target_os = "macos"))))]
-fn system_bundle() -> Option<Vec<Certificate>> {
+fn system_bundle(_: &Network) -> Option<Vec<Certificate>> {
     None
 }
 

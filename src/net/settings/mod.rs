@@ -108,6 +108,11 @@ pub struct Network {
     /// Where `http.sslVerify=false` (or `GIT_SSL_NO_VERIFY`) was set: not
     /// honoured, only named when a certificate is refused.
     pub verify_off: Option<Origin>,
+    /// `SSL_CERT_FILE`: the system's bundle, where OpenSSL would read it.
+    pub system_file: Option<PathBuf>,
+    /// `SSL_CERT_DIR` is set (and no `SSL_CERT_FILE`): the system's roots
+    /// are a directory, read through the platform verifier.
+    pub system_dir: bool,
 }
 
 /// Why the settings cannot be used.
@@ -186,6 +191,8 @@ impl Network {
             schannel: git_value("sslbackend")
                 .is_some_and(|(v, _)| v.eq_ignore_ascii_case("schannel")),
             verify_off,
+            system_file: env_value("SSL_CERT_FILE").map(|(v, _)| PathBuf::from(v)),
+            system_dir: env_value("SSL_CERT_DIR").is_some(),
         })
     }
 

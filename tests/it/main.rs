@@ -68,6 +68,10 @@ mod doctor;
 mod humans;
 mod operator;
 
+// Networks: a corporate proxy and CA in front of the public names.
+#[cfg(unix)]
+mod corporate;
+
 // Platforms and installing: install.sh, the Windows binary under Wine.
 mod install;
 #[cfg(target_os = "linux")]

@@ -206,6 +206,16 @@ impl FakeEntra {
         self.url.clone()
     }
 
+    /// Sets the URL clients reach this fake by when it is not its own (a TLS
+    /// front's `https://login.microsoftonline.com`): certificate assertions must
+    /// name that URL as their audience.
+    pub fn set_public_url(&self, url: &str) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .base_url = url.to_owned();
+    }
+
     /// Registers a confidential client under the exact tenant string used in URLs.
     pub fn add_app(&self, tenant: &str, client_id: &str, secret: &str) {
         super::register_sensitive(secret);

@@ -185,6 +185,9 @@ impl TestEnv {
     }
 
     /// Applies the isolated environment: nothing inherited except PATH and a D-Bus session.
+    /// In particular no proxy (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, ...) and no CA or TLS
+    /// setting (`SSL_CERT_FILE`, `GIT_SSL_CAINFO`, `GIT_SSL_NO_VERIFY`, ...) of the machine
+    /// running the tests reaches git or the helper: only what a test sets with `set_env`.
     fn isolate(&self, cmd: &mut Command) {
         let p = self.path();
         cmd.env_clear()

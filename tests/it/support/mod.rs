@@ -1,5 +1,6 @@
-//! Test support: fake Entra and Azure DevOps servers, an isolated environment per test, the
-//! ready-made worlds built of them (`world`, `mi_world`), and a registry of every secret and
+//! Test support: fake Entra and Azure DevOps servers, an isolated environment per test, TLS
+//! fronts and a proxy to put the fakes behind (`tls`, `proxy`), the ready-made worlds built of
+//! them (`world`, `mi_world`, `tls_world`), and a registry of every secret and
 //! token so that tests can prove none of them leak.
 
 pub mod ado;
@@ -13,6 +14,8 @@ pub mod mi_world;
 pub mod oidc;
 #[cfg(unix)]
 pub mod private_keyring;
+pub mod proxy;
+pub mod relay;
 pub mod scan;
 pub mod skip;
 pub mod terminal;
@@ -20,6 +23,10 @@ pub mod terminal;
 // the bench include this module too).
 #[cfg(all(test, unix))]
 mod tests;
+#[cfg(all(test, unix))]
+mod tests_tls;
+pub mod tls;
+pub mod tls_world;
 pub mod world;
 
 pub use ado::{AdoRequest, FakeAdo, SeenAuth};

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::aadsts;
 use super::{MAX_LIFETIME_SECS, MAX_RESPONSE_BYTES};
-use crate::net::answer::CERTIFICATE_FIX;
+use crate::net::answer::certificate_fix;
 use crate::sys::secret::Secret;
 use crate::sys::text::{sanitize, sanitize_hiding};
 use crate::token::{AccessToken, TokenResponse, number_or_string};
@@ -140,7 +140,8 @@ impl fmt::Display for EntraError {
                 ),
                 Cause::Certificate => write!(
                     f,
-                    "the authority host's TLS certificate was not trusted ({detail}). Fix: {CERTIFICATE_FIX}; otherwise check that authority_host is Entra's (https://login.microsoftonline.com for the public cloud)"
+                    "the authority host's TLS certificate was not trusted ({detail}). Fix: {}; otherwise check that authority_host is Entra's (https://login.microsoftonline.com for the public cloud)",
+                    certificate_fix()
                 ),
                 Cause::Proxy => f.write_str(detail),
             },

@@ -108,15 +108,18 @@ impl NoAnswer {
                     .is_some_and(reqwest::Error::is_connect)
             }),
             // hyper-util's tunnel error is private: its words are the API.
-            proxy_auth: in_chain(e, &|e| e.to_string() == "proxy authorization required"),
-            proxy_refused: in_chain(e, &|e| e.to_string() == "unsuccessful tunnel"),
+            proxy_auth: in_chain(e, &|e| {
+                e.to_string().ends_with("proxy authorization required")
+            }),
+            proxy_refused: in_chain(e, &|e| e.to_string().ends_with("unsuccessful tunnel")),
         }
     }
 
     /// The failure is this machine's set-up (trust store, proxy), which no
     /// retry changes: what to tell the person, for a request to `host`.
     pub fn local_failure(&self, host: &str, detail: &str) -> Option<String> {
-        let proxy = crate::net::http::proxy_in_use().unwrap_or("the proxy");
+        let proxy = crate::net::http::proxy_in_use()
+            .map_or_else(|| "the proxy".to_string(), |p| format!("the proxy {p}"));
         if self.proxy_auth {
             Some(format!(
                 "{proxy} asks for credentials (HTTP 407) before it connects to {host}: none were given, or they were refused. Fix: put them in the proxy's URL where it is set, URL-encoded: `git config --global http.proxy http://USER:PASSWORD@HOST:PORT` (or HTTPS_PROXY)"
@@ -127,7 +130,8 @@ impl NoAnswer {
             ))
         } else if self.certificate {
             Some(format!(
-                "the TLS certificate of {host} was not trusted ({detail}). Fix: {CERTIFICATE_FIX}"
+                "the TLS certificate of {host} was not trusted ({detail}). Fix: {}",
+                certificate_fix()
             ))
         } else {
             None
@@ -135,9 +139,14 @@ impl NoAnswer {
     }
 }
 
-/// What to do about a certificate not trusted here.
-pub const CERTIFICATE_FIX: &str = "behind a TLS-inspecting proxy, give git the proxy's CA certificate, which this helper reads too: `git config --global http.sslCAInfo /path/to/proxy-ca.pem` (or GIT_SSL_CAINFO); http.sslVerify=false is not honoured for token requests";
-
+/// What to do about a certificate not trusted here, with what is trusted now.
+pub fn certificate_fix() -> String {
+    let fix = "behind a TLS-inspecting proxy, give git the proxy's CA certificate, which this helper reads too: `git config --global http.sslCAInfo /path/to/proxy-ca.pem` (or GIT_SSL_CAINFO); http.sslVerify=false is not honoured for token requests";
+    match crate::net::http::roots_in_use() {
+        Some(roots) => format!("{fix} (trusted now: {roots})"),
+        None => fix.to_string(),
+    }
+}
 /// An error and its causes on one line (`a: b: c`), for messages.
 pub fn error_chain(e: &dyn StdError) -> String {
     let mut text = e.to_string();

@@ -91,10 +91,13 @@ pub fn outbound_client(network: &Network) -> Result<Client, HttpSetupError> {
         Roots::Only(certs) => builder(CONNECT_TIMEOUT).tls_certs_only(certs),
         Roots::System(extra) => builder(CONNECT_TIMEOUT).tls_certs_merge(extra),
     };
+    let _ = IN_USE.set(InUse {
+        proxy: network.proxy.as_ref().map(ToString::to_string),
+        roots: network.roots_summary(),
+    });
     builder = match &network.proxy {
         None => builder.no_proxy(),
         Some(proxy) => {
-            let _ = PROXY_IN_USE.set(proxy.to_string());
             let rules = network.clone();
             let mut custom =
                 reqwest::Proxy::custom(move |url| rules.proxy_for(url).map(|p| p.url.clone()));
@@ -107,13 +110,24 @@ pub fn outbound_client(network: &Network) -> Result<Client, HttpSetupError> {
     builder.build().map_err(HttpSetupError::Build)
 }
 
-/// The proxy this process's outbound client uses, as shown to people (no
-/// password): one invocation serves one remote, so there is one.
-static PROXY_IN_USE: OnceLock<String> = OnceLock::new();
+/// What this process's outbound client uses, as shown to people (never a
+/// password), for messages about what a proxy or server answered: one
+/// invocation serves one remote, so there is one client.
+struct InUse {
+    proxy: Option<String>,
+    roots: String,
+}
 
-/// The proxy in use, for a message about what it answered.
+static IN_USE: OnceLock<InUse> = OnceLock::new();
+
+/// The proxy in use (`http://proxy:3128 (from git config http.proxy)`).
 pub fn proxy_in_use() -> Option<&'static str> {
-    PROXY_IN_USE.get().map(String::as_str)
+    IN_USE.get().and_then(|u| u.proxy.as_deref())
+}
+
+/// The CA certificates trusted, and where git's came from.
+pub fn roots_in_use() -> Option<&'static str> {
+    IN_USE.get().map(|u| u.roots.as_str())
 }
 
 /// A client for the managed-identity endpoint `url`, refused unless

@@ -59,18 +59,17 @@ mod soak;
 mod leaks;
 mod trust;
 
-// The network: git's proxy and CA settings, TLS, proxies.
-#[cfg(unix)]
-mod network;
-
 // What humans run and see: commands, prompts, doctor.
 mod doctor;
 mod humans;
 mod operator;
 
-// Networks: a corporate proxy and CA in front of the public names.
+// Networks: git's proxy and CA settings as the helper reads them, and a
+// corporate proxy and CA in front of the public names.
 #[cfg(unix)]
 mod corporate;
+#[cfg(unix)]
+mod network;
 
 // Platforms and installing: install.sh, the Windows binary under Wine.
 mod install;

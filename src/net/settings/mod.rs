@@ -207,22 +207,22 @@ impl Network {
         if let Some(n) = &self.no_proxy {
             parts.push(format!("{} bypass it (from {})", n.list, n.origin));
         }
-        for ca in [&self.ca_info, &self.ca_path].into_iter().flatten() {
-            parts.push(format!(
-                "CA certificates {} (from {}) trusted besides the system's",
-                ca.path.display(),
-                ca.origin
-            ));
-        }
-        if self.ca_info.is_none() && self.ca_path.is_none() {
-            parts.push("the system's CA certificates".to_string());
-        }
+        parts.push(format!("trusting {}", self.roots_summary()));
         if let Some(origin) = &self.verify_off {
             parts.push(format!(
                 "certificates verified although {origin} turns verification off for git"
             ));
         }
         parts.join("; ")
+    }
+
+    /// The CA certificates trusted, and where git's came from.
+    pub fn roots_summary(&self) -> String {
+        let mut text = "the system's CA certificates".to_string();
+        for ca in [&self.ca_info, &self.ca_path].into_iter().flatten() {
+            text.push_str(&format!(" and {} (from {})", ca.path.display(), ca.origin));
+        }
+        text
     }
 
     /// The proxy to use for `url`, if any: none for plain http (only ever

@@ -84,6 +84,11 @@ impl TlsWorld {
         ));
     }
 
+    /// The plain-http address of the fake Entra, for another front.
+    pub fn entra_backend(&self) -> std::net::SocketAddr {
+        addr_of(&self.w.entra.url())
+    }
+
     /// `http://127.0.0.1:PORT` of the proxy.
     pub fn proxy_url(&self) -> String {
         self.proxy.url()

@@ -4,11 +4,13 @@
 //! `http.*` config and variables). Nothing here may resolve a name: a client
 //! that skipped the proxy would fail (or leave the machine), not pass.
 
+use crate::support::FakeOidc;
 use crate::support::proxy::TestProxy;
 use crate::support::tls::TlsFront;
 use crate::support::tls_world::{ADO_HOST, LOGIN_HOST, TlsWorld};
 use crate::support::world::{CLIENT, NEW_GIT, TENANT};
 use crate::support::{RunOutput, assert_no_leak};
+use crate::workload::WL_CLIENT;
 
 /// What git sends the helper for the test repository.
 const REQUEST: &str = "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
@@ -235,4 +237,45 @@ fn no_proxy_sends_a_host_direct() {
     assert!(out.stdout.contains("password="), "{}", out.stderr);
     assert_eq!(through(&t), 1, "NO_PROXY: not through the proxy again");
     assert_eq!(t.w.token_requests(), 2);
+}
+
+#[test]
+fn a_github_actions_job_behind_the_proxy_asks_for_its_oidc_token_through_it() {
+    const OIDC_HOST: &str = "pipelines.actions.githubusercontent.com";
+    let mut t = TlsWorld::new();
+    start(&mut t);
+    let oidc = FakeOidc::github("ghs_request-token-behind-the-proxy-0123");
+    t.w.entra
+        .add_federated_app(TENANT, WL_CLIENT, oidc.federation());
+    t.w.ado.allow("contoso", WL_CLIENT);
+    let url = oidc.request_url();
+    let rest = url.trim_start_matches("http://");
+    let (addr, path) = rest.split_once('/').expect("a path");
+    let front = TlsFront::start(
+        t.ca.server_config(&[OIDC_HOST]),
+        addr.parse().expect("IP:PORT"),
+    );
+    t.proxy.route(&format!("{OIDC_HOST}:443"), front.addr());
+    for (k, v) in oidc.job_env() {
+        let v = v.replace(&format!("http://{addr}"), &format!("https://{OIDC_HOST}"));
+        t.w.env.set_env(k, &v);
+    }
+    t.w.env.write_config(&format!(
+        r#"{{
+  "identities": {{
+    "gh": {{ "type": "workload-identity", "tenant": "{TENANT}", "client_id": "{WL_CLIENT}", "assertion": "github-actions" }}
+  }},
+  "routes": [ {{ "url": "https://{ADO_HOST}/contoso", "identity": "gh" }} ]
+}}"#
+    ));
+    git_config(&t, "http.proxy", &t.proxy_url());
+    git_config(&t, "http.sslCAInfo", &t.ca_pem());
+    let out = get(&t);
+    assert!(out.stdout.contains("password="), "{}", out.stderr);
+    assert_eq!(oidc.requests().len(), 1, "{path}");
+    let tunnels = t.proxy.tunnels();
+    for name in [OIDC_HOST, LOGIN_HOST] {
+        assert!(tunnels.contains(&format!("{name}:443")), "{tunnels:?}");
+    }
+    assert_eq!(front.sni_names(), [OIDC_HOST]);
 }

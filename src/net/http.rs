@@ -255,7 +255,12 @@ impl<'a> Http<'a> {
         {
             return Ok(client.clone());
         }
+        let started = std::time::Instant::now();
         let client = managed_identity_client(url)?;
+        self.trace.detail(format_args!(
+            "network: managed-identity HTTP client built in {} us",
+            started.elapsed().as_micros()
+        ));
         Ok(self.local.get_or_init(|| client).clone())
     }
 }

@@ -218,7 +218,12 @@ impl Network {
 
     /// The CA certificates trusted, and where git's came from.
     pub fn roots_summary(&self) -> String {
-        let mut text = "the system's CA certificates".to_string();
+        let mut text = if self.schannel {
+            "the system's CA certificates (the Windows store, as http.sslBackend=schannel asks)"
+        } else {
+            "the system's CA certificates"
+        }
+        .to_string();
         for ca in [&self.ca_info, &self.ca_path].into_iter().flatten() {
             text.push_str(&format!(" and {} (from {})", ca.path.display(), ca.origin));
         }

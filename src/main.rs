@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
         &mut std::io::stdin().lock(),
         std::io::stdin().is_terminal(),
         &mut std::io::stdout().lock(),
-        &mut std::io::stderr(),
+        Box::new(std::io::stderr()),
     );
     std::process::ExitCode::from(code)
 }

@@ -14,13 +14,15 @@ use crate::sys::trace::Trace;
 
 /// Runs one command; returns the process exit code. `stdin_is_terminal`
 /// says whether a person types on `stdin` (main asks the real stdin).
+/// `stderr` becomes the invocation's one stream for the person, shared by
+/// the trace, notices, prompts and the final line (see [`Trace::stderr`]).
 pub fn run(
     cli: Cli,
     env: &Env,
     stdin: &mut dyn Read,
     stdin_is_terminal: bool,
     stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
+    mut stderr: Box<dyn Write>,
 ) -> u8 {
     if let Command::Other(words) = &cli.command {
         if !typed_by_a_person(words, stdin_is_terminal) {
@@ -37,7 +39,7 @@ pub fn run(
     }
     let session = Session {
         env,
-        trace: Trace::new(cli.verbose, env),
+        trace: Trace::new(cli.verbose, env, stderr),
         dirs: Dirs::new(env, cli.config.clone()),
         identity_flag: cli
             .identity
@@ -46,6 +48,7 @@ pub fn run(
         stdin_is_terminal,
         interactivity: Interactivity::from_env(env, std::io::stderr().is_terminal()),
     };
+    let stderr = &mut session.trace.stderr();
     let result = match cli.command {
         Command::Get => verbs::get(&session, stdin, stdout, stderr),
         Command::Store => verbs::store(stdin),
@@ -103,35 +106,69 @@ fn typed_by_a_person(words: &[String], stdin_is_terminal: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::trace::Captured;
     use clap::Parser;
 
     /// Runs argv in-process with `stdin`; returns (exit code, stdout, stderr).
     fn run_with(argv: &[&str], stdin: &str, terminal: bool) -> (u8, String, String) {
+        run_with_env(argv, stdin, terminal, &[])
+    }
+
+    /// [`run_with`], with `extra` variables in the environment.
+    fn run_with_env(
+        argv: &[&str],
+        stdin: &str,
+        terminal: bool,
+        extra: &[(&str, &str)],
+    ) -> (u8, String, String) {
         let home = tempfile::tempdir().expect("temp home");
         let home = home.path().to_str().expect("UTF-8 temp path");
-        let env = Env::from_pairs([
-            ("HOME", home),
-            ("XDG_CONFIG_HOME", home),
-            ("XDG_CACHE_HOME", home),
-        ]);
+        let env = Env::from_pairs(
+            [
+                ("HOME", home),
+                ("XDG_CONFIG_HOME", home),
+                ("XDG_CACHE_HOME", home),
+            ]
+            .into_iter()
+            .chain(extra.iter().copied()),
+        );
         let cli = Cli::try_parse_from(
             std::iter::once("git-credential-entra").chain(argv.iter().copied()),
         )
         .expect("parses");
-        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let (mut out, err) = (Vec::new(), Captured::default());
         let code = run(
             cli,
             &env,
             &mut stdin.as_bytes(),
             terminal,
             &mut out,
-            &mut err,
+            Box::new(err.clone()),
         );
-        (
-            code,
-            String::from_utf8(out).expect("utf8"),
-            String::from_utf8(err).expect("utf8"),
-        )
+        (code, String::from_utf8(out).expect("utf8"), err.text())
+    }
+
+    #[test]
+    fn trace_lines_and_the_final_error_share_the_stream_run_was_given() {
+        // A malformed request fails; its trace comes first, on
+        // the same stream, then the one error line.
+        let (code, out, err) = run_with_env(
+            &["get"],
+            "a line without an equals sign\n",
+            false,
+            &[("GIT_CREDENTIAL_ENTRA_TRACE", "1")],
+        );
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(out, "", "nothing on stdout");
+        let lines: Vec<&str> = err.lines().collect();
+        let last = lines.last().copied().unwrap_or_default();
+        assert!(last.starts_with("git-credential-entra: "), "{err}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("git-credential-entra [")),
+            "the trace was written to the given stream: {err}"
+        );
     }
 
     #[test]

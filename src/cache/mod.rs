@@ -167,12 +167,12 @@ pub fn open(
     let chosen = env.get("GIT_CREDENTIAL_ENTRA_CACHE");
     let mode = match chosen {
         Some(v) => CacheMode::parse(v).unwrap_or_else(|| {
-            eprintln!("git-credential-entra: {}", crate::sys::text::inert(format_args!("GIT_CREDENTIAL_ENTRA_CACHE={v} is not one of auto, keyring, keyutils, file, none; using auto")));
+            trace.say(format_args!("GIT_CREDENTIAL_ENTRA_CACHE={v} is not one of auto, keyring, keyutils, file, none; using auto"));
             CacheMode::Auto
         }),
         None => config_mode.unwrap_or(CacheMode::Auto),
     };
-    let notices = Notices::new(cache_dir);
+    let notices = Notices::new(cache_dir, trace.stderr());
     let tokens = cache_dir.join("tokens");
     let file = || Box::new(FileStore::new(tokens.clone())) as Box<dyn TokenStore>;
     let usable = |store: Result<KeyringStore, StoreError>, what: &str| {
@@ -280,7 +280,7 @@ fn forced(
 /// Called on a cache miss, before the lock is taken (a cached `get` takes no
 /// lock, so it need not pay for this check).
 pub fn check_lock_dir(dir: &Path, cache_dir: &Path, trace: &Trace) {
-    let notices = Notices::new(cache_dir);
+    let notices = Notices::new(cache_dir, trace.stderr());
     match crate::sys::files::private_dir(dir) {
         Ok(()) => notices.clear(Notice::LockDir),
         Err(e) => {

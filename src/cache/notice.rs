@@ -14,6 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::sys::files::private_dir;
+use crate::sys::trace::Stderr;
 
 /// The conditions worth a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,24 +43,26 @@ impl Notice {
     }
 }
 
-/// Where the markers of given notices live.
-#[derive(Debug, Clone)]
+/// Where the markers of given notices live, and the stream they are said on.
+#[derive(Clone)]
 pub struct Notices {
     dir: PathBuf,
+    stderr: Stderr,
 }
 
 impl Notices {
-    /// Markers in `{cache_dir}/notices`.
-    pub fn new(cache_dir: &Path) -> Notices {
+    /// Markers in `{cache_dir}/notices`; notices said on `stderr`.
+    pub fn new(cache_dir: &Path, stderr: Stderr) -> Notices {
         Notices {
             dir: cache_dir.join("notices"),
+            stderr,
         }
     }
 
-    /// Prints `message` on stderr unless `kind` was already announced.
+    /// Says `message` to the person unless `kind` was already announced.
     pub fn say(&self, kind: Notice, message: fmt::Arguments) {
         if self.first_time(kind) {
-            eprintln!("git-credential-entra: {}", crate::sys::text::inert(message));
+            self.stderr.say(message);
         }
     }
 
@@ -95,7 +98,10 @@ mod tests {
     #[test]
     fn said_once_until_cleared() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let notices = Notices::new(&dir.path().join("cache"));
+        let notices = Notices::new(
+            &dir.path().join("cache"),
+            crate::sys::trace::Trace::off().stderr(),
+        );
         assert!(notices.first_time(Notice::LockDir));
         assert!(!notices.first_time(Notice::LockDir), "remembered");
         assert!(notices.first_time(Notice::FileStore), "kinds are separate");
@@ -116,7 +122,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let blocker = dir.path().join("file");
         fs::write(&blocker, b"").expect("write");
-        let notices = Notices::new(&blocker.join("cache"));
+        let notices = Notices::new(
+            &blocker.join("cache"),
+            crate::sys::trace::Trace::off().stderr(),
+        );
         assert!(notices.first_time(Notice::LockDir));
         assert!(notices.first_time(Notice::LockDir));
     }

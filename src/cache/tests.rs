@@ -137,7 +137,7 @@ impl TokenStore for Refusing {
 #[test]
 fn spill_falls_back_to_the_file_store_and_says_so_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let notices = Notices::new(dir.path());
+    let notices = Notices::new(dir.path(), Trace::off().stderr());
     let s = spill(
         Box::new(Refusing),
         Box::new(FileStore::new(dir.path().join("t"))),
@@ -180,7 +180,7 @@ fn a_forced_keyring_that_is_missing_means_no_cache_and_a_notice() {
         Interactivity::Forbidden("test"),
     );
     assert_eq!(store.name(), "none");
-    let notices = Notices::new(dir.path());
+    let notices = Notices::new(dir.path(), Trace::off().stderr());
     assert!(
         !notices.first_time(Notice::KeyringUnusable),
         "the degraded cache was announced"
@@ -190,11 +190,24 @@ fn a_forced_keyring_that_is_missing_means_no_cache_and_a_notice() {
 #[test]
 fn a_lock_directory_that_cannot_be_created_is_announced_until_fixed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let trace = Trace::off();
+    let said = crate::sys::trace::Captured::default();
+    let trace = Trace::new(0, &Env::default(), Box::new(said.clone()));
     let locks = dir.path().join("locks");
     std::fs::write(&locks, b"").expect("block the lock directory");
     check_lock_dir(&locks, dir.path(), &trace);
-    let notices = Notices::new(dir.path());
+    // Said once, on the invocation's stream, never on the process's stderr.
+    check_lock_dir(&locks, dir.path(), &trace);
+    let text = said.text();
+    assert_eq!(
+        text.matches("cannot create the lock directory").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.starts_with("git-credential-entra: ") && text.contains("Fix:"),
+        "{text}"
+    );
+    let notices = Notices::new(dir.path(), Trace::off().stderr());
     assert!(!notices.first_time(Notice::LockDir), "announced");
     std::fs::remove_file(&locks).expect("unblock");
     check_lock_dir(&locks, dir.path(), &trace);
@@ -208,7 +221,7 @@ fn a_lock_directory_that_cannot_be_created_is_announced_until_fixed() {
 #[test]
 fn forced_none_and_file_modes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let trace = Trace::new(0, &Env::default());
+    let trace = Trace::off();
     let store_for = |env: &Env| {
         open(
             env,
@@ -221,6 +234,22 @@ fn forced_none_and_file_modes() {
     };
     let forced = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "none")]);
     assert_eq!(store_for(&forced), "none");
+    let said = crate::sys::trace::Captured::default();
+    let bogus = Env::from_pairs([("GIT_CREDENTIAL_ENTRA_CACHE", "bogus")]);
+    let told = Trace::new(0, &bogus, Box::new(said.clone()));
+    open(
+        &bogus,
+        None,
+        dir.path(),
+        &told,
+        Interactivity::Forbidden("test"),
+    );
+    assert!(
+        said.text()
+            .contains("GIT_CREDENTIAL_ENTRA_CACHE=bogus is not one of auto"),
+        "{}",
+        said.text()
+    );
     assert_eq!(store_for(&Env::default()), "file");
     assert_eq!(CacheMode::parse("KeyRing"), Some(CacheMode::Keyring));
     assert_eq!(CacheMode::parse("disk"), None);

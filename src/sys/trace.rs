@@ -48,24 +48,55 @@ fn setting(value: Option<&str>) -> Result<Setting<'_>, String> {
     }
 }
 
-/// Where trace lines go, and how much.
+/// Where trace lines go, and how much; and the one stream for the person
+/// (stderr), which every notice, prompt and final error line of the
+/// invocation shares, so that tests can read them from a buffer.
 pub struct Trace {
     level: u8,
-    sink: RefCell<Option<Box<dyn Write>>>,
+    /// The trace file, when `GIT_CREDENTIAL_ENTRA_TRACE` names one;
+    /// otherwise trace lines go to `stderr`.
+    file: RefCell<Option<Box<dyn Write>>>,
+    stderr: Stderr,
     start: Instant,
 }
 
+/// The person's stream (stderr), one per invocation: clones share it, so
+/// the cache's notices, prompts and the final line come out in order on
+/// whatever stream `run` was given.
+#[derive(Clone)]
+pub struct Stderr(std::rc::Rc<RefCell<Box<dyn Write>>>);
+
+impl Stderr {
+    /// One line for the person: `git-credential-entra: ` and the text, made inert.
+    pub fn say(&self, args: fmt::Arguments) {
+        let line = crate::sys::text::inert(args);
+        let _ = writeln!(self.0.borrow_mut(), "git-credential-entra: {line}");
+    }
+}
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
 impl Trace {
-    /// `-v` count plus `GIT_CREDENTIAL_ENTRA_TRACE` (`1`/`true` → stderr, an absolute path → append there).
-    pub fn new(verbosity: u8, env: &Env) -> Trace {
+    /// `-v` count plus `GIT_CREDENTIAL_ENTRA_TRACE` (`1`/`true` → stderr, an
+    /// absolute path → append there); `stderr` is the person's stream.
+    pub fn new(verbosity: u8, env: &Env, mut stderr: Box<dyn Write>) -> Trace {
         let start = Instant::now();
-        let (level, sink): (u8, Option<Box<dyn Write>>) = match setting(env.get(VAR)) {
+        let (level, file): (u8, Option<Box<dyn Write>>) = match setting(env.get(VAR)) {
             Ok(Setting::Off) => (verbosity, None),
             Ok(Setting::Stderr) => (2, None),
             Ok(Setting::File(path)) => match open_append_private(Path::new(path)) {
                 Ok(f) => (2.max(verbosity), Some(Box::new(f) as Box<dyn Write>)),
                 Err(e) => {
-                    eprintln!(
+                    let _ = writeln!(
+                        stderr,
                         "git-credential-entra: {VAR}: cannot use {}: {e}, so nothing is traced there (the trace file must be a regular file of yours, not a link or a pipe). Fix: point {VAR} at a file in a directory only you can write, such as your home",
                         crate::sys::text::escape_controls(path)
                     );
@@ -73,21 +104,18 @@ impl Trace {
                 }
             },
             Err(problem) => {
-                eprintln!(
+                let _ = writeln!(
+                    stderr,
                     "git-credential-entra: {}",
                     crate::sys::text::escape_controls(&problem)
                 );
                 (verbosity, None)
             }
         };
-        let sink = match sink {
-            Some(s) => Some(s),
-            None if level > 0 => Some(Box::new(std::io::stderr()) as Box<dyn Write>),
-            None => None,
-        };
         let trace = Trace {
             level,
-            sink: RefCell::new(sink),
+            file: RefCell::new(file),
+            stderr: Stderr(std::rc::Rc::new(RefCell::new(stderr))),
             start,
         };
         // Only when it is written: a cached `get` without tracing must not
@@ -103,14 +131,25 @@ impl Trace {
         trace
     }
 
-    /// A trace that prints nothing.
+    /// A trace that prints nothing, and drops what is said to the person.
     #[cfg(test)]
     pub fn off() -> Trace {
         Trace {
             level: 0,
-            sink: RefCell::new(None),
+            file: RefCell::new(None),
+            stderr: Stderr(std::rc::Rc::new(RefCell::new(Box::new(std::io::sink())))),
             start: Instant::now(),
         }
+    }
+
+    /// The person's stream (stderr), for prompts, notices and final lines.
+    pub fn stderr(&self) -> Stderr {
+        self.stderr.clone()
+    }
+
+    /// One line for the person, whatever the trace level: a notice.
+    pub fn say(&self, args: fmt::Arguments) {
+        self.stderr.say(args);
     }
 
     /// A decision (`-v`): route, identity, cache hit or miss.
@@ -127,12 +166,46 @@ impl Trace {
         if self.level < level {
             return;
         }
-        if let Some(sink) = self.sink.borrow_mut().as_mut() {
-            let ms = self.start.elapsed().as_secs_f64() * 1000.0;
-            // A trace that cannot be written must not fail the request.
-            let line = crate::sys::text::inert(args);
-            let _ = writeln!(sink, "git-credential-entra [{ms:10.3} ms] {line}");
+        let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let line = crate::sys::text::inert(args);
+        // A trace that cannot be written must not fail the request.
+        match self.file.borrow_mut().as_mut() {
+            Some(file) => {
+                let _ = writeln!(file, "git-credential-entra [{ms:10.3} ms] {line}");
+            }
+            None => {
+                let _ = writeln!(
+                    self.stderr.0.borrow_mut(),
+                    "git-credential-entra [{ms:10.3} ms] {line}"
+                );
+            }
         }
+    }
+}
+
+/// A stream for unit tests that keeps what was written, readable while the
+/// [`Trace`] that writes to it lives.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub struct Captured(std::rc::Rc<RefCell<Vec<u8>>>);
+
+#[cfg(test)]
+impl Captured {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.borrow()).into_owned()
+    }
+}
+
+#[cfg(test)]
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -164,7 +237,7 @@ mod tests {
         let path = path.to_str().expect("UTF-8 path");
         let before = SystemTime::now();
         let env = Env::from_pairs([(VAR, path)]);
-        let trace = Trace::new(0, &env);
+        let trace = Trace::new(0, &env, Box::new(std::io::sink()));
         trace.decision(format_args!("a decision"));
         drop(trace);
         let text = std::fs::read_to_string(path).expect("the trace file");

@@ -15,7 +15,7 @@ use crate::support::world::{TENANT, World};
 /// (the fakes are plain http on loopback).
 fn discover(org: &str, base: &str, cache: Option<&Path>) -> Tenant {
     let env = Env::default();
-    let trace = Trace::new(0, &env);
+    let trace = Trace::new(0, &env, Box::new(std::io::sink()));
     tenant::discover(
         &Http::new(&env, &trace, Box::new(Vec::new)),
         org,

@@ -192,7 +192,7 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
     };
     checks.push(wiring::keyring(session, &config, &identity));
     // Prompts (user sign-in) go to stderr, so stdout stays one line per check.
-    let mut stderr = std::io::stderr();
+    let mut stderr = session.trace.stderr();
     let mut ctx = match session.context(&config, &mut stderr, &target.url) {
         Ok(ctx) => ctx,
         Err(e) => {

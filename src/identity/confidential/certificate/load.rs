@@ -15,6 +15,7 @@ use ring::signature::RsaKeyPair;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
+use zeroize::Zeroizing;
 
 use crate::sys::files::{Links, open_regular, read_at_most, refuse_if_shared};
 use crate::sys::secret::Secret;
@@ -134,15 +135,9 @@ impl std::fmt::Display for CertError {
 
 impl std::error::Error for CertError {}
 
-/// A buffer that held key material, overwritten when dropped.
-struct Wiped(Vec<u8>);
-
-impl Drop for Wiped {
-    fn drop(&mut self) {
-        self.0.fill(0);
-        std::hint::black_box(&self.0);
-    }
-}
+/// A buffer that held key material, overwritten when dropped (`zeroize`:
+/// volatile writes the optimiser cannot drop).
+type Wiped = Zeroizing<Vec<u8>>;
 
 /// Loads `certificate` (PEM or PFX) and, for PEM, the key from `private_key`
 /// when given. `password` opens a PFX (none means the empty password).
@@ -152,7 +147,7 @@ pub fn load(
     password: Option<&Secret<String>>,
 ) -> Result<Loaded, CertError> {
     let (bytes, shared) = read(certificate)?;
-    if !looks_like_pem(&bytes.0) {
+    if !looks_like_pem(&bytes[..]) {
         if private_key.is_some() {
             return Err(CertError::Format {
                 path: certificate.into(),
@@ -160,9 +155,9 @@ pub fn load(
             });
         }
         shared.map_or(Ok(()), Err)?;
-        return load_pfx(certificate, &bytes.0, password);
+        return load_pfx(certificate, &bytes[..], password);
     }
-    let sections = pem_sections(certificate, &bytes.0)?;
+    let sections = pem_sections(certificate, &bytes[..])?;
     let certs: Vec<Vec<u8>> = sections
         .iter()
         .filter(|(kind, _)| *kind == SectionKind::Certificate)
@@ -172,10 +167,10 @@ pub fn load(
     let key_bytes;
     let key_sections = match private_key {
         None => {
-            if has_key(&sections) || is_encrypted_pem(&bytes.0) {
+            if has_key(&sections) || is_encrypted_pem(&bytes[..]) {
                 shared.map_or(Ok(()), Err)?;
             }
-            if is_encrypted_pem(&bytes.0) {
+            if is_encrypted_pem(&bytes[..]) {
                 return Err(CertError::EncryptedPem {
                     path: certificate.into(),
                 });
@@ -185,11 +180,11 @@ pub fn load(
         Some(path) => {
             let (read_bytes, shared) = read(path)?;
             shared.map_or(Ok(()), Err)?;
-            if is_encrypted_pem(&read_bytes.0) {
+            if is_encrypted_pem(&read_bytes[..]) {
                 return Err(CertError::EncryptedPem { path: path.into() });
             }
             key_bytes = read_bytes;
-            pem_sections(path, &key_bytes.0)?
+            pem_sections(path, &key_bytes[..])?
         }
     };
     if certs.is_empty() {
@@ -204,16 +199,16 @@ pub fn load(
             path: key_path.into(),
             pfx: false,
         })?;
-    let (kind, der) = (key.0, Wiped(key.1));
+    let (kind, der) = (key.0, Zeroizing::new(key.1));
     let pair = match kind {
-        SectionKind::RsaPrivateKey => RsaKeyPair::from_der(&der.0),
+        SectionKind::RsaPrivateKey => RsaKeyPair::from_der(&der[..]),
         SectionKind::EcPrivateKey => {
             return Err(CertError::UnsupportedKey {
                 path: key_path.into(),
                 what: "the private key is an EC key".into(),
             });
         }
-        _ => RsaKeyPair::from_pkcs8(&der.0),
+        _ => RsaKeyPair::from_pkcs8(&der[..]),
     }
     .map_err(|e| key_rejected(key_path, e))?;
     pair_with_chain(pair, certs, certificate, key_path)
@@ -241,7 +236,7 @@ fn read(path: &Path) -> Result<(Wiped, Option<CertError>), CertError> {
     let bytes = read_at_most(file, MAX_FILE_BYTES).map_err(|e| CertError::File {
         problem: format!("cannot read {shown} (certificate): {e}"),
     })?;
-    Ok((Wiped(bytes), shared))
+    Ok((Zeroizing::new(bytes), shared))
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {
@@ -382,8 +377,8 @@ fn load_pfx(
             pfx: true,
         });
     };
-    let der = Wiped(chain.key().as_der().to_vec());
-    let key = RsaKeyPair::from_pkcs8(&der.0).map_err(|e| key_rejected(path, e))?;
+    let der = Zeroizing::new(chain.key().as_der().to_vec());
+    let key = RsaKeyPair::from_pkcs8(&der[..]).map_err(|e| key_rejected(path, e))?;
     let certs: Vec<Vec<u8>> = chain.certs().iter().map(|c| c.as_der().to_vec()).collect();
     if certs.is_empty() {
         return Err(CertError::NoCertificate { path: path.into() });

@@ -127,16 +127,9 @@ pub fn run(
     }
     let stdout = child.stdout.take().map(|p| reader(p, limits.max_stdout));
     let stderr = child.stderr.take().map(|p| reader(p, limits.max_stderr));
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) | Err(_) => {
-                stop(&mut child);
-                return Err(RunError::TimedOut);
-            }
-        }
-    };
+    // The pipes close when the program ends (or the deadline passes): waiting
+    // on them wakes us at once, where polling for its exit would sleep past
+    // it (a `git config` takes about a millisecond).
     let collect = |rx: Option<mpsc::Receiver<Vec<u8>>>| match rx {
         None => Ok(Vec::new()),
         Some(rx) => rx
@@ -148,6 +141,22 @@ pub fn run(
         _ => {
             stop(&mut child);
             return Err(RunError::TimedOut);
+        }
+    };
+    // Its pipes are closed, so it has ended or is about to; a program that
+    // closed them and lives on is still bounded by the deadline.
+    let mut pause = Duration::from_micros(50);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Ok(None) | Err(_) => {
+                stop(&mut child);
+                return Err(RunError::TimedOut);
+            }
         }
     };
     if stdout.len() as u64 > limits.max_stdout {

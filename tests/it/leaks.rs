@@ -4,6 +4,8 @@
 //! drops (support/scan.rs); the tests here prove that scanner catches what it
 //! must and allows only what the rules allow.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use std::os::unix::fs::PermissionsExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -128,6 +130,14 @@ fn access_tokens_are_allowed_only_in_the_answer_token_output_and_a_private_store
         "only credential lines"
     );
     assert_eq!(find_leak(&token, Place::TokenOutput), None);
+    // Inside a Basic header (git-lfs's, or older git's) the token is base64-encoded.
+    let basic = STANDARD.encode(format!("app:{token}"));
+    for header in [
+        format!("> Authorization: Basic {basic}\n"),
+        format!("authorization: basic {basic}"),
+    ] {
+        assert!(find_leak(&header, Place::Anywhere).is_some(), "{header}");
+    }
     // Which stdout is an answer: the helper's `get` and `token`, git's
     // `credential fill`, and the Windows `.exe` under Wine doing the same.
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -15,6 +15,8 @@ mod errors;
 mod fuzz_corpus;
 mod git_flow;
 mod git_url;
+#[cfg(unix)]
+mod lfs;
 mod routing;
 mod tenant;
 

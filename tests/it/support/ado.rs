@@ -1,15 +1,17 @@
 //! `FakeAdo`: an Azure DevOps-like smart-HTTP git server. It gates requests the way Azure DevOps
 //! does (Entra bearer tokens, or Basic with a token as password) and hands authorized ones to the
-//! real `git http-backend`.
+//! real `git http-backend` (`backend`), or, for Git LFS, to its LFS server (`lfs`).
+
+mod backend;
+pub mod lfs;
 
 use super::{ADO_RESOURCE, BackgroundServer, jwt, now_secs};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -59,6 +61,8 @@ struct Shared {
     read_only: Mutex<BTreeSet<(String, String)>>,
     /// Organizations whose tenant differs from `tenant_id` (the empty GUID for an MSA org).
     org_tenants: Mutex<BTreeMap<String, String>>,
+    /// Tokens Azure DevOps refuses although Entra would still call them valid.
+    revoked: Mutex<BTreeSet<String>>,
     requests: Mutex<Vec<AdoRequest>>,
     handlers: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -80,6 +84,7 @@ impl FakeAdo {
             org_tenants: Mutex::new(BTreeMap::new()),
             unmaterialized: Mutex::new(BTreeSet::new()),
             read_only: Mutex::new(BTreeSet::new()),
+            revoked: Mutex::new(BTreeSet::new()),
             requests: Mutex::new(Vec::new()),
             handlers: Mutex::new(Vec::new()),
         });
@@ -112,10 +117,7 @@ impl FakeAdo {
 
     /// Creates a bare repo with one commit on `main` and returns its clone URL.
     pub fn create_repo(&self, org: &str, project: &str, repo: &str) -> String {
-        let dest = self
-            .shared
-            .root
-            .join(format!("{org}/{project}/_git/{repo}"));
+        let dest = self.repo_path(org, project, repo);
         let dest_str = dest.to_str().expect("temp paths are UTF-8");
         let work = tempfile::tempdir().expect("create a scratch work tree");
         let w = work.path();
@@ -131,6 +133,13 @@ impl FakeAdo {
         );
         setup_git(w, &["push", "-q", dest_str, "main"]);
         format!("{}/{org}/{project}/_git/{repo}", self.base_url())
+    }
+
+    /// Where the bare repository `org/project/repo` lives.
+    fn repo_path(&self, org: &str, project: &str, repo: &str) -> PathBuf {
+        self.shared
+            .root
+            .join(format!("{org}/{project}/_git/{repo}"))
     }
 
     /// Allows `principal` (a token's `appid`, or `upn` for users) in `org`.
@@ -156,6 +165,12 @@ impl FakeAdo {
     /// (the empty GUID: an organization backed by Microsoft accounts).
     pub fn set_org_tenant(&self, org: &str, tid: &str) {
         lock(&self.shared.org_tenants).insert(org.to_owned(), tid.to_owned());
+    }
+
+    /// Makes Azure DevOps refuse `token` (401, with the usual challenges)
+    /// while it is still valid in Entra's eyes, as after a revocation.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.shared.revoked).insert(token.to_owned());
     }
 
     /// Every request so far, in the order responses were decided.
@@ -225,7 +240,8 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
     let (auth, principal) = check_auth(shared, header("Authorization").as_deref());
     let reply = tenant_probe(shared, &method, &url, header("X-TFS-FedAuthRedirect"))
         .or_else(|| gate(shared, &auth, &principal, &url))
-        .unwrap_or_else(|| cgi(shared, &principal, &method, &url, &body, &header));
+        .or_else(|| lfs::serve(shared, &method, &url, &body, &header))
+        .unwrap_or_else(|| backend::cgi(shared, &principal, &method, &url, &body, &header));
     lock(&shared.requests).push(AdoRequest {
         method,
         path: url,
@@ -297,6 +313,7 @@ fn check_auth(shared: &Shared, header: Option<&str>) -> (SeenAuth, String) {
     } else {
         None
     };
+    let valid = valid.filter(|(_, t)| !lock(&shared.revoked).contains(t));
     let Some((seen, claims)) = valid.and_then(|(seen, t)| Some((seen, jwt::verify(&t)?))) else {
         return (SeenAuth::Invalid, String::new());
     };
@@ -355,8 +372,7 @@ fn gate(shared: &Shared, auth: &SeenAuth, principal: &str, url: &str) -> Option<
     if segs.len() < 4 || segs[2] != "_git" || segs.iter().any(|s| s.is_empty() || *s == "..") {
         return Some(text(404, format!("Not found: {path}")));
     }
-    let repo_dir = shared.root.join(segs[..4].join("/"));
-    if !repo_dir.join("HEAD").is_file() {
+    if !repo_dir(shared, &segs).join("HEAD").is_file() {
         let repo = segs[3];
         let msg = format!(
             "TF401019: The Git repository with name or identifier {repo} does not exist or you do not have permissions for the operation you are attempting."
@@ -364,6 +380,18 @@ fn gate(shared: &Shared, auth: &SeenAuth, principal: &str, url: &str) -> Option<
         return Some(text(404, msg));
     }
     None
+}
+
+/// The bare repository `{org}/{project}/_git/{repo}` of a request's path
+/// segments (checked by `gate`); `{repo}.git` names the same repository.
+fn repo_dir(shared: &Shared, segs: &[&str]) -> PathBuf {
+    let repo = segs[3].strip_suffix(".git").unwrap_or(segs[3]);
+    shared
+        .root
+        .join(segs[0])
+        .join(segs[1])
+        .join("_git")
+        .join(repo)
 }
 
 /// `_apis/connectionData` for an allowed principal: who Azure DevOps sees.
@@ -427,96 +455,5 @@ fn unauthorized(shared: &Shared, user: Option<&str>) -> Reply {
         status: 401,
         headers,
         body: Vec::new(),
-    }
-}
-
-/// Runs `git http-backend` as a CGI for an authorized request.
-fn cgi(
-    shared: &Shared,
-    principal: &str,
-    method: &str,
-    url: &str,
-    body: &[u8],
-    header: &dyn Fn(&str) -> Option<String>,
-) -> Reply {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut cmd = Command::new("git");
-    cmd.arg("http-backend")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GIT_PROJECT_ROOT", &shared.root)
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("PATH_INFO", path)
-        .env("QUERY_STRING", query)
-        .env("REQUEST_METHOD", method)
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("REMOTE_USER", principal)
-        .env("REMOTE_ADDR", "127.0.0.1")
-        .env("HOME", &shared.root)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (var, name) in [
-        ("CONTENT_TYPE", "Content-Type"),
-        ("HTTP_CONTENT_ENCODING", "Content-Encoding"),
-        ("GIT_PROTOCOL", "Git-Protocol"),
-    ] {
-        if let Some(v) = header(name) {
-            cmd.env(var, v);
-        }
-    }
-    let mut child = cmd.spawn().expect("spawn git http-backend");
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let input = body.to_vec();
-    // Feed stdin on its own thread: the backend may write output before it has read all input.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    // wait_with_output drains stdout and stderr together, so neither pipe can fill up and block.
-    let out = child.wait_with_output().expect("wait for git http-backend");
-    let _ = writer.join();
-    let reply = parse_cgi(&out.stdout);
-    if reply.status >= 400 {
-        let err = String::from_utf8_lossy(&out.stderr);
-        eprintln!(
-            "git http-backend {method} {url} -> {}:\n{err}",
-            reply.status
-        );
-    }
-    reply
-}
-
-/// Splits CGI output into `Status`, other headers, and the body at the first blank line.
-fn parse_cgi(out: &[u8]) -> Reply {
-    let (mut status, mut headers, mut start) = (200, Vec::new(), 0);
-    while let Some(nl) = out[start..].iter().position(|&b| b == b'\n') {
-        let line = String::from_utf8_lossy(&out[start..start + nl]);
-        let line = line.trim_end_matches('\r');
-        start += nl + 1;
-        if line.is_empty() {
-            let body = out[start..].to_vec();
-            return Reply {
-                status,
-                headers,
-                body,
-            };
-        }
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("status") {
-            let code = v.split_whitespace().next().and_then(|c| c.parse().ok());
-            status = code.unwrap_or(500);
-        } else {
-            headers.push((k.to_owned(), v.to_owned()));
-        }
-    }
-    // No blank line: the backend died before finishing its headers.
-    Reply {
-        status: 502,
-        headers: Vec::new(),
-        body: out.to_vec(),
     }
 }

@@ -91,14 +91,38 @@ pub fn find_leak(text: &str, place: Place) -> Option<(Kind, String)> {
         }
         _ => text,
     };
+    let basic = basic_credentials(text);
     let all = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     all.iter()
         .find(|(kind, v)| match (kind, place) {
             (Kind::AccessToken, Place::TokenOutput | Place::Store) => false,
-            (Kind::AccessToken, _) => strict_text.contains(v.as_str()),
-            _ => text.contains(v.as_str()),
+            (Kind::AccessToken, _) => {
+                strict_text.contains(v.as_str()) || basic.contains(v.as_str())
+            }
+            _ => text.contains(v.as_str()) || basic.contains(v.as_str()),
         })
         .cloned()
+}
+
+/// The decoded `user:password` of every `Basic <base64>` in `text`: a Basic
+/// `Authorization` header (git before 2.46, git-lfs always) carries the token
+/// base64-encoded, where a plain search would miss it.
+fn basic_credentials(text: &str) -> String {
+    use base64::Engine as _;
+    // ASCII lowercasing keeps every byte offset.
+    let lower = text.to_ascii_lowercase();
+    let mut decoded = String::new();
+    for (at, word) in lower.match_indices("basic ") {
+        let encoded = text[at + word.len()..]
+            .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+            .next()
+            .unwrap_or_default();
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) {
+            decoded.push_str(&String::from_utf8_lossy(&bytes));
+            decoded.push('\n');
+        }
+    }
+    decoded
 }
 
 /// Panics, naming `what` and the kind but not the value, if `text` holds a

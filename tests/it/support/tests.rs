@@ -9,9 +9,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use std::path::Path;
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const APP: &str = "11111111-2222-3333-4444-555555555555";
-const SECRET: &str = "harness~secret~Qx7.v9ZkP";
+pub(super) const TENANT: &str = "contoso.onmicrosoft.com";
+pub(super) const APP: &str = "11111111-2222-3333-4444-555555555555";
+pub(super) const SECRET: &str = "harness~secret~Qx7.v9ZkP";
 const OTHER_APP: &str = "66666666-7777-8888-9999-000000000000";
 const OTHER_SECRET: &str = "harness~other~secret~W3";
 
@@ -44,7 +44,7 @@ fn post_token(entra: &FakeEntra, tenant: &str, id: &str, secret: &str) -> (u16, 
 }
 
 /// Fetches a token that the caller expects to succeed.
-fn fetch_token(entra: &FakeEntra, id: &str, secret: &str) -> String {
+pub(super) fn fetch_token(entra: &FakeEntra, id: &str, secret: &str) -> String {
     let (status, body) = post_token(entra, TENANT, id, secret);
     assert_eq!(status, 200, "token request failed: {body}");
     body["access_token"]

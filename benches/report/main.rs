@@ -26,6 +26,7 @@ mod clone;
 mod cold;
 mod machine;
 mod measure;
+mod phases;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -188,7 +189,7 @@ fn run(doc: &mut Doc) -> Vec<Target> {
     let stripped = machine::stripped_size(&helper_bin(), doc);
 
     doc.section("Cold `get` per identity type");
-    doc.para("Nothing cached (the file store, emptied before each run), against the local fakes on loopback (30 runs each; the median of each phase, so the phases need not add up to the total exactly). The phases come from the helper's own trace (`GIT_CREDENTIAL_ENTRA_TRACE=1`), whose lines are stamped in microseconds since the trace's zero and whose first line gives that zero's wall-clock time: *process start* is spawn → that zero (exec, loader, argument parsing); *config + cache check* runs to the `cache miss` line (config, route, store, lookup, lock); *assertion* is loading the certificate and signing it (the trace's own figure), or the request for the CI's OIDC token; *HTTP client set-up* is the time before each request's line not spent in the request (building the client: TLS roots, a runtime thread; the OIDC flows build two clients, one per endpoint); *token request* is the exchange with the fake Entra or managed-identity endpoint as the trace times it (whole milliseconds); the rest stores the token, answers git and exits. The fakes answer in about a millisecond; the real Entra's answer takes tens to hundreds of milliseconds over the network and would dominate every row.");
+    doc.para("Nothing cached (the file store, emptied before each run), against the local fakes on loopback (30 runs each; the median of each phase, so the phases need not add up to the total exactly). The phases come from the helper's own trace (`GIT_CREDENTIAL_ENTRA_TRACE=1`), whose lines are stamped in microseconds since the trace's zero and whose first line gives that zero's wall-clock time: *process start* is spawn → that zero (exec, loader, argument parsing); *config + cache check* runs to the `cache miss` line (config, route, store, lookup, lock); *assertion* is loading the certificate and signing it (the trace's own figure), or the request for the CI's OIDC token; *git's network settings* is reading git's `http.*` settings for the remote (`git config --get-urlmatch http <remote>`, one `git` process, once, when the first request is about to be made; the trace's own figure); *HTTP client set-up* is building the HTTP clients, as the trace times each (TLS roots from the system's one bundle file plus git's `http.sslCAInfo`, proxy; one client for every outbound request, and the managed identity's own); *token request* is the exchange with the fake Entra or managed-identity endpoint as the trace times it (whole milliseconds); the rest stores the token, answers git and exits. A dash is a phase the flow does not have: the managed identity reads no git settings (its endpoint is local and never proxied), and the job's token needs no request. The fakes answer in about a millisecond; the real Entra's answer takes tens to hundreds of milliseconds over the network and would dominate every row.");
     let cases = cold::cases(&entra, doc);
     cold::bench_cold(&cases, doc);
     doc.end_table();

@@ -5,7 +5,8 @@
 //! Sections: cached `get` per cache store next to `git credential-cache get` and the whole
 //! `git credential fill` (this helper; `git-credential-oauth` behind git's cache); peak RSS
 //! and the stripped binary's size; a cold `get` per identity type split into phases by the
-//! helper's own trace; N concurrent cold `get`s; a small `git clone` through the helper, with
+//! helper's own trace; a cold `get` over TLS through a proxy next to `curl` making the same
+//! token request; N concurrent cold `get`s; a small `git clone` through the helper, with
 //! the time inside helper processes taken from git's trace2 events, against the same clone
 //! with the token in `http.extraHeader`; the `az` CLI when asked for.
 //!
@@ -27,6 +28,7 @@ mod cold;
 mod machine;
 mod measure;
 mod phases;
+mod tls;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -193,6 +195,10 @@ fn run(doc: &mut Doc) -> Vec<Target> {
     let cases = cold::cases(&entra, doc);
     cold::bench_cold(&cases, doc);
     doc.end_table();
+
+    doc.section("Cold `get` over TLS through a proxy, next to curl");
+    doc.para("The service principal of the cold table (client secret, file store emptied before each run; 30 runs each), for an https remote (`https://dev.azure.com/contoso/...`), with Entra by its public name `login.microsoftonline.com`: reachable only through an HTTP proxy on loopback (the test proxy, which tunnels that name to a TLS front on loopback relaying to the fake Entra) and presenting a certificate of a test CA. The helper is told about both only as git is, in the global git config (`http.proxy`, `http.sslCAInfo`), with `HTTPS_PROXY` set to a closed port so that nothing could skip the proxy unnoticed; the config names no `authority_host`. So a cold `get` here runs `git config --get-urlmatch` for the remote, loads the system's CA bundle plus git's CA file, opens a tunnel and makes a TLS handshake. `curl` makes the same token request (the form read from a file, through the same proxy, trusting only the same CA file) and exits: a floor for one HTTPS request from a fresh process. The last row is the same `get` with Entra at the fake's plain loopback URL (no proxy, no TLS; git's settings are still read, and find nothing); the cold table's client-secret row is the same with an http remote. The helper's phases are split by its trace as in the cold table; over TLS, *token request* includes the proxy's tunnel and the TLS handshake (the connection is opened for it).");
+    tls::bench_tls(doc);
 
     doc.section("Concurrent cold `get`s");
     doc.para("N helpers started at once on an empty cache (client secret, file store); the fake Entra counts token requests. One process asks; the others wait for its lock and read its token.");

@@ -13,7 +13,8 @@
 # named and their rows skipped): git-credential-oauth, dbus and gnome-keyring (the
 # Secret Service rows: the script starts a throwaway session bus and keyring whose
 # files live in a temporary directory), openssl (certificate identities), binutils
-# (`strip`, for the stripped size). It installs nothing.
+# (`strip`, for the stripped size), curl (its token request through the proxy, next to
+# the helper's). It installs nothing.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,7 +36,7 @@ for need in cargo git; do
     command -v "$need" >/dev/null || { echo "benchmarks: $need is required" >&2; exit 1; }
 done
 for pair in git-credential-oauth:git-credential-oauth dbus-run-session:dbus \
-    gnome-keyring-daemon:gnome-keyring openssl:openssl strip:binutils; do
+    gnome-keyring-daemon:gnome-keyring openssl:openssl strip:binutils curl:curl; do
     command -v "${pair%%:*}" >/dev/null ||
         echo "benchmarks: ${pair%%:*} not found (Debian package ${pair#*:}); its rows are skipped" >&2
 done

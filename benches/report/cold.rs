@@ -3,16 +3,17 @@
 
 use std::io::{Read as _, Write as _};
 use std::process::{Child, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::measure::{Stats, field, ms, reap, run_timed};
+use crate::measure::{field, ms, reap};
+use crate::phases;
 use crate::support::{self, FakeEntra, FakeImds, FakeOidc, Federation, MiKind, TestEnv};
 use crate::{ADO_HOST, Doc, REQUEST, TENANT, fmt_ms};
 
 /// Cold `get`s per identity type.
-const COLD_RUNS: usize = 30;
+pub const COLD_RUNS: usize = 30;
 /// Batch sizes of the concurrency test.
 pub const BATCHES: [usize; 3] = [1, 8, 32];
 
@@ -24,26 +25,6 @@ pub struct Case {
     pub env: TestEnv,
     /// Fakes that must live as long as the case.
     _keep: Vec<Box<dyn std::any::Any>>,
-}
-
-/// Phases of one traced cold `get`, in ms.
-struct Split {
-    /// Spawn → the trace's zero (exec, loader, runtime, argument parsing).
-    start: f64,
-    /// Config, route, cache lookup and lock, to the "cache miss" line.
-    cache: f64,
-    /// Loading the certificate and signing, or the CI's OIDC request (as the trace times it).
-    assertion: Option<f64>,
-    /// Whether `assertion` is a request's time (whole ms) rather than signing's.
-    assertion_is_request: bool,
-    /// Building HTTP clients: the gap before each request's line, less the request.
-    setup: Option<f64>,
-    /// The token request itself, as the trace times it (whole ms).
-    request: Option<f64>,
-    /// Everything else: storing the token, answering git, exiting.
-    rest: f64,
-    /// Spawn → reap.
-    total: f64,
 }
 
 /// Sets up every identity type that can run against the fakes; prints the skipped ones.
@@ -211,7 +192,7 @@ fn environment(entra: &FakeEntra, identity: Value) -> TestEnv {
 }
 
 /// Empties the file store of `env`.
-fn clear(env: &TestEnv) {
+pub fn clear(env: &TestEnv) {
     let tokens = env.path().join("cache/git-credential-entra/tokens");
     // Absent before the first run.
     let _ = std::fs::remove_dir_all(tokens);
@@ -219,154 +200,27 @@ fn clear(env: &TestEnv) {
 
 /// Section: cold `get` per identity type, split by the trace.
 pub fn bench_cold(cases: &[Case], doc: &mut Doc) {
-    doc.table_head(&[
-        "identity type",
-        "total",
-        "process start",
-        "config + cache check",
-        "assertion",
-        "HTTP client set-up",
-        "token request",
-        "the rest (store, answer, exit)",
-    ]);
+    let mut head = vec!["identity type"];
+    head.extend(phases::COLUMNS);
+    doc.table_head(&head);
     for case in cases {
-        let mut splits = Vec::with_capacity(COLD_RUNS);
-        let mut good = 0;
-        for _ in 0..COLD_RUNS {
-            clear(&case.env);
-            let mut cmd = case.env.helper();
-            cmd.arg("get")
-                .env("GIT_CREDENTIAL_ENTRA_TRACE", "1")
-                .stderr(Stdio::piped());
-            let run = run_timed(&mut cmd, REQUEST.as_bytes());
-            if std::env::var_os("GIT_CREDENTIAL_ENTRA_BENCH_SHOW_TRACE").is_some() && good == 0 {
-                eprintln!("{}:\n{}", case.label, run.stderr);
-            }
-            good += usize::from(run.ok && field(&run.stdout, "password").is_some());
-            if let Some(split) = split(&run.stderr, run.spawned_at, ms(run.elapsed)) {
-                splits.push(split);
-            }
-        }
+        let series = phases::traced_gets(&case.label, &case.env, REQUEST, COLD_RUNS, &clear);
         doc.check(
-            good == COLD_RUNS && splits.len() == COLD_RUNS,
+            series.good == COLD_RUNS && series.splits.len() == COLD_RUNS,
             format!(
-                "cold get, {}: {good}/{COLD_RUNS} returned a token, {} traces could be split",
+                "cold get, {}: {}/{COLD_RUNS} returned a token, {} traces could be split",
                 case.label,
-                splits.len()
+                series.good,
+                series.splits.len()
             ),
         );
-        if splits.is_empty() {
+        if series.splits.is_empty() {
             continue;
         }
-        // The trace times requests in whole milliseconds: say so rather than show 0.00 ms.
-        let whole = |v: f64| {
-            if v < 1.0 {
-                "< 1 ms".to_string()
-            } else {
-                format!("{v:.1} ms")
-            }
-        };
-        let med = |f: &dyn Fn(&Split) -> Option<f64>, whole_ms: bool| -> String {
-            let v: Vec<f64> = splits.iter().filter_map(f).collect();
-            if v.len() < splits.len() {
-                return "—".to_string();
-            }
-            let m = Stats::median_of(&v);
-            if whole_ms { whole(m) } else { fmt_ms(m) }
-        };
-        let oidc = splits.iter().any(|s| s.assertion_is_request);
-        doc.table_row(&[
-            case.label.clone(),
-            med(&|s| Some(s.total), false),
-            med(&|s| Some(s.start), false),
-            med(&|s| Some(s.cache), false),
-            med(&|s| s.assertion, oidc),
-            med(&|s| s.setup, false),
-            med(&|s| s.request, true),
-            med(&|s| Some(s.rest), false),
-        ]);
+        let mut cells = vec![case.label.clone()];
+        cells.extend(phases::row(&series.splits));
+        doc.table_row(&cells);
     }
-}
-
-/// Splits one traced `get` into phases; `None` when the trace lacks a boundary.
-fn split(trace: &str, spawned_at: SystemTime, total: f64) -> Option<Split> {
-    let lines: Vec<(f64, &str)> = trace
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("git-credential-entra [")?;
-            let (stamp, text) = rest.split_once(" ms] ")?;
-            Some((stamp.trim().parse().ok()?, text))
-        })
-        .collect();
-    let zero = lines
-        .iter()
-        .find_map(|(_, t)| t.strip_prefix("trace: clock started at "))
-        .and_then(|t| parse_utc_micros(t.split(' ').next()?))?;
-    let spawned = spawned_at.duration_since(UNIX_EPOCH).ok()?.as_micros() as i128;
-    let start = (zero - spawned) as f64 / 1000.0;
-    let miss = lines
-        .iter()
-        .find(|(_, t)| t.contains("cache miss for") || t.contains("are not cached"))?
-        .0;
-    // "... in 1207 us" at the end of the signing line.
-    let signing = lines.iter().find_map(|(_, t)| {
-        let (_, tail) = t.split_once("client assertion with certificate")?;
-        let us: f64 = tail
-            .rsplit_once(" in ")?
-            .1
-            .strip_suffix(" us")?
-            .parse()
-            .ok()?;
-        Some(us / 1000.0)
-    });
-    // "... -> 200 in 3 ms": each request's line, its own time, and the gap since the line before.
-    let (mut oidc, mut token, mut setup) = (None, None, None::<f64>);
-    for (i, (at, text)) in lines.iter().enumerate() {
-        let Some(took) = text
-            .split_once(" -> 200 in ")
-            .and_then(|(_, t)| t.strip_suffix(" ms")?.parse::<f64>().ok())
-        else {
-            continue;
-        };
-        let gap = at - lines.get(i.wrapping_sub(1)).map_or(0.0, |l| l.0);
-        *setup.get_or_insert(0.0) += (gap - took).max(0.0);
-        if text.starts_with("oidc: ") {
-            oidc = Some(took);
-        } else {
-            token = Some(took);
-        }
-    }
-    let traced: f64 = [signing.or(oidc), setup, token].iter().flatten().sum();
-    Some(Split {
-        start,
-        cache: miss,
-        assertion: signing.or(oidc),
-        assertion_is_request: signing.is_none() && oidc.is_some(),
-        setup,
-        request: token,
-        rest: total - start - miss - traced,
-        total,
-    })
-}
-
-/// `2026-11-30T17:08:00.123456Z` as microseconds since the epoch.
-fn parse_utc_micros(t: &str) -> Option<i128> {
-    let (date, time) = t.strip_suffix('Z')?.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (hms, frac) = time.split_once('.')?;
-    let mut h = hms.split(':').map(|p| p.parse::<i64>());
-    let (hh, mm, ss) = (h.next()?.ok()?, h.next()?.ok()?, h.next()?.ok()?);
-    // Howard Hinnant's days-from-civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
-    Some(i128::from(secs) * 1_000_000 + frac.parse::<i128>().ok()?)
 }
 
 /// Section: `n` cold `get`s started at once, for the first case (a client secret).

@@ -5,7 +5,8 @@
 //! Sections: cached `get` per cache store next to `git credential-cache get` and the whole
 //! `git credential fill` (this helper; `git-credential-oauth` behind git's cache); peak RSS
 //! and the stripped binary's size; a cold `get` per identity type split into phases by the
-//! helper's own trace; N concurrent cold `get`s; a small `git clone` through the helper, with
+//! helper's own trace; a cold `get` over TLS through a proxy next to `curl` making the same
+//! token request; N concurrent cold `get`s; a small `git clone` through the helper, with
 //! the time inside helper processes taken from git's trace2 events, against the same clone
 //! with the token in `http.extraHeader`; the `az` CLI when asked for.
 //!
@@ -26,6 +27,8 @@ mod clone;
 mod cold;
 mod machine;
 mod measure;
+mod phases;
+mod tls;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -188,10 +191,14 @@ fn run(doc: &mut Doc) -> Vec<Target> {
     let stripped = machine::stripped_size(&helper_bin(), doc);
 
     doc.section("Cold `get` per identity type");
-    doc.para("Nothing cached (the file store, emptied before each run), against the local fakes on loopback (30 runs each; the median of each phase, so the phases need not add up to the total exactly). The phases come from the helper's own trace (`GIT_CREDENTIAL_ENTRA_TRACE=1`), whose lines are stamped in microseconds since the trace's zero and whose first line gives that zero's wall-clock time: *process start* is spawn → that zero (exec, loader, argument parsing); *config + cache check* runs to the `cache miss` line (config, route, store, lookup, lock); *assertion* is loading the certificate and signing it (the trace's own figure), or the request for the CI's OIDC token; *HTTP client set-up* is the time before each request's line not spent in the request (building the client: TLS roots, a runtime thread; the OIDC flows build two clients, one per endpoint); *token request* is the exchange with the fake Entra or managed-identity endpoint as the trace times it (whole milliseconds); the rest stores the token, answers git and exits. The fakes answer in about a millisecond; the real Entra's answer takes tens to hundreds of milliseconds over the network and would dominate every row.");
+    doc.para("Nothing cached (the file store, emptied before each run), against the local fakes on loopback (30 runs each; the median of each phase, so the phases need not add up to the total exactly). The phases come from the helper's own trace (`GIT_CREDENTIAL_ENTRA_TRACE=1`), whose lines are stamped in microseconds since the trace's zero and whose first line gives that zero's wall-clock time: *process start* is spawn → that zero (exec, loader, argument parsing); *config + cache check* runs to the `cache miss` line (config, route, store, lookup, lock); *assertion* is loading the certificate and signing it (the trace's own figure), or the request for the CI's OIDC token; *git's network settings* is reading git's `http.*` settings for the remote (`git config --get-urlmatch http <remote>`, one `git` process, once, when the first request is about to be made; the trace's own figure); *HTTP client set-up* is building the HTTP clients, as the trace times each (TLS roots from the system's one bundle file plus git's `http.sslCAInfo`, proxy; one client for every outbound request, and the managed identity's own); *token request* is the exchange with the fake Entra or managed-identity endpoint as the trace times it (whole milliseconds); the rest stores the token, answers git and exits. A dash is a phase the flow does not have: the managed identity reads no git settings (its endpoint is local and never proxied), and the job's token needs no request. The fakes answer in about a millisecond; the real Entra's answer takes tens to hundreds of milliseconds over the network and would dominate every row.");
     let cases = cold::cases(&entra, doc);
     cold::bench_cold(&cases, doc);
     doc.end_table();
+
+    doc.section("Cold `get` over TLS through a proxy, next to curl");
+    doc.para("The service principal of the cold table (client secret, file store emptied before each run; 30 runs each), for an https remote (`https://dev.azure.com/contoso/...`), with Entra by its public name `login.microsoftonline.com`: reachable only through an HTTP proxy on loopback (the test proxy, which tunnels that name to a TLS front on loopback relaying to the fake Entra) and presenting a certificate of a test CA. The helper is told about both only as git is, in the global git config (`http.proxy`, `http.sslCAInfo`), with `HTTPS_PROXY` set to a closed port so that nothing could skip the proxy unnoticed; the config names no `authority_host`. So a cold `get` here runs `git config --get-urlmatch` for the remote, loads the system's CA bundle plus git's CA file, opens a tunnel and makes a TLS handshake. `curl` makes the same token request (the form read from a file, through the same proxy, trusting only the same CA file) and exits: a floor for one HTTPS request from a fresh process. The last row is the same `get` with Entra at the fake's plain loopback URL (no proxy, no TLS; git's settings are still read, and find nothing); the cold table's client-secret row is the same with an http remote. The helper's phases are split by its trace as in the cold table; over TLS, *token request* includes the proxy's tunnel and the TLS handshake (the connection is opened for it).");
+    tls::bench_tls(doc);
 
     doc.section("Concurrent cold `get`s");
     doc.para("N helpers started at once on an empty cache (client secret, file store); the fake Entra counts token requests. One process asks; the others wait for its lock and read its token.");

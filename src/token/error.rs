@@ -22,6 +22,13 @@ pub enum Error {
         failure: Failure,
         now: i64,
     },
+    /// Azure DevOps refused this many new tokens of the identity in a row
+    /// (git-lfs asks again without end): no new one is requested for `wait` s.
+    Refused {
+        identity: String,
+        count: u32,
+        wait: i64,
+    },
     /// Another process held the identity's lock too long.
     Lock {
         identity: String,
@@ -48,6 +55,14 @@ impl fmt::Display for Error {
                     (FAILURE_TTL_SECS - age).max(1)
                 )
             }
+            Error::Refused {
+                identity,
+                count,
+                wait,
+            } => write!(
+                f,
+                "identity '{identity}': Azure DevOps refused {count} new tokens of this identity in a row, so no new one is requested for {wait} s (git-lfs asks again without end). Fix: have an organization administrator add the identity (Organization settings → Users) with access to the repository, then retry; `git-credential-entra doctor URL` shows what Azure DevOps answers"
+            ),
             Error::Lock { identity, timeout } => write!(
                 f,
                 "identity '{identity}': gave up after waiting {} s for the lock {} held by another git-credential-entra process. Fix: find that process (a hung sign-in?) and end it",
@@ -65,7 +80,7 @@ impl std::error::Error for Error {
             Error::Source(e) => Some(e),
             Error::Lock { timeout, .. } => Some(timeout),
             Error::Store { cause, .. } => Some(cause),
-            Error::RecentFailure { .. } => None,
+            Error::RecentFailure { .. } | Error::Refused { .. } => None,
         }
     }
 }

@@ -51,6 +51,16 @@ pub fn get(identity: &Resolved, cx: &AcquireCx) -> Result<AccessToken, Error> {
         return Ok(t.clone());
     }
     // `doctor` asks again: it is run to see what happens now.
+    if cx.replay_failures
+        && let Ok(Some((count, last))) = outage::refusals(cx.lock_dir, &fp, now())
+        && count >= outage::REFUSALS_TO_STOP
+    {
+        return Err(Error::Refused {
+            identity: identity.name.clone(),
+            count,
+            wait: (outage::REFUSAL_WINDOW_SECS - now().saturating_sub(last)).max(1),
+        });
+    }
     let replayed = cx
         .replay_failures
         .then(|| recent_failure(&fp, cx))
@@ -139,6 +149,14 @@ pub fn erase(
     let _guard = lock_for(identity, &fp, cx)?;
     match lookup(&fp, cx) {
         Some(cached) if cached.token == *rejected => {
+            match outage::record_refusal(cx.lock_dir, &fp, cached.obtained, now()) {
+                Ok(0) => {}
+                Ok(n) => cx.trace.decision(format_args!(
+                    "erase: Azure DevOps refused {n} new token(s) of '{}' in a row",
+                    identity.name
+                )),
+                Err(e) => cx.trace.detail(format_args!("refusal record: {e}")),
+            }
             cx.store.delete(&fp).map_err(|cause| Error::Store {
                 context: format!(
                     "could not drop the rejected token of identity '{}' from the {} cache",

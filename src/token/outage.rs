@@ -1,5 +1,5 @@
 //! A principal's last failed token request, kept beside its lock file for a
-//! short time.
+//! short time; and the new tokens Azure DevOps refused in a row.
 //!
 //! During an outage every git process queued on the lock would otherwise run
 //! its own full retry cycle, one after another, and most would end by giving
@@ -7,6 +7,16 @@
 //! leaves what went wrong here; whoever takes the lock next within
 //! [`FAILURE_TTL_SECS`] reports the same failure at once, and a success
 //! removes it. Only our own private regular file is believed.
+//!
+//! git gives up after one refused credential, but git-lfs (3.7 and before)
+//! calls `reject` and asks again without end: for an identity Azure DevOps
+//! will not accept, every round would be an `erase` and a new token from
+//! Entra, hundreds a minute. So `erase` counts the refused tokens that were
+//! new (obtained within [`REFUSAL_WINDOW_SECS`]); from the second in a row,
+//! `get` answers with that fact instead of asking Entra, until the window
+//! since the last refusal has passed. One refusal is let through: `erase`
+//! also forgets the organization's tenant, and a token from the right
+//! tenant may well be accepted.
 
 use std::fs;
 use std::io;
@@ -84,6 +94,62 @@ pub fn recent(dir: &Path, fp: &Fingerprint, now: i64) -> Result<Option<Failure>,
     }))
 }
 
+/// How recent a refused token must be to count, and how long the count
+/// holds after the last refusal.
+pub const REFUSAL_WINDOW_SECS: i64 = 60;
+/// Refused new tokens in a row from which no new one is requested.
+pub const REFUSALS_TO_STOP: u32 = 2;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refusals {
+    v: u32,
+    count: u32,
+    last: i64,
+}
+
+fn refusals_path(dir: &Path, fp: &Fingerprint) -> PathBuf {
+    dir.join(format!("{fp}.refused"))
+}
+
+/// How many new tokens of `fp` Azure DevOps refused in a row, the last
+/// within [`REFUSAL_WINDOW_SECS`] of `now`, and when the last was.
+pub fn refusals(dir: &Path, fp: &Fingerprint, now: i64) -> Result<Option<(u32, i64)>, String> {
+    let path = refusals_path(dir, fp);
+    let Some(text) =
+        read_private(&path, MAX_RECORD_BYTES).map_err(|e| format!("{}: {e}", path.display()))?
+    else {
+        return Ok(None);
+    };
+    let stored: Refusals = serde_json::from_str(&text)
+        .ok()
+        .filter(|s: &Refusals| s.v == FORMAT_VERSION)
+        .ok_or_else(|| format!("{} is not a refusal record", path.display()))?;
+    let age = now.saturating_sub(stored.last);
+    Ok((0..REFUSAL_WINDOW_SECS)
+        .contains(&age)
+        .then_some((stored.count, stored.last)))
+}
+
+/// Counts one more refused token of `fp` that was obtained at `obtained`;
+/// an older token (refused after serving a while) starts no count. Returns
+/// the count.
+pub fn record_refusal(dir: &Path, fp: &Fingerprint, obtained: i64, now: i64) -> io::Result<u32> {
+    if now.saturating_sub(obtained) >= REFUSAL_WINDOW_SECS {
+        return Ok(0);
+    }
+    let before = refusals(dir, fp, now).ok().flatten().map_or(0, |(n, _)| n);
+    let count = before.saturating_add(1);
+    let text = serde_json::to_string(&Refusals {
+        v: FORMAT_VERSION,
+        count,
+        last: now,
+    })
+    .map_err(io::Error::other)?;
+    write_private(dir, &format!("{fp}.refused"), text.as_bytes())?;
+    Ok(count)
+}
+
 /// Removes the record for `fp`; absent is fine.
 pub fn clear(dir: &Path, fp: &Fingerprint) -> io::Result<()> {
     match fs::remove_file(path(dir, fp)) {
@@ -124,10 +190,17 @@ mod tests {
         let other = Fingerprint::of("app", "https://login.microsoftonline.com", "t", "d", "r");
         assert_eq!(recent(dir.path(), &other, 1000), Ok(None), "per principal");
         record(dir.path(), &fp(), &failure(1010)).expect("replace");
+        // Refusals are counted apart, and a success does not clear them.
+        assert_eq!(
+            record_refusal(dir.path(), &fp(), 995, 1010).expect("count"),
+            1
+        );
         assert_eq!(recent(dir.path(), &fp(), 1010), Ok(Some(failure(1010))));
         clear(dir.path(), &fp()).expect("clear");
         assert_eq!(recent(dir.path(), &fp(), 1010), Ok(None));
         clear(dir.path(), &fp()).expect("clearing nothing is fine");
+        assert_eq!(refusals(dir.path(), &fp(), 1010), Ok(Some((1, 1010))));
+        fs::remove_file(refusals_path(dir.path(), &fp())).expect("rm");
         let names: Vec<_> = fs::read_dir(dir.path()).expect("list").flatten().collect();
         assert!(names.is_empty(), "no temporary files left: {names:?}");
     }
@@ -175,6 +248,25 @@ mod tests {
         assert!(recent(dir.path(), &fp(), 1000).is_err(), "too large");
         fs::write(&file, "not json").expect("write");
         assert!(recent(dir.path(), &fp(), 1000).is_err(), "garbage");
+    }
+
+    #[test]
+    fn refused_new_tokens_are_counted_in_a_row_within_the_window() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let w = REFUSAL_WINDOW_SECS;
+        // A token that served a while, then was refused: no count.
+        assert_eq!(record_refusal(d, &fp(), 1000 - w, 1000).expect("old"), 0);
+        assert_eq!(refusals(d, &fp(), 1000), Ok(None));
+        assert_eq!(record_refusal(d, &fp(), 995, 1000).expect("new"), 1);
+        assert_eq!(record_refusal(d, &fp(), 1001, 1002).expect("again"), 2);
+        assert_eq!(refusals(d, &fp(), 1002 + w - 1), Ok(Some((2, 1002))));
+        assert_eq!(refusals(d, &fp(), 1002 + w), Ok(None), "the window passed");
+        assert_eq!(
+            record_refusal(d, &fp(), 1002 + w, 1002 + w).expect("later"),
+            1,
+            "a count starts again after the window"
+        );
     }
 
     #[test]

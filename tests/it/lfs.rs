@@ -280,3 +280,33 @@ fn lfs_traces_hold_no_token_or_secret() {
         "{message}"
     );
 }
+
+#[test]
+fn an_identity_azure_devops_keeps_refusing_stops_git_lfs_instead_of_looping() {
+    let Some(mut w) = lfs_world() else { return };
+    let files = lfs_files();
+    let work = clone_then_revoke(&mut w, &files);
+    // Not the token: the principal itself is refused from now on.
+    w.ado.unmaterialize("contoso", CLIENT);
+    let out = w.env.run(
+        w.env
+            .git(NEW_GIT)
+            .args(["-C", work.to_str().expect("utf8"), "lfs", "pull"]),
+        b"",
+    );
+    assert!(!out.status.success(), "{}", out.stderr);
+    // The clone's token, the one let through after the first refusal, and
+    // no more: git-lfs (3.7 and before) would otherwise loop, a new token a round.
+    assert!(
+        w.token_requests() <= 3,
+        "{} token requests",
+        w.token_requests()
+    );
+    assert!(
+        out.stderr
+            .contains("refused 2 new tokens of this identity in a row")
+            && out.stderr.contains("Organization settings"),
+        "{}",
+        out.stderr
+    );
+}

@@ -4,6 +4,7 @@
 //! and calls `git credential reject` when a credential is refused.
 
 use crate::support::ado::lfs::oid;
+use crate::support::tls_world::{ADO_HOST, LOGIN_HOST, TlsWorld};
 use crate::support::world::{CLIENT, NEW_GIT, World};
 use crate::support::{AdoRequest, Ci, SeenAuth, assert_no_leak, skip_unless};
 use std::path::Path;
@@ -83,9 +84,62 @@ fn assert_checked_out(dir: &Path, files: &[(&str, Vec<u8>)]) {
 #[test]
 fn clone_downloads_lfs_objects_through_the_helper_with_one_token() {
     let Some(w) = lfs_world() else { return };
+    clone_with_lfs(&w, &w.repo_url);
+}
+
+#[test]
+fn push_uploads_lfs_objects_through_the_cached_token() {
+    let Some(w) = lfs_world() else { return };
+    push_lfs(&w, &w.repo_url);
+}
+
+/// An LFS world behind a corporate proxy with TLS: git-lfs reads git's
+/// `http.proxy` and `http.sslCAInfo` as git does, and so does the helper for
+/// its token request.
+fn lfs_tls_world() -> Option<TlsWorld> {
+    let mut t = TlsWorld::around(lfs_world()?);
+    // A helper or git-lfs that ignored git's proxy fails here, never asks DNS.
+    t.w.env.set_env("HTTPS_PROXY", "http://127.0.0.1:9");
+    for (key, value) in [
+        ("http.proxy", t.proxy_url()),
+        ("http.sslCAInfo", t.ca_pem()),
+    ] {
+        t.w.env
+            .git_ok(NEW_GIT, &["config", "--global", key, &value]);
+    }
+    Some(t)
+}
+
+/// Both names were reached through the proxy, with the corporate CA trusted.
+fn assert_through_the_proxy(t: &TlsWorld) {
+    let tunnels = t.proxy.tunnels();
+    for name in [ADO_HOST, LOGIN_HOST] {
+        assert!(tunnels.contains(&format!("{name}:443")), "{tunnels:?}");
+    }
+    assert_eq!(t.entra_front.handshake_failures(), 0);
+    assert_eq!(t.ado_front.handshake_failures(), 0);
+}
+
+#[test]
+fn lfs_clone_behind_the_proxy_with_the_corporate_ca() {
+    let Some(t) = lfs_tls_world() else { return };
+    clone_with_lfs(&t.w, &t.repo_url);
+    assert_through_the_proxy(&t);
+}
+
+#[test]
+fn lfs_push_behind_the_proxy_with_the_corporate_ca() {
+    let Some(t) = lfs_tls_world() else { return };
+    push_lfs(&t.w, &t.repo_url);
+    assert_through_the_proxy(&t);
+}
+
+/// Clones `url`, whose repository holds LFS files: their content is checked
+/// out, and git's fetch, the batch and every download shared one token.
+fn clone_with_lfs(w: &World, url: &str) {
     let files = lfs_files();
-    seed(&w, &files);
-    w.env.git_ok(NEW_GIT, &["clone", "-q", &w.repo_url, "work"]);
+    seed(w, &files);
+    w.env.git_ok(NEW_GIT, &["clone", "-q", url, "work"]);
     assert_checked_out(&w.env.path().join("work"), &files);
     assert_eq!(
         w.token_requests(),
@@ -109,10 +163,10 @@ fn clone_downloads_lfs_objects_through_the_helper_with_one_token() {
     assert!(lfs.iter().all(|r| r.auth != SeenAuth::Invalid), "{lfs:#?}");
 }
 
-#[test]
-fn push_uploads_lfs_objects_through_the_cached_token() {
-    let Some(w) = lfs_world() else { return };
-    w.env.git_ok(NEW_GIT, &["clone", "-q", &w.repo_url, "work"]);
+/// Clones `url`, then pushes new LFS files: they reach the server whole,
+/// with the token the clone cached.
+fn push_lfs(w: &World, url: &str) {
+    w.env.git_ok(NEW_GIT, &["clone", "-q", url, "work"]);
     assert_eq!(w.token_requests(), 1, "the clone's token");
     let work = w.env.path().join("work");
     let dir = work.to_str().expect("utf8");
@@ -152,8 +206,7 @@ fn push_uploads_lfs_objects_through_the_cached_token() {
         );
     }
     // The commit holds pointers; a new clone gets the content back.
-    w.env
-        .git_ok(NEW_GIT, &["clone", "-q", &w.repo_url, "again"]);
+    w.env.git_ok(NEW_GIT, &["clone", "-q", url, "again"]);
     assert_checked_out(&w.env.path().join("again"), &files);
     assert_eq!(w.token_requests(), 1, "still the one token");
     assert!(
@@ -166,10 +219,10 @@ fn push_uploads_lfs_objects_through_the_cached_token() {
 /// Clones the seeded test repository with git only (`GIT_LFS_SKIP_SMUDGE`:
 /// pointers in the work tree, no LFS request yet), then makes Azure DevOps
 /// refuse the token the helper cached; returns the work tree.
-fn clone_then_revoke(w: &mut World, files: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
+fn clone_then_revoke(w: &mut World, url: &str, files: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
     seed(w, files);
     w.env.set_env("GIT_LFS_SKIP_SMUDGE", "1");
-    w.env.git_ok(NEW_GIT, &["clone", "-q", &w.repo_url, "work"]);
+    w.env.git_ok(NEW_GIT, &["clone", "-q", url, "work"]);
     w.env.set_env("GIT_LFS_SKIP_SMUDGE", "0");
     assert!(lfs_requests(w).is_empty(), "git alone made the clone");
     let issued = w.entra.issued_tokens();
@@ -181,11 +234,26 @@ fn clone_then_revoke(w: &mut World, files: &[(&str, Vec<u8>)]) -> std::path::Pat
 #[test]
 fn a_token_azure_devops_refuses_is_erased_and_lfs_gets_a_fresh_one() {
     let Some(mut w) = lfs_world() else { return };
+    let url = w.repo_url.clone();
+    refused_token_is_erased_and_replaced(&mut w, &url);
+}
+
+#[test]
+fn behind_the_proxy_a_refused_token_is_erased_and_replaced_too() {
+    let Some(mut t) = lfs_tls_world() else { return };
+    let url = t.repo_url.clone();
+    refused_token_is_erased_and_replaced(&mut t.w, &url);
+    assert_through_the_proxy(&t);
+}
+
+/// git-lfs's `reject` makes the helper drop the token Azure DevOps refused,
+/// and the next request gets a new one from Entra.
+fn refused_token_is_erased_and_replaced(w: &mut World, url: &str) {
     let trace = w.env.path().join("helper-trace.log");
     w.env
         .set_env("GIT_CREDENTIAL_ENTRA_TRACE", trace.to_str().expect("utf8"));
     let files = lfs_files();
-    let work = clone_then_revoke(&mut w, &files);
+    let work = clone_then_revoke(w, url, &files);
     // An LFS-only command: any erase can come only from git-lfs's reject.
     w.env.git_ok(
         NEW_GIT,
@@ -199,7 +267,7 @@ fn a_token_azure_devops_refuses_is_erased_and_lfs_gets_a_fresh_one() {
         "one token for the clone, one after the refusal"
     );
     assert_ne!(issued[0], issued[1], "the fresh token is a new one");
-    let lfs = lfs_requests(&w);
+    let lfs = lfs_requests(w);
     let refused: Vec<_> = lfs.iter().filter(|r| r.auth == SeenAuth::Invalid).collect();
     assert_eq!(refused.len(), 1, "the revoked token is sent once: {lfs:#?}");
     assert!(refused[0].path.ends_with("/objects/batch") && refused[0].status == 401);
@@ -244,7 +312,8 @@ fn lfs_traces_hold_no_token_or_secret() {
         w.env.set_env(k, v);
     }
     let files = lfs_files();
-    let work = clone_then_revoke(&mut w, &files);
+    let url = w.repo_url.clone();
+    let work = clone_then_revoke(&mut w, &url, &files);
     let dir = work.to_str().expect("utf8");
     // TestEnv::run checks each command's stdout and stderr; its drop, every file.
     let pulled = w.env.git_ok(NEW_GIT, &["-C", dir, "lfs", "pull"]);
@@ -285,7 +354,8 @@ fn lfs_traces_hold_no_token_or_secret() {
 fn an_identity_azure_devops_keeps_refusing_stops_git_lfs_instead_of_looping() {
     let Some(mut w) = lfs_world() else { return };
     let files = lfs_files();
-    let work = clone_then_revoke(&mut w, &files);
+    let url = w.repo_url.clone();
+    let work = clone_then_revoke(&mut w, &url, &files);
     // Not the token: the principal itself is refused from now on.
     w.ado.unmaterialize("contoso", CLIENT);
     let out = w.env.run(

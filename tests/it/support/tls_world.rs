@@ -46,8 +46,17 @@ impl TlsWorld {
         TlsWorld::behind(TestProxy::with_credentials(user, pass))
     }
 
+    /// `w` (a standard world, perhaps set up further) behind TLS and a
+    /// proxy that lets anyone through.
+    pub fn around(w: World) -> TlsWorld {
+        TlsWorld::behind_with(w, TestProxy::start())
+    }
+
     fn behind(proxy: TestProxy) -> TlsWorld {
-        let w = World::new();
+        TlsWorld::behind_with(World::new(), proxy)
+    }
+
+    fn behind_with(w: World, proxy: TestProxy) -> TlsWorld {
         let ca = TestCa::new(w.env.path(), "corporate-ca");
         let wrong_ca = TestCa::new(w.env.path(), "wrong-ca");
         let entra_front = TlsFront::start(ca.server_config(&[LOGIN_HOST]), addr_of(&w.entra.url()));

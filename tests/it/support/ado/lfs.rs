@@ -92,12 +92,15 @@ pub(super) fn serve(
             if !accepts {
                 return Some(message(406, &format!("Accept must be {MEDIA_TYPE}")));
             }
-            // Hrefs are built from the URL the client used (a TLS front
-            // sets X-Forwarded-Proto), so they hold behind any public name.
+            // Hrefs are built from the URL the client used, so they hold
+            // behind any public name: the fake itself is reached as
+            // 127.0.0.1:PORT, a name without a port only through a TLS
+            // front (support/tls.rs relays bytes and adds no header).
             let Some(host) = header("Host") else {
                 return Some(message(400, "no Host header"));
             };
-            let scheme = header("X-Forwarded-Proto").unwrap_or_else(|| "http".into());
+            let scheme = header("X-Forwarded-Proto")
+                .unwrap_or_else(|| if host.contains(':') { "http" } else { "https" }.into());
             let objects_url = format!("{scheme}://{host}/{}/objects", segs[..6].join("/"));
             batch(&repo, &objects_url, body)
         }

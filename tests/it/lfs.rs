@@ -146,7 +146,7 @@ fn clone_with_lfs(w: &World, url: &str) {
         1,
         "git's fetch, the batch and every download share one token"
     );
-    let lfs = lfs_requests(&w);
+    let lfs = lfs_requests(w);
     assert!(
         lfs.iter()
             .any(|r| r.path.ends_with("/info/lfs/objects/batch") && served_with_token(r)),
@@ -190,7 +190,7 @@ fn push_lfs(w: &World, url: &str) {
         1,
         "the push and its uploads use the cached token"
     );
-    let lfs = lfs_requests(&w);
+    let lfs = lfs_requests(w);
     for (path, content) in &files {
         let oid = oid(content);
         // The fake stores an upload only when its SHA-256 is the object id.

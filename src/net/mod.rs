@@ -8,7 +8,7 @@
 pub(crate) mod answer;
 pub mod http;
 pub mod retry;
-pub(crate) mod roots;
+pub mod roots;
 pub mod settings;
 
 use url::Url;

@@ -203,7 +203,13 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
     // doctor reports what happens now: another process's recent failure
     // may be fixed already (or have been this process's setup).
     ctx.replay_failures = false;
-    match ctx.http.network() {
+    // The CA files are read here too: a bad one fails this check, not the token's.
+    let network = ctx.http.network().and_then(|n| {
+        crate::net::roots::load(n)
+            .map(|_| n)
+            .map_err(crate::net::http::HttpSetupError::Roots)
+    });
+    match network {
         Ok(network) => checks.push(Check::pass("network", network.summary())),
         Err(e) => {
             checks.push(Check::fail(

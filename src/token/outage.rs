@@ -76,16 +76,9 @@ pub fn record(dir: &Path, fp: &Fingerprint, failure: &Failure) -> io::Result<()>
 /// [`FAILURE_TTL_SECS`] at `now`. `Err` says why a file that is there was
 /// not believed (for the trace); it is then ignored.
 pub fn recent(dir: &Path, fp: &Fingerprint, now: i64) -> Result<Option<Failure>, String> {
-    let path = path(dir, fp);
-    let Some(text) =
-        read_private(&path, MAX_RECORD_BYTES).map_err(|e| format!("{}: {e}", path.display()))?
-    else {
+    let Some(stored) = read::<Stored>(&path(dir, fp), "a failure record", |s| s.v)? else {
         return Ok(None);
     };
-    let stored: Stored = serde_json::from_str(&text)
-        .ok()
-        .filter(|s: &Stored| s.v == FORMAT_VERSION)
-        .ok_or_else(|| format!("{} is not a failure record", path.display()))?;
     let age = now.saturating_sub(stored.at);
     Ok((0..FAILURE_TTL_SECS).contains(&age).then(|| Failure {
         kind: sanitize(&stored.kind),
@@ -116,15 +109,9 @@ fn refusals_path(dir: &Path, fp: &Fingerprint) -> PathBuf {
 /// within [`REFUSAL_WINDOW_SECS`] of `now`, and when the last was.
 pub fn refusals(dir: &Path, fp: &Fingerprint, now: i64) -> Result<Option<(u32, i64)>, String> {
     let path = refusals_path(dir, fp);
-    let Some(text) =
-        read_private(&path, MAX_RECORD_BYTES).map_err(|e| format!("{}: {e}", path.display()))?
-    else {
+    let Some(stored) = read::<Refusals>(&path, "a refusal record", |s| s.v)? else {
         return Ok(None);
     };
-    let stored: Refusals = serde_json::from_str(&text)
-        .ok()
-        .filter(|s: &Refusals| s.v == FORMAT_VERSION)
-        .ok_or_else(|| format!("{} is not a refusal record", path.display()))?;
     let age = now.saturating_sub(stored.last);
     Ok((0..REFUSAL_WINDOW_SECS)
         .contains(&age)
@@ -148,6 +135,25 @@ pub fn record_refusal(dir: &Path, fp: &Fingerprint, obtained: i64, now: i64) -> 
     .map_err(io::Error::other)?;
     write_private(dir, &format!("{fp}.refused"), text.as_bytes())?;
     Ok(count)
+}
+
+/// The record at `path`, if there is one and it is ours: a private regular
+/// file holding `what` in this version's format.
+fn read<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    version: impl Fn(&T) -> u32,
+) -> Result<Option<T>, String> {
+    let Some(text) =
+        read_private(path, MAX_RECORD_BYTES).map_err(|e| format!("{}: {e}", path.display()))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .ok()
+        .filter(|s| version(s) == FORMAT_VERSION)
+        .map(Some)
+        .ok_or_else(|| format!("{} is not {what}", path.display()))
 }
 
 /// Removes the record for `fp`; absent is fine.

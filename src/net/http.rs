@@ -87,10 +87,8 @@ fn builder(connect_timeout: Duration) -> ClientBuilder {
 /// its proxy (per URL: `NO_PROXY` and plain http to loopback go direct),
 /// the system's roots plus git's.
 pub fn outbound_client(network: &Network) -> Result<Client, HttpSetupError> {
-    let mut builder = match roots::load(network).map_err(HttpSetupError::Roots)? {
-        Roots::Only(certs) => builder(CONNECT_TIMEOUT).tls_certs_only(certs),
-        Roots::System(extra) => builder(CONNECT_TIMEOUT).tls_certs_merge(extra),
-    };
+    let roots = roots::load(network).map_err(HttpSetupError::Roots)?;
+    let mut builder = trusting(builder(CONNECT_TIMEOUT), roots);
     let _ = IN_USE.set(InUse {
         proxy: network.proxy.as_ref().map(ToString::to_string),
         roots: network.roots_summary(),
@@ -139,10 +137,25 @@ pub fn managed_identity_client(url: &str) -> Result<Client, HttpSetupError> {
             url: url.to_string(),
         });
     }
-    builder(MANAGED_IDENTITY_CONNECT_TIMEOUT)
+    // Nearly every endpoint is plain http on this machine or its host:
+    // loading the system's roots for them would only cost time.
+    let roots = if url.starts_with("https:") {
+        roots::load(&Network::default()).map_err(HttpSetupError::Roots)?
+    } else {
+        Roots::Only(Vec::new())
+    };
+    trusting(builder(MANAGED_IDENTITY_CONNECT_TIMEOUT), roots)
         .no_proxy()
         .build()
         .map_err(HttpSetupError::Build)
+}
+
+/// `builder` trusting `roots`.
+fn trusting(builder: ClientBuilder, roots: Roots) -> ClientBuilder {
+    match roots {
+        Roots::Only(certs) => builder.tls_certs_only(certs),
+        Roots::System(extra) => builder.tls_certs_merge(extra),
+    }
 }
 
 /// Managed-identity endpoints live on the host (IMDS at 169.254.169.254) or

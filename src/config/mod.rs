@@ -235,7 +235,7 @@ impl Config {
         if self.exists {
             self.file.display().to_string()
         } else {
-            format!("{} (create it; see the README)", self.file.display())
+            format!("{} (create it: see docs/guides.md)", self.file.display())
         }
     }
 

@@ -423,7 +423,7 @@ fn each_local_certificate_problem_is_explained_before_anything_is_sent() {
         &format!(r#""certificate": "{}""#, ec.display()),
         &["not an RSA key", "Entra accepts RSA"],
     );
-    // Unix modes only: Windows relies on the profile's ACLs (see the README).
+    // Unix modes only: Windows relies on the profile's ACLs (see docs/platforms.md).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

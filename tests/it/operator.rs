@@ -353,16 +353,18 @@ fn completions_for_four_shells_and_a_man_page() {
 }
 
 /// The documented way to call a REST API keeps the token off every command
-/// line (`ps` shows arguments to every user): the help and the README pipe
-/// the header into `curl -H @-`, and that pipeline works as written.
+/// line (`ps` shows arguments to every user): the help and the reference
+/// (docs/reference.md) pipe the header into `curl -H @-`, and that pipeline
+/// works as written.
 #[cfg(unix)]
 #[test]
 fn the_documented_curl_pipeline_works_and_keeps_the_token_off_argv() {
     let w = World::new();
     let help = w.helper(&["token", "--help"], "");
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    for (what, text) in [("token --help", &help.stdout), ("README", &readme)] {
+    let reference =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"))
+            .expect("docs/reference.md");
+    for (what, text) in [("token --help", &help.stdout), ("docs/reference.md", &reference)] {
         assert!(
             !text.contains("\"$(git-credential-entra token"),
             "{what} shows the token on a command line"

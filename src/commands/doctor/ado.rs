@@ -174,7 +174,7 @@ fn refusal(check: &'static str, url: &str, a: &Answer, org: &str) -> Check {
     } else if a.status == 401 {
         "Azure DevOps did not accept the token: check the audience and tenant checks above, and run git-credential-entra cache clear".into()
     } else {
-        "run again with -vv and compare with the troubleshooting table in the README".into()
+        "run again with -vv and compare with the table in docs/troubleshooting.md".into()
     };
     Check::fail(check, detail, fix)
 }

@@ -381,7 +381,7 @@ fn default_fix(e: &Error) -> String {
             "make the secret or certificate of identity '{identity}' readable by this user (see `git-credential-entra secret set --identity {identity}`)"
         ),
         Some(identity::Error::NoAutoSource { file, .. }) => format!(
-            "add an identity and a route for this organization to {file} (see the README's scenario guides)"
+            "add an identity and a route for this organization to {file} (see docs/guides.md)"
         ),
         Some(identity::Error::Entra { identity, .. }) => format!(
             "check identity '{identity}' (tenant, client id, credential) against its app registration"

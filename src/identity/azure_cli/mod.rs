@@ -11,7 +11,7 @@
 //! The token is cached like any other, so `az` runs about once an hour. The
 //! cache key holds the configured tenant only: `az logout` followed by
 //! `az login` as someone else keeps serving the first account's token until
-//! it expires, unless `git-credential-entra cache clear` is run (README).
+//! it expires, unless `git-credential-entra cache clear` is run (docs/guides.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};

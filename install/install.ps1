@@ -8,7 +8,9 @@ remotes to it in your global git config.
 .DESCRIPTION
 Installs to $env:LOCALAPPDATA\Programs\git-credential-entra\bin (or -Prefix),
 then runs `git-credential-entra configure`, which prints every change it makes
-and keeps the helper lines it replaces so `unconfigure` puts them back.
+and keeps the helper lines it replaces so `unconfigure` puts them back. While no
+identity can answer yet, configure writes nothing (the helpers you have keep
+working) and says to run it again once one can.
 Prerequisites (checked first, each with its fix): git; for building, Rust and
 cargo >= 1.89 (https://rustup.rs) with the MSVC build tools. -Uninstall runs
 `unconfigure`, then removes the binary (and the folders it created, if empty).

@@ -118,7 +118,8 @@ say "installed the man page $man"
 
 if [ "$configure" = 1 ]; then
     # With the prefix on PATH, configure writes `helper = entra`; otherwise
-    # the absolute path.
+    # the absolute path. While no identity can answer it writes nothing and
+    # says what to do (exit 0): the helpers the user had keep working.
     "$bin" configure || die "configure failed; fix the cause above and run: $bin configure"
 fi
 

@@ -107,9 +107,9 @@ pub enum Command {
     Secret(SecretCommand),
     /// Route Azure DevOps remotes to this helper in git's config (prints every change first).
     #[command(
-        after_help = "Examples:\n  git-credential-entra configure --dry-run\n  git-credential-entra configure\n  git-credential-entra configure --host https://ado.example.com"
+        after_help = "Examples:\n  git-credential-entra configure --dry-run\n  git-credential-entra configure\n  git-credential-entra configure --host https://ado.example.com\n\nWhile no identity can answer without a person (no identity in the config file, and no AZURE_* variables, workload identity, announced managed-identity endpoint or az on PATH for 'auto'), configure writes nothing, so the helpers git already has keep answering; --force takes over anyway."
     )]
-    Configure(ScopeArgs),
+    Configure(ConfigureArgs),
     /// Remove what configure wrote and restore the helper lines it replaced.
     #[command(after_help = "Example:\n  git-credential-entra unconfigure --global")]
     Unconfigure(ScopeArgs),
@@ -193,6 +193,16 @@ pub struct ScopeArgs {
     /// Print what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `configure …`: a scope, and whether to take over before an identity can answer.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigureArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Write the config even while no identity can answer (remotes then fail where git runs without a terminal until one can).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `token …`

@@ -144,6 +144,12 @@ impl GitConfig {
         }
     }
 
+    /// Whether git finds a repository from the current directory (which
+    /// `--local` needs).
+    pub fn in_repository(&self) -> bool {
+        program::run_bounded(&self.git, &["rev-parse", "--git-dir"], DEADLINE).is_some()
+    }
+
     /// Every value of `key` in `scope`, in file order.
     pub fn get_all(&self, scope: &Scope, key: &str) -> Result<Vec<String>, GitConfigError> {
         let args = with_scope(Some(scope), &["--null", "--get-all", key]);

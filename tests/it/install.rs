@@ -1,8 +1,13 @@
 //! install/install.sh into a temporary prefix and a temporary global git
 //! config, with the already-built binary (`--binary`), so the test does not
-//! run a second release build.
+//! run a second release build; and, through real git, that installing never
+//! breaks a credential that worked before.
 
-use crate::support::TestEnv;
+use crate::operator::with_identity;
+use crate::support::world::{NEW_GIT, OLD_GIT, World};
+use crate::support::{TestEnv, jwt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_git-credential-entra");
 
 fn script() -> String {
     format!("{}/install/install.sh", env!("CARGO_MANIFEST_DIR"))
@@ -26,11 +31,11 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
     let env = TestEnv::new();
-    let bin = env!("CARGO_BIN_EXE_git-credential-entra");
+    with_identity(&env);
     // A relative prefix, taken from the current directory (the env root).
     let out = env.run(
         env.git("sh")
-            .args([&script(), "--prefix", "inst", "--binary", bin]),
+            .args([&script(), "--prefix", "inst", "--binary", BIN]),
         b"",
     );
     assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
@@ -57,6 +62,15 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
         out.stdout
     );
     assert!(out.stdout.contains("is not on your PATH"), "{}", out.stdout);
+    // Not on PATH, so the undo command is the full path.
+    assert!(
+        out.stdout.contains(&format!(
+            "Undo with: {} unconfigure --global",
+            installed.display()
+        )),
+        "{}",
+        out.stdout
+    );
 
     let gitconfig = env.path().join("home/.gitconfig");
     let helpers = env.run(
@@ -88,6 +102,123 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
         "",
         "git config as before"
     );
+    assert!(
+        out.stdout
+            .contains(&format!("removed {}", installed.display())),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn install_sh_with_no_identity_leaves_the_git_config_alone_and_says_what_to_do() {
+    let env = TestEnv::new();
+    let gitconfig = env.path().join("home/.gitconfig");
+    let before = "[credential]\n\thelper = store\n[credential \"https://dev.azure.com\"]\n\thelper = manager\n";
+    std::fs::write(&gitconfig, before).expect("write");
+    let out = env.run(
+        env.git("sh")
+            .args([&script(), "--prefix", "inst", "--binary", BIN]),
+        b"",
+    );
+    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(std::fs::read_to_string(&gitconfig).expect("read"), before);
+    let installed = env
+        .path()
+        .join("inst/bin/git-credential-entra")
+        .canonicalize()
+        .expect("installed");
+    assert!(
+        out.stdout.contains("Not taken over: nothing was written"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("    {} configure --force", installed.display())),
+        "{}",
+        out.stdout
+    );
+}
+
+/// The newcomer's case: `credential.helper = store` holding a credential
+/// for Azure DevOps, and no identity yet. After `configure` (as install.sh
+/// runs it), a git without a terminal still gets the stored credential; once
+/// an identity exists and `configure` runs again, git gets a new Entra token
+/// from this helper, and the store neither answers nor receives it.
+#[test]
+fn a_stored_credential_keeps_working_until_an_identity_can_answer() {
+    let w = World::new();
+    let base = w.ado.base_url();
+    // The "PAT": a token the fake Azure DevOps accepts as a Basic password,
+    // obtained outside the helper's cache.
+    let token = w.env.run(
+        w.env
+            .helper()
+            .env("GIT_CREDENTIAL_ENTRA_CACHE", "none")
+            .args(["token", &format!("{base}/contoso")]),
+        b"",
+    );
+    assert!(token.status.success(), "{}", token.stderr);
+    let stored = token.stdout.trim().to_string();
+    let credentials = w.env.path().join("home/.git-credentials");
+    let line = format!("http://pat:{stored}@{}\n", w.ado.host());
+    std::fs::write(&credentials, &line).expect("write");
+    w.env.planted(&credentials);
+    std::fs::write(
+        w.env.path().join("home/.gitconfig"),
+        "[credential]\n\thelper = store\n",
+    )
+    .expect("write");
+    // No identity: no config file.
+    std::fs::remove_file(w.env.config_path()).expect("remove the config");
+
+    let configure = |w: &World| {
+        let out = w.helper(&["configure", "--host", &base], "");
+        assert!(out.status.success(), "{}", out.stderr);
+        out.stdout
+    };
+    let fill = |w: &World| {
+        let out = w.env.run(
+            w.env.git(NEW_GIT).args(["credential", "fill"]),
+            format!("url={}\n\n", w.repo_url).as_bytes(),
+        );
+        assert!(out.status.success(), "git credential fill: {}", out.stderr);
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("password="))
+            .expect("a password")
+            .to_string()
+    };
+    let clone = |w: &World, git: &str, dir: &str| {
+        w.env.git_ok(git, &["clone", "-q", &w.repo_url, dir]);
+    };
+
+    let said = configure(&w);
+    assert_eq!(fill(&w), stored, "the store still answers: {said}");
+    clone(&w, NEW_GIT, "before");
+    assert!(said.contains("Not taken over"), "{said}");
+    // git's approve hands the credential back to the store, which rewrites it.
+    let kept = std::fs::read_to_string(&credentials).expect("read");
+    assert!(kept.contains(&stored), "{kept}");
+
+    w.write_config("");
+    let said = configure(&w);
+    assert!(said.contains("Done:"), "{said}");
+    let ours = fill(&w);
+    assert_ne!(ours, stored, "the stored credential is no longer used");
+    assert!(jwt::verify(&ours).is_some(), "a token from the fake Entra");
+    clone(&w, NEW_GIT, "after");
+    // git < 2.46 ignores `ephemeral`: the masked store still gets nothing.
+    if std::path::Path::new(OLD_GIT).is_file() {
+        clone(&w, OLD_GIT, "after-old-git");
+    }
+    let after = std::fs::read_to_string(&credentials).expect("read");
+    assert!(
+        !after.contains(&ours),
+        "our token never reaches ~/.git-credentials"
+    );
+    assert_eq!(after, kept, "the store was not asked to keep anything");
 }
 
 #[test]

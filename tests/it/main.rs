@@ -62,6 +62,7 @@ mod leaks;
 mod trust;
 
 // What humans run and see: commands, prompts, doctor.
+mod configure;
 mod doctor;
 mod humans;
 mod operator;

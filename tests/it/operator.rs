@@ -2,7 +2,7 @@
 //! real git config files, token in its three formats (the header used in a
 //! real HTTP request to the fake Azure DevOps), identities, completions.
 
-use crate::support::world::{CLIENT, World};
+use crate::support::world::{CLIENT, TENANT, World};
 use crate::support::{TestEnv, jwt};
 
 /// Every entry of a git config file, as git reads it.
@@ -25,9 +25,18 @@ fn helper(env: &TestEnv, args: &[&str]) -> crate::support::RunOutput {
     env.run(env.helper().args(args), b"")
 }
 
+/// A config file with one identity: `configure` takes over only once
+/// something can answer (tests/it/configure.rs).
+pub fn with_identity(env: &TestEnv) {
+    env.write_config(&format!(
+        r#"{{ "identities": {{ "ci": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{CLIENT}", "client_secret_env": "CI_SECRET" }} }} }}"#
+    ));
+}
+
 #[test]
 fn configure_twice_is_byte_identical_and_unconfigure_restores_manager_and_store() {
     let env = TestEnv::new();
+    with_identity(&env);
     let file = global(&env);
     let before = "[credential]\n\thelper = store\n[credential \"https://dev.azure.com\"]\n\thelper = manager\n";
     std::fs::write(&file, before).expect("write gitconfig");
@@ -119,6 +128,7 @@ fn configure_twice_is_byte_identical_and_unconfigure_restores_manager_and_store(
 #[test]
 fn a_file_scope_with_an_empty_start_is_left_empty_and_prior_use_http_path_comes_back() {
     let env = TestEnv::new();
+    with_identity(&env);
     let file = env.path().join("team.gitconfig");
     let file = file.to_str().expect("utf8");
     std::fs::write(
@@ -156,6 +166,7 @@ fn a_file_scope_with_an_empty_start_is_left_empty_and_prior_use_http_path_comes_
 #[test]
 fn configure_names_the_helper_entra_when_this_binary_is_on_path() {
     let mut env = TestEnv::new();
+    with_identity(&env);
     let dir = std::path::Path::new(env!("CARGO_BIN_EXE_git-credential-entra"))
         .parent()
         .expect("bin dir")
@@ -182,33 +193,6 @@ fn configure_names_the_helper_entra_when_this_binary_is_on_path() {
         )
         .stdout;
     assert_eq!(got, "\nentra\n");
-}
-
-#[test]
-fn configure_without_any_identity_says_what_to_write() {
-    let env = TestEnv::new();
-    let out = helper(&env, &["configure"]);
-    assert!(out.status.success(), "{}", out.stderr);
-    assert!(
-        out.stdout.contains("no identity can answer yet"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&env.config_path().display().to_string()),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("\"routes\""),
-        "an example to write: {}",
-        out.stdout
-    );
-    // With a config file, nothing to warn about.
-    let w = World::new();
-    let out = w.helper(&["configure"], "");
-    assert!(!out.stdout.contains("no identity"), "{}", out.stdout);
 }
 
 #[test]
@@ -364,7 +348,10 @@ fn the_documented_curl_pipeline_works_and_keeps_the_token_off_argv() {
     let reference =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"))
             .expect("docs/reference.md");
-    for (what, text) in [("token --help", &help.stdout), ("docs/reference.md", &reference)] {
+    for (what, text) in [
+        ("token --help", &help.stdout),
+        ("docs/reference.md", &reference),
+    ] {
         assert!(
             !text.contains("\"$(git-credential-entra token"),
             "{what} shows the token on a command line"

@@ -13,22 +13,24 @@
 //! line elsewhere that ours now masks, is printed before anything is written.
 
 use std::io::Write;
-use std::path::Path;
 
-use crate::app::cli::ScopeArgs;
+use crate::app::cli::{ConfigureArgs, ScopeArgs};
 use crate::app::error::Error;
 use crate::app::session::Session;
 use crate::azure_devops::HostEntry;
 use crate::git::config::{self as gitconfig, GitConfig, GitConfigError, Scope};
 
+mod binary;
+mod readiness;
 mod report;
-use report::{explain_identity, report_masked};
+pub use binary::is_ours;
+use binary::{Binary, shell_word};
+use report::report_masked;
 
 /// The sections every configuration has.
 const DEFAULT_SECTIONS: [&str; 2] = ["https://dev.azure.com", "https://*.visualstudio.com"];
 /// Where replaced lines are kept (git lower-cases key names on output).
 const SAVED: &str = "entraSaved";
-const BIN: &str = "git-credential-entra";
 
 /// A section's keys in the scope being changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -58,57 +60,6 @@ fn key(url: &str, name: &str) -> String {
     format!("credential.{url}.{name}")
 }
 
-/// Whether a `helper` value runs this helper: `entra`, `git-credential-entra`,
-/// or a path ending in it (possibly as `!'path'`), with no arguments.
-pub fn is_ours(value: &str) -> bool {
-    let v = value.trim();
-    let v = v.strip_prefix('!').unwrap_or(v).trim();
-    let v = v
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-        .unwrap_or(v);
-    let v = v.replace("'\\''", "'");
-    let name = v.rsplit(['/', '\\']).next().unwrap_or(&v);
-    v == "entra" || name == BIN || name == format!("{BIN}.exe")
-}
-
-/// The `helper` value for this binary: `entra` when `git-credential-entra`
-/// on PATH is this very binary, else its absolute path (shell-quoted with
-/// `!'…'` when it holds a space or another character the shell would read:
-/// git runs helper paths through the shell).
-fn helper_value(path_var: Option<&str>) -> Result<String, Error> {
-    let exe = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .map_err(|e| {
-            Error::Command(format!(
-                "configure: cannot find where this program is installed ({e}). Fix: run it by its absolute path"
-            ))
-        })?;
-    let on_path = path_var
-        .map(|p| std::env::split_paths(p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(format!("{BIN}{}", std::env::consts::EXE_SUFFIX)))
-        .find(|candidate| candidate.is_file());
-    if on_path.and_then(|p| p.canonicalize().ok()).as_deref() == Some(exe.as_path()) {
-        return Ok("entra".into());
-    }
-    Ok(quote_path(&exe))
-}
-
-fn quote_path(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    let plain = text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:\\".contains(c));
-    if plain {
-        text.into_owned()
-    } else {
-        format!("!'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
 /// The scope the flags chose (`--global` when none).
 pub fn scope_of(args: &ScopeArgs) -> Scope {
     match (&args.file, args.system, args.local) {
@@ -134,10 +85,42 @@ fn io(e: std::io::Error) -> Error {
     Error::Io(e)
 }
 
-/// `configure`.
-pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let scope = scope_of(args);
+/// git, and for `--local` a repository around the current directory:
+/// outside one git would only say `fatal: --local can only be used inside a
+/// git repository`.
+fn open(session: &Session, scope: &Scope, verb: &str) -> Result<GitConfig, Error> {
     let git = GitConfig::find(session.env).map_err(git_err)?;
+    if *scope == Scope::Local && !git.in_repository() {
+        return Err(Error::Command(format!(
+            "{verb} --local: the current directory is not inside a git repository, and --local writes that repository's .git/config. Fix: cd into the repository whose remotes should use this helper and run it again, or use --global (every repository of this user)"
+        )));
+    }
+    Ok(git)
+}
+
+/// The flags a person repeats to run `configure` again the same way.
+fn repeated_flags(args: &ScopeArgs, scope: &Scope) -> String {
+    let mut flags = String::new();
+    match scope {
+        Scope::Global => {}
+        Scope::File(f) => flags.push_str(&format!(" --file {}", shell_word(&f.to_string_lossy()))),
+        other => flags.push_str(&format!(" {}", other.flag())),
+    }
+    for h in &args.hosts {
+        flags.push_str(&format!(" --host {}", shell_word(h)));
+    }
+    flags
+}
+
+/// `configure`.
+pub fn configure(
+    session: &Session,
+    args: &ConfigureArgs,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let (args, force) = (&args.scope, args.force);
+    let scope = scope_of(args);
+    let git = open(session, &scope, "configure")?;
     let config = session.config();
     let mut urls: Vec<String> = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
     for raw in &args.hosts {
@@ -153,7 +136,11 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
         seen.push(u.clone());
         new
     });
-    let helper = helper_value(session.env.get("PATH"))?;
+    let path_var = session.env.get("PATH");
+    let binary = Binary::locate(path_var)?;
+    let helper = binary.helper_value();
+    let command = binary.command();
+    let ready = readiness::check(session, &config);
     writeln!(
         out,
         "git-credential-entra configure {} ({}):",
@@ -162,16 +149,18 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
     )
     .map_err(io)?;
     let mut writes = Vec::new();
+    let mut already_ours = false;
     for url in &urls {
         let before = Section::read(&git, &scope, url).map_err(git_err)?;
         let wanted_helpers = vec![String::new(), helper.clone()];
         let wanted_use = vec!["true".to_string()];
         writeln!(out, "  [credential \"{url}\"]").map_err(io)?;
+        already_ours |= before.configured_by_us();
         if before.helpers == wanted_helpers && before.use_http_path == wanted_use {
             writeln!(out, "    already configured; unchanged").map_err(io)?;
             continue;
         }
-        // Lines that are not ours are kept; ours (an older path, the mask)
+        // Lines that are not ours are kept; ours (another path, the mask)
         // are simply rewritten.
         let mut saved = before.saved.clone();
         let first_time = !before.configured_by_us();
@@ -197,7 +186,7 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
         for h in &foreign {
             writeln!(
                 out,
-                "    replaces helper = {h}   (kept as {SAVED}; `git-credential-entra unconfigure {}` puts it back)",
+                "    replaces helper = {h}   (kept as {SAVED}; `{command} unconfigure {}` puts it back)",
                 scope.flag()
             )
             .map_err(io)?;
@@ -207,11 +196,12 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
             .iter()
             .filter(|h| is_ours(h) && **h != helper)
         {
-            writeln!(
-                out,
-                "    replaces helper = {h}   (an older installation of this helper)"
-            )
-            .map_err(io)?;
+            let which = if binary.runs(h, path_var) {
+                "this same binary, named differently now that PATH changed"
+            } else {
+                "another installation of this helper"
+            };
+            writeln!(out, "    replaces helper = {h}   ({which})").map_err(io)?;
         }
         writeln!(
             out,
@@ -234,22 +224,41 @@ pub fn configure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Re
         writes.push((url.clone(), saved));
     }
     report_masked(&git, &scope, &urls, out)?;
+    // Nothing can answer yet: the helpers git has keep answering (readiness.rs).
+    let hold = ready.is_err() && !force;
+    let mut taken_over = already_ours;
     if writes.is_empty() {
         writeln!(out, "Nothing to change.").map_err(io)?;
     } else if args.dry_run {
         writeln!(out, "Nothing written (--dry-run).").map_err(io)?;
-    } else {
+        taken_over |= force;
+    } else if !hold {
         for (url, saved) in &writes {
             apply(&git, &scope, url, &helper, saved).map_err(git_err)?;
         }
         writeln!(
             out,
-            "Done: git now asks git-credential-entra for these remotes. Undo with: git-credential-entra unconfigure {}",
+            "Done: git now asks git-credential-entra for these remotes. Undo with: {command} unconfigure {}",
             scope.flag()
         )
         .map_err(io)?;
+        taken_over = true;
+    } else if already_ours {
+        // A partly wired scope (a new --host) stays as it was.
+        writeln!(
+            out,
+            "Nothing written: the sections above that are not yet configured stay as they are until an identity can answer (or --force)."
+        )
+        .map_err(io)?;
     }
-    explain_identity(session, config, out)
+    readiness::Outcome {
+        taken_over,
+        dry_run: args.dry_run,
+        command: &command,
+        flags: &repeated_flags(args, &scope),
+        scope_flag: &scope.flag(),
+    }
+    .explain(&ready, out)
 }
 
 /// Writes one section: the copy first, so an interrupted run never loses a line.
@@ -280,7 +289,7 @@ fn apply(
 /// holds a copy of replaced lines, goes back to what it held before.
 pub fn unconfigure(session: &Session, args: &ScopeArgs, out: &mut dyn Write) -> Result<(), Error> {
     let scope = scope_of(args);
-    let git = GitConfig::find(session.env).map_err(git_err)?;
+    let git = open(session, &scope, "unconfigure")?;
     let pattern = format!(r"^credential\..*\.(helper|{})$", SAVED.to_ascii_lowercase());
     let entries = git.get_regexp(Some(&scope), &pattern).map_err(git_err)?;
     let mut urls: Vec<String> = Vec::new();

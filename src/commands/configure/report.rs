@@ -1,14 +1,11 @@
 //! What `configure` says besides its own changes: the helper lines it now
-//! masks for our remotes (and a PAT a masked `store` may still hold), and
-//! whether any identity can answer yet.
+//! masks for our remotes (and a PAT a masked `store` may still hold).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::{io, is_ours};
 use crate::app::error::Error;
-use crate::app::session::Session;
-use crate::config::{AUTO, Config};
 use crate::git::config::{Entry, GitConfig, Scope, credential_url};
 
 /// Helper lines in any scope that the empty `helper =` now masks for our
@@ -128,43 +125,3 @@ fn report_stored_pats(out: &mut dyn Write) -> Result<(), Error> {
     }
     Ok(())
 }
-
-/// Says when no identity can answer yet, and what to write.
-pub(super) fn explain_identity(
-    session: &Session,
-    config: Result<Config, Error>,
-    out: &mut dyn Write,
-) -> Result<(), Error> {
-    match config {
-        Err(e) => writeln!(
-            out,
-            "Warning: remotes will fail until the helper's config is fixed: {e}"
-        )
-        .map_err(io),
-        Ok(c) if c.exists => Ok(()),
-        Ok(c) => match session.resolve(AUTO, &c) {
-            Ok(id) => writeln!(
-                out,
-                "No config file at {}: every Azure DevOps remote uses 'auto', which found {id}.",
-                c.file.display()
-            )
-            .map_err(io),
-            Err(e) => writeln!(
-                out,
-                "Warning: no identity can answer yet, so Azure DevOps remotes will fail: there is no config file at {file}, and {e}\nWrite {file}, for example:\n{example}",
-                file = c.file.display(),
-                example = EXAMPLE
-            )
-            .map_err(io),
-        },
-    }
-}
-
-const EXAMPLE: &str = r#"  {
-    "identities": {
-      "ci": { "type": "service-principal", "tenant": "contoso.onmicrosoft.com",
-              "client_id": "00001111-aaaa-2222-bbbb-3333cccc4444",
-              "client_secret_env": "CI_CLIENT_SECRET" }
-    },
-    "routes": [ { "url": "https://dev.azure.com/contoso", "identity": "ci" } ]
-  }"#;

@@ -1,5 +1,8 @@
 //! Unit tests of `configure` and `unconfigure` (the git config they write and undo).
 
+use std::path::Path;
+
+use super::binary::{quote_path, shell_word};
 use super::*;
 
 #[test]
@@ -38,6 +41,9 @@ fn paths_the_shell_would_split_are_quoted() {
     assert!(is_ours(&quote_path(Path::new(
         "/home/it's me/git-credential-entra"
     ))));
+    // What a person pastes into a shell: no `!`.
+    assert_eq!(shell_word("/opt/bin/x"), "/opt/bin/x");
+    assert_eq!(shell_word("/home/it's me/x"), r"'/home/it'\''s me/x'");
 }
 
 #[test]

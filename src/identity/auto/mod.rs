@@ -149,10 +149,7 @@ fn managed_identity(
         && !named
         && !probe.answers(authority)
     {
-        return Ok(Err(format!(
-            "no IMDS answered at {authority} {}",
-            probe::describe_miss()
-        )));
+        return Ok(Err(probe.miss(authority)));
     }
     let selector = match env.get("AZURE_CLIENT_ID") {
         None => MiSelector::System,

@@ -21,15 +21,6 @@ const HIT_MEMORY_SECS: i64 = 24 * 3600;
 const MISS_MEMORY_SECS: i64 = 5 * 60;
 const PROBE_FILE: &str = "imds-probe.json";
 
-/// `within 1000 ms; remembered for 5 minutes`, for the skip reason.
-pub fn describe_miss() -> String {
-    format!(
-        "within {} ms; remembered for {} minutes",
-        PROBE_TIMEOUT.as_millis(),
-        MISS_MEMORY_SECS / 60
-    )
-}
-
 /// Whether IMDS answers here, remembered in the cache directory.
 pub struct ImdsProbe<'a> {
     memory: Option<&'a Path>,
@@ -55,9 +46,10 @@ impl<'a> ImdsProbe<'a> {
         }
     }
 
-    /// A probe that never asks the network: IMDS is taken as absent. For
-    /// tests of resolution, which must not reach a real endpoint.
-    #[cfg(test)]
+    /// A probe that never asks the network and remembers nothing: IMDS is
+    /// taken as absent. For `configure`, which decides whether an identity
+    /// can answer without waiting on a VM endpoint (IMDS there is unknown,
+    /// so not counted), and for tests, which must not reach a real endpoint.
     pub fn offline(trace: &'a Trace) -> ImdsProbe<'a> {
         ImdsProbe {
             memory: None,
@@ -80,7 +72,12 @@ impl<'a> ImdsProbe<'a> {
             ));
             return present;
         }
-        let present = self.live && probe(authority);
+        if !self.live {
+            self.trace
+                .detail(format_args!("auto: IMDS at {authority} not probed"));
+            return false;
+        }
+        let present = probe(authority);
         self.trace.detail(format_args!(
             "auto: IMDS at {authority} {} a {} ms probe",
             if present {
@@ -92,6 +89,22 @@ impl<'a> ImdsProbe<'a> {
         ));
         self.remember(authority, present);
         present
+    }
+
+    /// Why the managed identity was skipped when IMDS did not answer, for
+    /// `auto`'s list of what it tried.
+    pub fn miss(&self, authority: &str) -> String {
+        if self.live {
+            format!(
+                "no IMDS answered at {authority} within {} ms; remembered for {} minutes",
+                PROBE_TIMEOUT.as_millis(),
+                MISS_MEMORY_SECS / 60
+            )
+        } else {
+            format!(
+                "IMDS at {authority} not asked: this command does not wait on the network for it"
+            )
+        }
     }
 
     fn recall(&self, authority: &str) -> Option<bool> {

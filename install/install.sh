@@ -8,10 +8,14 @@ Usage: install/install.sh [--prefix DIR] [--binary FILE] [--no-configure]
        install/install.sh --uninstall [--prefix DIR]
 
 Builds git-credential-entra in release mode, installs it to DIR/bin (default
-~/.local/bin) with its man page in DIR/share/man/man1, and runs
-`git-credential-entra configure`, which prints every change it makes to your
-global git config (and keeps the helper lines it replaces, so
-`git-credential-entra unconfigure` puts them back).
+~/.local/bin) with its man page in DIR/share/man/man1 and its bash, zsh and
+fish completions under DIR/share, and runs `git-credential-entra configure`,
+which prints every change it makes to your global git config (and keeps the
+helper lines it replaces, so `git-credential-entra unconfigure` puts them
+back). While no identity can answer yet (no config file with an identity, no
+credentials `auto` can use here), configure changes nothing, so the
+credential helpers you have keep working: write an identity, then run
+`git-credential-entra configure` again.
 
 Prerequisites (checked first, each with its fix): git; for building, Rust and
 cargo >= 1.89 (https://rustup.rs) and a C compiler (cc, gcc or clang).
@@ -21,7 +25,7 @@ Options:
   --binary FILE    install this already-built binary instead of building
                    (e.g. target/release/git-credential-entra)
   --no-configure   do not touch the git config
-  --uninstall      run `unconfigure`, then remove the binary and the man page
+  --uninstall      run `unconfigure`, then remove what install put there
   -h, --help       this text
 EOF
 }
@@ -47,31 +51,52 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$prefix" ] || die "--prefix needs a directory"
 
-# An absolute prefix: a relative one would put a broken path in the git config.
-if [ "$uninstall" = 1 ] && [ ! -d "$prefix" ]; then
-    say "nothing installed under $prefix"
-    exit 0
-fi
-mkdir -p "$prefix" || die "cannot create $prefix"
-prefix=$(cd "$prefix" && pwd -P)
-bindir="$prefix/bin"
-mandir="$prefix/share/man/man1"
-bin="$bindir/git-credential-entra"
-man="$mandir/git-credential-entra.1"
+# Where each file goes, under an absolute prefix (a relative one would put a
+# broken path in the git config). The prefix must exist first.
+locate() {
+    prefix=$(cd "$prefix" && pwd -P)
+    bindir="$prefix/bin"
+    mandir="$prefix/share/man/man1"
+    bin="$bindir/git-credential-entra"
+    man="$mandir/git-credential-entra.1"
+    # Where bash-completion, zsh (site-functions) and fish look under a prefix.
+    bash_completion="$prefix/share/bash-completion/completions/git-credential-entra"
+    zsh_completion="$prefix/share/zsh/site-functions/_git-credential-entra"
+    fish_completion="$prefix/share/fish/vendor_completions.d/git-credential-entra.fish"
+}
 
 if [ "$uninstall" = 1 ]; then
+    if [ ! -d "$prefix" ]; then
+        say "nothing installed under $prefix"
+        exit 0
+    fi
+    locate
     if [ -x "$bin" ]; then
         say "removing the git config that configure wrote"
         "$bin" unconfigure || die "unconfigure failed; the binary is left in place so you can retry: $bin unconfigure"
     else
         say "no binary at $bin; not touching the git config"
     fi
-    rm -f "$bin" "$man"
+    removed=0
+    for f in "$bin" "$man" "$bash_completion" "$zsh_completion" "$fish_completion"; do
+        if [ -e "$f" ]; then
+            rm -f "$f" && say "removed $f" && removed=1
+        fi
+    done
+    [ "$removed" = 1 ] || say "nothing to remove under $prefix"
     # Directories this script created, only if nothing else lives there.
-    for d in "$mandir" "$prefix/share/man" "$prefix/share" "$bindir"; do
+    for d in "$mandir" "$prefix/share/man" \
+        "$prefix/share/bash-completion/completions" "$prefix/share/bash-completion" \
+        "$prefix/share/zsh/site-functions" "$prefix/share/zsh" \
+        "$prefix/share/fish/vendor_completions.d" "$prefix/share/fish" \
+        "$prefix/share" "$bindir"; do
         rmdir "$d" 2>/dev/null || true
     done
-    say "removed $bin and $man"
+    # Completion scripts written by hand where the docs suggest (outside the prefix) stay.
+    for f in "${XDG_DATA_HOME:-$HOME/.local/share}/bash-completion/completions/git-credential-entra" \
+        "${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions/git-credential-entra.fish"; do
+        [ ! -e "$f" ] || say "stays: $f (a completion script install.sh did not write; delete it if you no longer want it)"
+    done
     exit 0
 fi
 
@@ -102,6 +127,9 @@ if [ -z "$binary" ]; then
 fi
 [ "$missing" = 0 ] || exit 1
 
+mkdir -p "$prefix" || die "cannot create $prefix"
+locate
+
 if [ -z "$binary" ]; then
     say "building in release mode (a few minutes the first time; cargo shows its progress)"
     (cd "$here" && cargo build --release --locked) || die "the build failed (see above)"
@@ -115,6 +143,14 @@ cp "$binary" "$bin.tmp.$$" && chmod 755 "$bin.tmp.$$" && mv -f "$bin.tmp.$$" "$b
 say "installed $bin ($("$bin" --version))"
 "$bin" manpage > "$man.tmp.$$" && mv -f "$man.tmp.$$" "$man"
 say "installed the man page $man"
+for pair in "bash $bash_completion" "zsh $zsh_completion" "fish $fish_completion"; do
+    shell=${pair%% *}
+    file=${pair#* }
+    mkdir -p "$(dirname "$file")" &&
+        "$bin" completions "$shell" > "$file.tmp.$$" && mv -f "$file.tmp.$$" "$file" ||
+        die "cannot write the $shell completions to $file"
+done
+say "installed completions for bash, zsh and fish under $prefix/share (zsh needs fpath+=($prefix/share/zsh/site-functions) in ~/.zshrc, before compinit)"
 
 if [ "$configure" = 1 ]; then
     # With the prefix on PATH, configure writes `helper = entra`; otherwise

@@ -71,6 +71,14 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
         "{}",
         out.stdout
     );
+    for completion in [
+        "share/bash-completion/completions/git-credential-entra",
+        "share/zsh/site-functions/_git-credential-entra",
+        "share/fish/vendor_completions.d/git-credential-entra.fish",
+    ] {
+        let text = std::fs::read_to_string(prefix.join(completion)).expect(completion);
+        assert!(text.contains("unconfigure"), "{completion}");
+    }
 
     let gitconfig = env.path().join("home/.gitconfig");
     let helpers = env.run(
@@ -107,6 +115,60 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
             .contains(&format!("removed {}", installed.display())),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn uninstall_names_what_stays_and_a_second_one_claims_nothing() {
+    let env = TestEnv::new();
+    let run = |args: &[&str]| {
+        let out = env.run(env.git("sh").arg(script()).args(args), b"");
+        assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+        out.stdout
+    };
+    run(&["--prefix", "inst", "--binary", BIN, "--no-configure"]);
+    // A completion script written by hand, as the docs show: named, kept.
+    let fish = env
+        .path()
+        .join("config/fish/completions/git-credential-entra.fish");
+    std::fs::create_dir_all(fish.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&fish, "complete -c git-credential-entra\n").expect("write");
+    let first = run(&["--uninstall", "--prefix", "inst"]);
+    assert!(first.contains("removed "), "{first}");
+    assert!(
+        first.contains(&format!("stays: {}", fish.display())),
+        "{first}"
+    );
+    assert!(fish.is_file());
+    let again = run(&["--uninstall", "--prefix", "inst"]);
+    assert!(!again.contains("removed"), "{again}");
+    assert!(again.contains("nothing to remove"), "{again}");
+}
+
+#[test]
+fn install_sh_checks_prerequisites_before_creating_the_prefix() {
+    let env = TestEnv::new();
+    // A PATH with the tools the script uses, but no git.
+    let tools = env.path().join("tools");
+    std::fs::create_dir(&tools).expect("mkdir");
+    for tool in ["mkdir", "dirname"] {
+        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{tool} on PATH"));
+        std::os::unix::fs::symlink(found, tools.join(tool)).expect("symlink");
+    }
+    let out = env.run(
+        env.git("/bin/sh")
+            .args([&script(), "--prefix", "new", "--binary", BIN])
+            .env("PATH", &tools),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("missing git"), "{}", out.stderr);
+    assert!(
+        !env.path().join("new").exists(),
+        "nothing is written before the prerequisites are checked"
     );
 }
 

@@ -145,6 +145,7 @@ fn uninstall_names_what_stays_and_a_second_one_claims_nothing() {
     assert!(again.contains("nothing to remove"), "{again}");
 }
 
+#[cfg(unix)]
 #[test]
 fn install_sh_checks_prerequisites_before_creating_the_prefix() {
     let env = TestEnv::new();

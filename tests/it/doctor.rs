@@ -245,6 +245,23 @@ fn no_route_and_no_auto_source_is_caught() {
     assert_fails(&out, "route", "configure an identity and a route");
 }
 
+/// doctor's route check for an unrouted organization says what `get` says:
+/// the same lead and fallback on its line, the same fix under it.
+#[test]
+fn an_unrouted_organization_gets_the_words_get_prints() {
+    let w = World::new();
+    w.configure_git();
+    let (_, lead, fix, fallback) = crate::routing::unrouted_message(&w);
+    let out = doctor(
+        &w,
+        &[&format!("{}/fabrikam/proj/_git/repo", w.ado.base_url())],
+    );
+    assert_fails(&out, "route", &fix);
+    let (l, f) = line(&out.stdout, "route");
+    assert_eq!(l, format!("✗ route: {lead}; {fallback}"));
+    assert_eq!(f, Some(format!("    fix: {fix}").as_str()));
+}
+
 #[test]
 fn an_unreadable_secret_and_certificate_are_caught() {
     let mut w = World::new();

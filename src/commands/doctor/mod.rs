@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::app::cli::DoctorArgs;
 use crate::app::error::Error;
-use crate::app::session::{Session, Why};
+use crate::app::session::{Choice, Session, Why};
 use crate::azure_devops::tenant;
 use crate::azure_devops::{RESOURCE, Target};
 use crate::context::Context;
@@ -173,17 +173,19 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         }
     };
     checks.extend(wiring::git_config(session, &config, &target));
-    let identity = match session.route(&target, &config).and_then(|choice| {
-        let id = session.resolve(&choice.name, &config)?;
-        Ok((id, choice.why))
+    let (identity, choice) = match session.route(&target, &config).and_then(|choice| {
+        let id = session
+            .resolve(&choice.name, &config)
+            .map_err(|e| choice.explain(e))?;
+        Ok((id, choice))
     }) {
-        Ok((id, why)) => {
-            let why = match (why, &session.identity_flag) {
+        Ok((id, choice)) => {
+            let why = match (&choice.why, &session.identity_flag) {
                 (Why::Flag, Some(flag)) => format!("--identity {flag}"),
                 (why, _) => why.to_string(),
             };
             checks.push(Check::pass("identity", format!("{id}, chosen by {why}")));
-            id
+            (id, choice)
         }
         Err(e) => {
             checks.push(from_error("identity", &e));
@@ -231,7 +233,7 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         ));
         t.id
     });
-    let Some(token) = acquire(&ctx, &identity, &target, checks) else {
+    let Some(token) = acquire(&ctx, &identity, &choice, &target, checks) else {
         return;
     };
     let ok = claims(&token, &identity, org_tenant.as_deref(), checks);
@@ -250,6 +252,7 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
 fn acquire(
     ctx: &Context,
     identity: &Resolved,
+    choice: &Choice,
     target: &Target,
     checks: &mut Vec<Check>,
 ) -> Option<crate::token::AccessToken> {
@@ -270,7 +273,7 @@ fn acquire(
             Some(token)
         }
         Err(e) => {
-            checks.push(from_error("token", &e.into()));
+            checks.push(from_error("token", &choice.explain(e.into())));
             None
         }
     }
@@ -353,6 +356,18 @@ fn audience_and_tenant(aud: &str, tid: &str, org_tenant: Option<&str>, name: &st
 /// A failed step as a ✗ check: the error's own text (which names the
 /// identity) split at its `Fix:`; errors without one get the fix for their kind.
 fn from_error(step: &'static str, e: &Error) -> Check {
+    if let Error::Unrouted { route, fallback } = e {
+        // The words `get` prints, with the fallback before the fix.
+        return Check::fail(
+            "route",
+            format!(
+                "{}; the fallback 'auto' {}",
+                route.lead(),
+                fallback.as_fallback()
+            ),
+            route.fix(),
+        );
+    }
     let text = e.to_string();
     let (detail, fix) = match text.split_once("Fix:") {
         Some((d, f)) => (

@@ -16,7 +16,6 @@ use serde::Serialize;
 use crate::app::cli::DoctorArgs;
 use crate::app::error::Error;
 use crate::app::session::{Choice, Session, Why};
-use crate::azure_devops::tenant;
 use crate::azure_devops::{RESOURCE, Target};
 use crate::context::Context;
 use crate::entra::is_guid;
@@ -141,8 +140,20 @@ fn render(checks: &[Check], colour: bool) -> String {
 /// Runs the checks in order, stopping where a later one cannot mean anything.
 fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
     let config = match session.config() {
-        Ok(c) => {
+        Ok(c) if c.exists => {
             checks.push(Check::pass("config", c.describe_file()));
+            c
+        }
+        // Only `auto` can answer: it may, but no organization can be routed.
+        Ok(c) => {
+            checks.push(Check::warn(
+                "config",
+                format!(
+                    "{} does not exist, so every remote uses the built-in 'auto'",
+                    c.file.display()
+                ),
+                "create it to route organizations to identities (see docs/guides.md)",
+            ));
             c
         }
         Err(e) => {
@@ -223,15 +234,9 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         }
     }
     let org_tenant = target.org.as_ref().map(|org| {
-        let t = tenant::discover(&ctx.http, org, &target.base, &[], session.cache_dir().ok());
-        checks.push(Check::pass(
-            "org-tenant",
-            format!(
-                "organization '{org}' belongs to tenant {} ({})",
-                t.id, t.how
-            ),
-        ));
-        t.id
+        let (check, id) = ado::org_tenant(&ctx.http, &target, org, session.cache_dir().ok());
+        checks.push(check);
+        id
     });
     let Some(token) = acquire(&ctx, &identity, &choice, &target, checks) else {
         return;

@@ -286,6 +286,29 @@ fn a_failed_tenant_lookup_and_a_missing_config_are_warnings() {
     );
 }
 
+/// A mistyped key: doctor's fix names the key meant, not "-vv".
+#[test]
+fn a_mistyped_key_gets_the_key_meant_as_its_fix() {
+    let w = World::new();
+    w.configure_git();
+    let config = std::fs::read_to_string(w.env.config_path()).expect("read config");
+    w.env
+        .write_config(&config.replace("\"client_secret_env\"", "\"client_secret_evn\""));
+    let out = doctor(&w, &[&repo(&w)]);
+    assert_fails(
+        &out,
+        "config",
+        "rename it to \"client_secret_env\" (allowed here: ",
+    );
+    assert!(
+        line(&out.stdout, "config")
+            .0
+            .ends_with("client_secret_evn: unknown key here; did you mean \"client_secret_env\"?"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn no_route_and_no_auto_source_is_caught() {
     let w = World::new();

@@ -3,9 +3,10 @@
 //! worth knowing). It acquires a real token through the cache, like `token`,
 //! and asks Azure DevOps who it sees, so a green run proves the whole path.
 //! Checks of git's and the helper's configuration live in `wiring.rs`, the
-//! calls to Azure DevOps in `ado.rs`.
+//! calls to Azure DevOps in `ado.rs`, failed steps made checks in `failures.rs`.
 
 mod ado;
+mod failures;
 mod wiring;
 
 use std::io::{IsTerminal, Write};
@@ -19,10 +20,10 @@ use crate::app::session::{Choice, Session, Why};
 use crate::azure_devops::{RESOURCE, Target};
 use crate::context::Context;
 use crate::entra::is_guid;
-use crate::identity::{self, SecretError};
 use crate::identity::{AcquireCx, Resolved};
 use crate::sys::time::rfc3339;
 use crate::token::flow;
+use failures::from_error;
 
 /// The URL checked when none is named.
 /// Audiences Azure DevOps accepts: its resource id and its URI form.
@@ -358,58 +359,6 @@ fn audience_and_tenant(aud: &str, tid: &str, org_tenant: Option<&str>, name: &st
     checks
 }
 
-/// A failed step as a ✗ check: the error's own text (which names the
-/// identity) split at its `Fix:`; errors without one get the fix for their kind.
-fn from_error(step: &'static str, e: &Error) -> Check {
-    if let Error::Unrouted { route, fallback } = e {
-        // The words `get` prints, with the fallback before the fix.
-        return Check::fail(
-            "route",
-            format!(
-                "{}; the fallback 'auto' {}",
-                route.lead(),
-                fallback.as_fallback()
-            ),
-            route.fix(),
-        );
-    }
-    let text = e.to_string();
-    let (detail, fix) = match text.split_once("Fix:") {
-        Some((d, f)) => (
-            d.trim().trim_end_matches('.').to_string(),
-            f.trim().to_string(),
-        ),
-        None => (text.clone(), default_fix(e)),
-    };
-    let check = match e.identity() {
-        Some(identity::Error::Secret { cause, .. }) => match cause {
-            SecretError::NoKeyring(_) | SecretError::Keyring(_) => "keyring",
-            _ => "secret",
-        },
-        Some(identity::Error::NoAutoSource { .. }) => "route",
-        Some(identity::Error::Entra { .. }) => "entra",
-        Some(identity::Error::SignInRequired { .. } | identity::Error::SignIn { .. }) => "sign-in",
-        _ => step,
-    };
-    Check::fail(check, detail, fix)
-}
-
-/// The fix for an error whose message has none.
-fn default_fix(e: &Error) -> String {
-    match e.identity() {
-        Some(identity::Error::Secret { identity, .. }) => format!(
-            "make the secret or certificate of identity '{identity}' readable by this user (see `git-credential-entra secret set --identity {identity}`)"
-        ),
-        Some(identity::Error::NoAutoSource { file, .. }) => format!(
-            "add an identity and a route for this organization to {file} (see docs/guides.md)"
-        ),
-        Some(identity::Error::Entra { identity, .. }) => format!(
-            "check identity '{identity}' (tenant, client id, credential) against its app registration"
-        ),
-        _ => "run again with -vv to see each step".to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,15 +387,6 @@ mod tests {
         let coloured = render(&checks, true);
         assert!(coloured.contains("\x1b[31m✗\x1b[0m git-helper"));
         assert!(coloured.contains("\x1b[32m✓\x1b[0m config"));
-    }
-
-    #[test]
-    fn an_error_is_split_at_its_fix() {
-        let e = Error::Command("it broke. Fix: do this".into());
-        let c = from_error("token", &e);
-        assert_eq!(c.status, Status::Fail);
-        assert_eq!(c.detail, "it broke");
-        assert_eq!(c.fix, "do this");
     }
 
     #[test]

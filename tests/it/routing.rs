@@ -274,3 +274,28 @@ fn an_unrouted_organization_is_told_so_first_with_the_route_to_add() {
     );
     assert!(field(&out.stdout, "password").is_some(), "{}", out.stderr);
 }
+
+/// `token` tells an unrouted organization the same way, and a fallback that
+/// failed for another reason is named after the route to add.
+#[test]
+fn token_and_other_fallback_failures_lead_with_the_missing_route() {
+    let mut w = World::new();
+    let (line, lead, ..) = unrouted_message(&w);
+    let url = format!("{}/fabrikam/proj/_git/repo", w.ado.base_url());
+    let out = w.helper(&["token", &url], "");
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!("git-credential-entra: {line}")
+    );
+    w.env.set_env("AZURE_TOKEN_CREDENTIALS", "Nonsense");
+    let out = w.helper(&["token", &url], "");
+    assert!(
+        out.stderr
+            .starts_with(&format!("git-credential-entra: {lead}. Fix: add "))
+            && out
+                .stderr
+                .contains(". The fallback 'auto' failed: AZURE_TOKEN_CREDENTIALS is \"Nonsense\""),
+        "{}",
+        out.stderr
+    );
+}

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use crate::app::unrouted::NoRoute;
 use crate::cache::StoreError;
 use crate::config::ConfigError;
 use crate::git::protocol::ParseError;
@@ -27,6 +28,11 @@ pub enum Error {
     /// Routes depend on the path, but it has `.`/`..` segments that the
     /// HTTP client resolves and git does not.
     DotSegments { base: String },
+    /// No route matched, and the fallback `auto` failed.
+    Unrouted {
+        route: Box<NoRoute>,
+        fallback: Box<Error>,
+    },
     /// A default location has no absolute base directory.
     NoHome(NoHome),
     /// The config file was chosen by a relative path.
@@ -56,6 +62,13 @@ impl fmt::Display for Error {
                 f,
                 "the repository path git sent for {base} has a '.' or '..' segment, so it is not certain which organization or project the request goes to, and your routes depend on that. Fix: set the remote URL without them: git remote set-url origin {base}/ORG/PROJECT/_git/REPO"
             ),
+            Error::Unrouted { route, fallback } => write!(
+                f,
+                "{}. Fix: {}. The fallback 'auto' {}",
+                route.lead(),
+                route.fix(),
+                fallback.as_fallback()
+            ),
             Error::NoHome(e) => write!(f, "{e}"),
             Error::RelativeConfig(e) => write!(f, "{e}"),
             Error::Store { context, cause } => write!(f, "{context}: {cause}"),
@@ -75,12 +88,29 @@ impl std::error::Error for Error {
             Error::RelativeConfig(e) => Some(e),
             Error::Store { cause, .. } => Some(cause),
             Error::Io(e) => Some(e),
+            Error::Unrouted { fallback, .. } => Some(fallback.as_ref()),
             Error::NoOrganization { .. } | Error::DotSegments { .. } | Error::Command(_) => None,
         }
     }
 }
 
 impl Error {
+    /// This failure of the fallback `auto`, briefly, to follow "the
+    /// fallback 'auto'": one short clause per link it tried, or the failure.
+    pub fn as_fallback(&self) -> String {
+        match self.identity() {
+            Some(identity::Error::NoAutoSource { tried, .. }) => format!(
+                "found no credentials: {}",
+                tried
+                    .iter()
+                    .map(|s| format!("{} ({})", s.link, s.brief))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => format!("failed: {self}"),
+        }
+    }
+
     /// The identity's own failure, when that is what stopped the command.
     pub fn identity(&self) -> Option<&identity::Error> {
         match self {

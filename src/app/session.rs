@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::app::error::Error;
+use crate::app::unrouted::NoRoute;
 use crate::azure_devops::Target;
 use crate::cache::{self, TokenStore};
 use crate::config::{AUTO, Config};
@@ -120,7 +121,10 @@ impl Session<'_> {
             },
             None => Choice {
                 name: AUTO.to_string(),
-                why: Why::NoRoute(target.url.clone()),
+                why: match NoRoute::new(target, config) {
+                    Some(no_route) => Why::NoRoute(Box::new(no_route)),
+                    None => Why::Auto(target.url.clone()),
+                },
             },
         };
         self.trace.decision(format_args!(
@@ -130,9 +134,18 @@ impl Session<'_> {
         Ok(choice)
     }
 
-    /// The identity serving `target` ([`Session::route`]), resolved.
-    pub fn identity_for(&self, target: &Target, config: &Config) -> Result<Resolved, Error> {
-        self.resolve(&self.route(target, config)?.name, config)
+    /// The identity serving `target` ([`Session::route`]), resolved, and
+    /// the choice, which explains its failures ([`Choice::explain`]).
+    pub fn identity_for(
+        &self,
+        target: &Target,
+        config: &Config,
+    ) -> Result<(Resolved, Choice), Error> {
+        let choice = self.route(target, config)?;
+        let identity = self
+            .resolve(&choice.name, config)
+            .map_err(|e| choice.explain(e))?;
+        Ok((identity, choice))
     }
 
     /// The identity named `name`, resolved (no I/O but a remembered IMDS probe).
@@ -156,6 +169,21 @@ pub struct Choice {
     pub why: Why,
 }
 
+impl Choice {
+    /// A failure of the chosen identity (resolving it or getting its
+    /// token), told as the story it belongs to: when `auto` was only the
+    /// fallback because no route matched, that fact comes first.
+    pub fn explain(&self, e: Error) -> Error {
+        match &self.why {
+            Why::NoRoute(route) => Error::Unrouted {
+                route: route.clone(),
+                fallback: Box::new(e),
+            },
+            Why::Flag | Why::Route(_) | Why::Auto(_) => e,
+        }
+    }
+}
+
 /// Why an identity was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Why {
@@ -163,8 +191,12 @@ pub enum Why {
     Flag,
     /// The longest route matching the target, by its URL.
     Route(String),
-    /// No route matched the target's URL: the built-in `auto`.
-    NoRoute(String),
+    /// No route matched the target's URL, though the config routes or
+    /// defines others: the built-in `auto`, as a fallback.
+    NoRoute(Box<NoRoute>),
+    /// No route matched the target's URL, and the config has no routes or
+    /// identities (or there is no config): the built-in `auto`, by design.
+    Auto(String),
 }
 
 impl std::fmt::Display for Why {
@@ -172,7 +204,10 @@ impl std::fmt::Display for Why {
         match self {
             Why::Flag => f.write_str("--identity"),
             Why::Route(url) => write!(f, "route {url}"),
-            Why::NoRoute(url) => write!(f, "no route matching {url}, so the built-in 'auto'"),
+            Why::NoRoute(route) => {
+                write!(f, "no route matching {}, so the built-in 'auto'", route.url)
+            }
+            Why::Auto(url) => write!(f, "no route matching {url}, so the built-in 'auto'"),
         }
     }
 }

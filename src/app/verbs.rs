@@ -126,12 +126,12 @@ pub fn get(
     let Some((request, config, target)) = understand(s, stdin, stderr)? else {
         return Ok(());
     };
-    let identity = s.identity_for(&target, &config).map_err(Failure::quit)?;
+    let (identity, choice) = s.identity_for(&target, &config).map_err(Failure::quit)?;
     s.trace.decision(format_args!("identity {identity}"));
     let token = with_tokens(s, &config, &identity, &request, &target, stderr, |cx| {
         flow::get(&identity, cx)
     })
-    .and_then(|got| got.map_err(Error::from))
+    .and_then(|got| got.map_err(|e| choice.explain(e.into())))
     .map_err(Failure::quit)?;
     let expiry = token.git_expiry(config.refresh_margin_seconds, now());
     let username;
@@ -161,7 +161,7 @@ pub fn erase(s: &Session, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Resul
         return Ok(());
     };
     let erased = match s.identity_for(&target, &config) {
-        Ok(identity) => with_tokens(s, &config, &identity, &request, &target, stderr, |cx| {
+        Ok((identity, _)) => with_tokens(s, &config, &identity, &request, &target, stderr, |cx| {
             match flow::erase(&identity, rejected, cx) {
                 Ok(outcome) => s.trace.decision(format_args!(
                     "erase for '{}': {}",

@@ -85,14 +85,17 @@ fn remotes(session: &Session, config: &Config, out: &mut dyn Write) -> Result<()
 
 /// Which identity `url` gets, and why, in words.
 fn explain(session: &Session, config: &Config, url: &str) -> String {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let http = matches!(scheme.as_deref(), Some("http" | "https"));
     let target = match Target::from_url(url, &config.hosts) {
         Ok(Some(t)) => t,
-        Ok(None) if url.contains("://") => {
+        Ok(None) if http => {
             return "not Azure DevOps (nor a \"hosts\" entry): git does not ask this helper".into();
         }
-        Ok(None) | Err(_) => {
-            return "not an https URL (SSH remotes use SSH keys, not credential helpers)".into();
-        }
+        Err(e) if http => return format!("cannot be read as a URL: {e}"),
+        _ => return not_http(url, scheme.as_deref()).into(),
     };
     if let Some(flag) = &session.identity_flag {
         return format!("identity '{flag}' (--identity / GIT_CREDENTIAL_ENTRA_IDENTITY)");
@@ -106,5 +109,69 @@ fn explain(session: &Session, config: &Config, url: &str) -> String {
     match config.route(&target.url) {
         Some(r) => format!("identity '{}' (route {})", r.identity, r.url),
         None => format!("identity 'auto' (no route matches {})", target.url),
+    }
+}
+
+/// What a remote that is no http(s) URL is, as git reads it; git asks no
+/// credential helper for any of them.
+fn not_http(url: &str, scheme: Option<&str>) -> &'static str {
+    const LOCAL: &str = "a local path (git reads it directly; no credentials)";
+    const SSH: &str = "an SSH remote (SSH keys, not credential helpers)";
+    match scheme {
+        Some("file") => LOCAL,
+        Some("ssh" | "git+ssh" | "ssh+git") => SSH,
+        Some(_) => "not an http(s) URL: git asks no credential helper for it",
+        None if is_local_path(url) => LOCAL,
+        // `transport::address`: a remote helper of git's, not SSH.
+        None if url.contains("::") => "not an http(s) URL: git asks no credential helper for it",
+        None => SSH,
+    }
+}
+
+/// Whether git reads a URL without a scheme as a path rather than as
+/// `host:path` (scp-like SSH): no ':' before the first '/', or a drive
+/// letter (`C:\repo`), as git's `url_is_local_not_ssh`.
+fn is_local_path(url: &str) -> bool {
+    let b = url.as_bytes();
+    if b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b[1] == b':'
+        && matches!(b.get(2), None | Some(b'/' | b'\\'))
+    {
+        return true;
+    }
+    match (url.find(':'), url.find('/')) {
+        (None, _) => true,
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_that_are_no_http_url_are_told_apart_as_git_reads_them() {
+        for (url, kind) in [
+            ("/srv/repo.git", "a local path"),
+            ("../repo", "a local path"),
+            ("repo", "a local path"),
+            ("./a:b", "a local path"),
+            ("C:\\repos\\x", "a local path"),
+            ("file:///srv/repo.git", "a local path"),
+            ("git@ssh.dev.azure.com:v3/contoso/p/r", "an SSH remote"),
+            ("host:repo", "an SSH remote"),
+            ("ssh://git@host/repo", "an SSH remote"),
+            ("git://host/repo", "not an http(s) URL"),
+            ("ext::ssh -i key host %S", "not an http(s) URL"),
+        ] {
+            let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+            assert!(
+                not_http(url, scheme.as_deref()).starts_with(kind),
+                "{url}: {}",
+                not_http(url, scheme.as_deref())
+            );
+        }
     }
 }

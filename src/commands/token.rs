@@ -26,6 +26,7 @@ pub fn run(
     session.cache_dir()?;
     session.lock_dir()?;
     let mut target = None;
+    let mut choice = None;
     let identity = match (&args.url, &session.identity_flag) {
         (None, None) => {
             // No organization named: the route written for dev.azure.com
@@ -46,7 +47,9 @@ pub fn run(
                         config.describe_file()
                     ))
                 })?;
-            session.identity_for(target.insert(found), &config)?
+            let (identity, chosen) = session.identity_for(target.insert(found), &config)?;
+            choice = Some(chosen);
+            identity
         }
     };
     session
@@ -57,7 +60,11 @@ pub fn run(
     let token = flow::get(
         &identity,
         &AcquireCx::new(&ctx, &identity.name, None, target.as_ref()),
-    )?;
+    )
+    .map_err(|e| match &choice {
+        Some(choice) => choice.explain(e.into()),
+        None => e.into(),
+    })?;
     let text = match args.format {
         TokenFormat::Raw => format!("{}\n", token.token.expose()),
         TokenFormat::Header => format!("Authorization: Bearer {}\n", token.token.expose()),

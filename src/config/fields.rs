@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::ConfigError;
+use super::nearest::nearest;
 use crate::azure_devops::HostEntry;
 use crate::entra::{check_client_id, check_tenant};
 use crate::net;
@@ -93,15 +94,20 @@ impl<'a, 'c> Obj<'a, 'c> {
         self.cx.err(&self.key_path(key), problem)
     }
 
-    /// Rejects keys outside `allowed` (typos must not be silently ignored).
+    /// Rejects keys outside `allowed` (typos must not be silently ignored),
+    /// naming the key a typo most likely meant.
     pub(crate) fn allow(&mut self, allowed: &[&str]) -> Result<(), ConfigError> {
-        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(self.err(
-                k,
-                &format!("unknown key here (allowed: {})", allowed.join(", ")),
-            )),
-            None => Ok(()),
-        }
+        let Some(k) = self.map.keys().find(|k| !allowed.contains(&k.as_str())) else {
+            return Ok(());
+        };
+        let allowed_here = format!("allowed here: {}", allowed.join(", "));
+        let problem = match nearest(k, allowed) {
+            Some(meant) => format!(
+                "unknown key here; did you mean \"{meant}\"? Fix: rename it to \"{meant}\" ({allowed_here})"
+            ),
+            None => format!("unknown key here. Fix: remove or correct it ({allowed_here})"),
+        };
+        Err(self.err(k, &problem))
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&'c Value> {

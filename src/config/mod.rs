@@ -19,6 +19,7 @@ use crate::sys::text::escape_controls;
 mod fields;
 mod file;
 mod identity;
+mod nearest;
 
 pub use crate::entra::{check_client_id, check_tenant};
 use fields::Cx;

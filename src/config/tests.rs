@@ -191,7 +191,19 @@ fn errors_name_file_and_json_path() {
         r#"{"identities":{"ci":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444","client_secret_envv":"X"}}}"#,
     );
     assert_eq!(e.path, "identities.ci.client_secret_envv");
-    assert!(e.problem.contains("unknown key"));
+    assert!(
+        e.problem
+            .starts_with("unknown key here; did you mean \"client_secret_env\"? Fix: rename it"),
+        "{}",
+        e.problem
+    );
+    let e = error(r#"{"identities":{},"cache":"file","nonsense":1}"#);
+    assert!(
+        e.problem
+            .starts_with("unknown key here. Fix: remove or correct it (allowed here: identities,"),
+        "{}",
+        e.problem
+    );
 
     let e = error(
         r#"{"identities":{"ci":{"type":"service-principal","tenant":"t","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444"}}}"#,

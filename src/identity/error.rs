@@ -25,7 +25,7 @@ pub enum Error {
     NoAutoSource {
         identity: String,
         file: String,
-        tried: Vec<String>,
+        tried: Vec<Skipped>,
     },
     /// A secret could not be read.
     Secret {
@@ -99,7 +99,11 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, install the Azure CLI and run az login, or configure an identity and a route in {file}",
-                tried.join("; ")
+                tried
+                    .iter()
+                    .map(|s| format!("{} ({})", s.link, s.why))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             Error::Secret { identity, cause } => write!(f, "identity '{identity}': {cause}"),
             Error::Environment { var, problem } => write!(f, "{var} {problem}"),
@@ -148,6 +152,19 @@ impl std::error::Error for Error {
             _ => None,
         }
     }
+}
+
+/// A link of `auto`'s chain that found no credentials here: why in full,
+/// and in a few words for a message whose story lies elsewhere (no route
+/// matched, and `auto` was only the fallback).
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// The link's name: `environment`, `Azure CLI`…
+    pub link: &'static str,
+    /// Why it was skipped, with the variables, address or setting involved.
+    pub why: String,
+    /// The same in a few words.
+    pub brief: String,
 }
 
 /// Why a service principal's secret could not be read: typed, so callers

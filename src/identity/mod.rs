@@ -42,7 +42,7 @@ pub use azure_cli::{AzCliError, AzureCli};
 pub use confidential::{CertError, ConfidentialClient};
 pub use context::AcquireCx;
 pub use environment::EnvCredential;
-pub use error::{Error, SecretError};
+pub use error::{Error, SecretError, Skipped};
 pub use federation::FederationError;
 pub use managed_identity::{ManagedIdentity, MiError};
 pub use pipeline::{PipelineToken, system_accesstoken_hint};

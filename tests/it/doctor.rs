@@ -235,6 +235,80 @@ fn a_hosts_entry_without_git_config_is_caught() {
     );
 }
 
+/// What only half works is a warning (`!`, `"warn"` in `--json`), not a
+/// pass: an organization whose tenant lookup failed, a missing config file.
+#[test]
+fn a_failed_tenant_lookup_and_a_missing_config_are_warnings() {
+    let w = World::new();
+    w.configure_git();
+    // The probe's answer names no tenant.
+    w.ado.set_org_tenant("contoso", "");
+    let check = |name: &str| -> Value {
+        let out = doctor(&w, &[&repo(&w), "--json"]);
+        let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+        let found = v
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["check"] == name));
+        found
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {}", out.stdout))
+    };
+    let tenant = check("org-tenant");
+    assert_eq!(tenant["status"], "warn", "{tenant}");
+    assert!(
+        tenant["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("no tenant found for organization 'contoso' (")),
+        "{tenant}"
+    );
+    let out = doctor(&w, &[&repo(&w)]);
+    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        line(&out.stdout, "org-tenant").0.starts_with("! "),
+        "{}",
+        out.stdout
+    );
+
+    std::fs::remove_file(w.env.config_path()).expect("remove the config");
+    let config = check("config");
+    assert_eq!(config["status"], "warn", "{config}");
+    assert!(
+        config["fix"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("create it")),
+        "{config}"
+    );
+    let out = doctor(&w, &[&repo(&w)]);
+    assert!(
+        line(&out.stdout, "config").0.starts_with("! "),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A mistyped key: doctor's fix names the key meant, not "-vv".
+#[test]
+fn a_mistyped_key_gets_the_key_meant_as_its_fix() {
+    let w = World::new();
+    w.configure_git();
+    let config = std::fs::read_to_string(w.env.config_path()).expect("read config");
+    w.env
+        .write_config(&config.replace("\"client_secret_env\"", "\"client_secret_evn\""));
+    let out = doctor(&w, &[&repo(&w)]);
+    assert_fails(
+        &out,
+        "config",
+        "rename it to \"client_secret_env\" (allowed here: ",
+    );
+    assert!(
+        line(&out.stdout, "config")
+            .0
+            .ends_with("client_secret_evn: unknown key here; did you mean \"client_secret_env\"?"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn no_route_and_no_auto_source_is_caught() {
     let w = World::new();
@@ -243,6 +317,23 @@ fn no_route_and_no_auto_source_is_caught() {
         .write_config(&format!("{{ \"hosts\": [ \"{}\" ] }}", w.ado.base_url()));
     let out = doctor(&w, &[&repo(&w)]);
     assert_fails(&out, "route", "configure an identity and a route");
+}
+
+/// doctor's route check for an unrouted organization says what `get` says:
+/// the same lead and fallback on its line, the same fix under it.
+#[test]
+fn an_unrouted_organization_gets_the_words_get_prints() {
+    let w = World::new();
+    w.configure_git();
+    let (_, lead, fix, fallback) = crate::routing::unrouted_message(&w);
+    let out = doctor(
+        &w,
+        &[&format!("{}/fabrikam/proj/_git/repo", w.ado.base_url())],
+    );
+    assert_fails(&out, "route", &fix);
+    let (l, f) = line(&out.stdout, "route");
+    assert_eq!(l, format!("✗ route: {lead}; {fallback}"));
+    assert_eq!(f, Some(format!("    fix: {fix}").as_str()));
 }
 
 #[test]

@@ -271,3 +271,23 @@ fn without_a_config_auto_says_where_the_file_goes() {
         out.stderr
     );
 }
+
+/// A mistyped key in the config: `get`'s one line names the key meant.
+#[test]
+fn a_mistyped_key_names_the_key_meant() {
+    let w = World::new();
+    let config = std::fs::read_to_string(w.env.config_path()).expect("read config");
+    w.env
+        .write_config(&config.replace("\"client_secret_env\"", "\"client_secret_evn\""));
+    let out = w.helper(&["get"], &w.request());
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].contains(
+            "identities.ci.client_secret_evn: unknown key here; did you mean \"client_secret_env\"? Fix: rename it to \"client_secret_env\" (allowed here: "
+        ),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(w.token_requests(), 0);
+}

@@ -293,6 +293,8 @@ fn identities_lists_routes_and_explains_each_remote() {
             "ssh",
             "git@ssh.dev.azure.com:v3/contoso/proj/repo".to_string(),
         ),
+        ("path", "/srv/repo.git".to_string()),
+        ("file", "file:///srv/repo.git".to_string()),
     ] {
         w.env
             .git_ok("git", &["-C", repo, "remote", "add", name, &url]);
@@ -319,7 +321,13 @@ fn identities_lists_routes_and_explains_each_remote() {
         "{text}"
     );
     assert!(line("gh").contains("not Azure DevOps"), "{text}");
-    assert!(line("ssh").contains("not an https URL"), "{text}");
+    for local in ["path", "file"] {
+        assert!(
+            line(local).contains("a local path") && !line(local).contains("SSH"),
+            "{local}: {text}"
+        );
+    }
+    assert!(line("ssh").contains("an SSH remote"), "{text}");
 }
 
 #[test]

@@ -201,3 +201,101 @@ fn with_a_path_the_username_never_picks_the_organization() {
     );
     assert_eq!(w.token_requests(), 0, "no token was acquired for it");
 }
+
+/// The one line `get` prints for fabrikam when the config routes only
+/// contoso, split into its lead, fix and fallback: (line, lead, fix, fallback).
+pub fn unrouted_message(w: &World) -> (String, String, String, String) {
+    let out = w.helper(
+        &["get"],
+        &format!(
+            "protocol=http\nhost={}\npath=fabrikam/proj/_git/repo\n",
+            w.ado.host()
+        ),
+    );
+    assert_eq!(out.stdout, "quit=1\n", "{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one stderr line: {}", out.stderr);
+    let line = lines[0]
+        .strip_prefix("git-credential-entra: ")
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    let (lead, rest) = line.split_once(". Fix: ").expect("a fix");
+    let (fix, fallback) = rest.split_once(". The fallback ").expect("the fallback");
+    (
+        line.to_string(),
+        lead.to_string(),
+        fix.to_string(),
+        format!("the fallback {fallback}"),
+    )
+}
+
+/// With routes only for contoso, a request for fabrikam says first that no
+/// route matched, which routes exist and the JSON that adds one; then, in a
+/// few words, what the fallback `auto` tried. The JSON, added, works.
+#[test]
+fn an_unrouted_organization_is_told_so_first_with_the_route_to_add() {
+    let w = World::new();
+    let base = w.ado.base_url();
+    let file = w.env.config_path().display().to_string();
+    let (line, lead, fix, fallback) = unrouted_message(&w);
+    assert_eq!(
+        lead,
+        format!("no route matches {base}/fabrikam (routes: {base}/contoso -> ci)")
+    );
+    let json = format!(r#"{{ "url": "{base}/fabrikam", "identity": "ci" }}"#);
+    assert_eq!(fix, format!(r#"add {json} to "routes" in {file}"#));
+    for part in [
+        "the fallback 'auto' found no credentials: environment (",
+        "managed identity (no IMDS answered)",
+        "Azure CLI (",
+        "interactive sign-in (no prompt: GIT_TERMINAL_PROMPT is 0)",
+    ] {
+        assert!(fallback.contains(part), "{part}: {fallback}");
+    }
+    assert!(
+        !line.contains("AZURE_TENANT_ID"),
+        "auto's long story is left out: {line}"
+    );
+    let short = line.replace(&file, "FILE").replace(&base, "URL");
+    assert!(short.len() < 500, "{} chars: {short}", short.len());
+    assert_eq!(w.token_requests(), 0);
+
+    // The JSON the message gives, added to "routes", routes fabrikam.
+    let text = std::fs::read_to_string(w.env.config_path()).expect("read config");
+    let mut config: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let route: serde_json::Value = serde_json::from_str(&json).expect("the fix is JSON");
+    config["routes"].as_array_mut().expect("routes").push(route);
+    w.env.write_config(&config.to_string());
+    let out = w.helper(
+        &["get"],
+        &format!(
+            "protocol=http\nhost={}\npath=fabrikam/proj/_git/repo\n",
+            w.ado.host()
+        ),
+    );
+    assert!(field(&out.stdout, "password").is_some(), "{}", out.stderr);
+}
+
+/// `token` tells an unrouted organization the same way, and a fallback that
+/// failed for another reason is named after the route to add.
+#[test]
+fn token_and_other_fallback_failures_lead_with_the_missing_route() {
+    let mut w = World::new();
+    let (line, lead, ..) = unrouted_message(&w);
+    let url = format!("{}/fabrikam/proj/_git/repo", w.ado.base_url());
+    let out = w.helper(&["token", &url], "");
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!("git-credential-entra: {line}")
+    );
+    w.env.set_env("AZURE_TOKEN_CREDENTIALS", "Nonsense");
+    let out = w.helper(&["token", &url], "");
+    assert!(
+        out.stderr
+            .starts_with(&format!("git-credential-entra: {lead}. Fix: add "))
+            && out
+                .stderr
+                .contains(". The fallback 'auto' failed: AZURE_TOKEN_CREDENTIALS is \"Nonsense\""),
+        "{}",
+        out.stderr
+    );
+}

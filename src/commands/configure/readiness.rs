@@ -74,7 +74,10 @@ pub(super) fn check(session: &Session, config: &Result<Config, Error>) -> Result
             file: config.file.clone(),
             exists: config.exists,
             tried: match e {
-                identity::Error::NoAutoSource { tried, .. } => tried,
+                identity::Error::NoAutoSource { tried, .. } => tried
+                    .into_iter()
+                    .map(|s| format!("{} ({})", s.link, s.why))
+                    .collect(),
                 other => vec![other.to_string()],
             },
         }),

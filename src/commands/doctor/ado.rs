@@ -1,5 +1,5 @@
-//! Asking Azure DevOps about the token: `_apis/connectionData` (who it sees)
-//! and, for a repository URL, the read and push advertisements git fetches
+//! Asking Azure DevOps: the organization's tenant, then about the token:
+//! `_apis/connectionData` (who it sees) and, for a repository URL, the read and push advertisements git fetches
 //! first. Its refusals (TF codes) are translated into who must do what.
 
 use std::io::Read;
@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::azure_devops::Target;
+use crate::azure_devops::tenant::{self, How};
 use crate::net::http::Http;
 use crate::sys::text::sanitize;
 
@@ -19,6 +20,37 @@ use super::Check;
 const TIMEOUT: Duration = Duration::from_secs(15);
 /// The most of a response that is read.
 const MAX_BODY: u64 = 256 * 1024;
+
+/// The organization's tenant as a `get` would discover it, and the check
+/// saying so: a warning when the lookup failed (a stale memory or the
+/// default then stands in).
+pub fn org_tenant(
+    http: &Http,
+    target: &Target,
+    org: &str,
+    cache_dir: Option<&std::path::Path>,
+) -> (Check, String) {
+    let t = tenant::discover(http, org, &target.base, &[], cache_dir);
+    let detail = match &t.how {
+        How::Default { probe } => format!(
+            "no tenant found for organization '{org}' ({probe}), so the default '{}' is asked",
+            t.id
+        ),
+        how => format!("organization '{org}' belongs to tenant {} ({how})", t.id),
+    };
+    let check = match &t.how {
+        How::Default { .. } | How::Stale { .. } => Check::warn(
+            "org-tenant",
+            detail,
+            format!(
+                "check that {} answers from here (see the network check); if Azure DevOps refuses the token, set \"tenant\" on the identity to the organization's tenant",
+                target.base
+            ),
+        ),
+        _ => Check::pass("org-tenant", detail),
+    };
+    (check, t.id)
+}
 
 /// The payload of a compact JWT, for display; `None` when it is not one.
 pub fn claims(token: &str) -> Option<Value> {

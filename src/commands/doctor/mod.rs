@@ -3,9 +3,10 @@
 //! worth knowing). It acquires a real token through the cache, like `token`,
 //! and asks Azure DevOps who it sees, so a green run proves the whole path.
 //! Checks of git's and the helper's configuration live in `wiring.rs`, the
-//! calls to Azure DevOps in `ado.rs`.
+//! calls to Azure DevOps in `ado.rs`, failed steps made checks in `failures.rs`.
 
 mod ado;
+mod failures;
 mod wiring;
 
 use std::io::{IsTerminal, Write};
@@ -15,15 +16,14 @@ use serde::Serialize;
 
 use crate::app::cli::DoctorArgs;
 use crate::app::error::Error;
-use crate::app::session::{Session, Why};
-use crate::azure_devops::tenant;
+use crate::app::session::{Choice, Session, Why};
 use crate::azure_devops::{RESOURCE, Target};
 use crate::context::Context;
 use crate::entra::is_guid;
-use crate::identity::{self, SecretError};
 use crate::identity::{AcquireCx, Resolved};
 use crate::sys::time::rfc3339;
 use crate::token::flow;
+use failures::from_error;
 
 /// The URL checked when none is named.
 /// Audiences Azure DevOps accepts: its resource id and its URI form.
@@ -141,8 +141,20 @@ fn render(checks: &[Check], colour: bool) -> String {
 /// Runs the checks in order, stopping where a later one cannot mean anything.
 fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
     let config = match session.config() {
-        Ok(c) => {
+        Ok(c) if c.exists => {
             checks.push(Check::pass("config", c.describe_file()));
+            c
+        }
+        // Only `auto` can answer: it may, but no organization can be routed.
+        Ok(c) => {
+            checks.push(Check::warn(
+                "config",
+                format!(
+                    "{} does not exist, so every remote uses the built-in 'auto'",
+                    c.file.display()
+                ),
+                "create it to route organizations to identities (see docs/guides.md)",
+            ));
             c
         }
         Err(e) => {
@@ -173,17 +185,19 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         }
     };
     checks.extend(wiring::git_config(session, &config, &target));
-    let identity = match session.route(&target, &config).and_then(|choice| {
-        let id = session.resolve(&choice.name, &config)?;
-        Ok((id, choice.why))
+    let (identity, choice) = match session.route(&target, &config).and_then(|choice| {
+        let id = session
+            .resolve(&choice.name, &config)
+            .map_err(|e| choice.explain(e))?;
+        Ok((id, choice))
     }) {
-        Ok((id, why)) => {
-            let why = match (why, &session.identity_flag) {
+        Ok((id, choice)) => {
+            let why = match (&choice.why, &session.identity_flag) {
                 (Why::Flag, Some(flag)) => format!("--identity {flag}"),
                 (why, _) => why.to_string(),
             };
             checks.push(Check::pass("identity", format!("{id}, chosen by {why}")));
-            id
+            (id, choice)
         }
         Err(e) => {
             checks.push(from_error("identity", &e));
@@ -221,17 +235,11 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
         }
     }
     let org_tenant = target.org.as_ref().map(|org| {
-        let t = tenant::discover(&ctx.http, org, &target.base, &[], session.cache_dir().ok());
-        checks.push(Check::pass(
-            "org-tenant",
-            format!(
-                "organization '{org}' belongs to tenant {} ({})",
-                t.id, t.how
-            ),
-        ));
-        t.id
+        let (check, id) = ado::org_tenant(&ctx.http, &target, org, session.cache_dir().ok());
+        checks.push(check);
+        id
     });
-    let Some(token) = acquire(&ctx, &identity, &target, checks) else {
+    let Some(token) = acquire(&ctx, &identity, &choice, &target, checks) else {
         return;
     };
     let ok = claims(&token, &identity, org_tenant.as_deref(), checks);
@@ -250,6 +258,7 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
 fn acquire(
     ctx: &Context,
     identity: &Resolved,
+    choice: &Choice,
     target: &Target,
     checks: &mut Vec<Check>,
 ) -> Option<crate::token::AccessToken> {
@@ -270,7 +279,7 @@ fn acquire(
             Some(token)
         }
         Err(e) => {
-            checks.push(from_error("token", &e.into()));
+            checks.push(from_error("token", &choice.explain(e.into())));
             None
         }
     }
@@ -350,46 +359,6 @@ fn audience_and_tenant(aud: &str, tid: &str, org_tenant: Option<&str>, name: &st
     checks
 }
 
-/// A failed step as a ✗ check: the error's own text (which names the
-/// identity) split at its `Fix:`; errors without one get the fix for their kind.
-fn from_error(step: &'static str, e: &Error) -> Check {
-    let text = e.to_string();
-    let (detail, fix) = match text.split_once("Fix:") {
-        Some((d, f)) => (
-            d.trim().trim_end_matches('.').to_string(),
-            f.trim().to_string(),
-        ),
-        None => (text.clone(), default_fix(e)),
-    };
-    let check = match e.identity() {
-        Some(identity::Error::Secret { cause, .. }) => match cause {
-            SecretError::NoKeyring(_) | SecretError::Keyring(_) => "keyring",
-            _ => "secret",
-        },
-        Some(identity::Error::NoAutoSource { .. }) => "route",
-        Some(identity::Error::Entra { .. }) => "entra",
-        Some(identity::Error::SignInRequired { .. } | identity::Error::SignIn { .. }) => "sign-in",
-        _ => step,
-    };
-    Check::fail(check, detail, fix)
-}
-
-/// The fix for an error whose message has none.
-fn default_fix(e: &Error) -> String {
-    match e.identity() {
-        Some(identity::Error::Secret { identity, .. }) => format!(
-            "make the secret or certificate of identity '{identity}' readable by this user (see `git-credential-entra secret set --identity {identity}`)"
-        ),
-        Some(identity::Error::NoAutoSource { file, .. }) => format!(
-            "add an identity and a route for this organization to {file} (see docs/guides.md)"
-        ),
-        Some(identity::Error::Entra { identity, .. }) => format!(
-            "check identity '{identity}' (tenant, client id, credential) against its app registration"
-        ),
-        _ => "run again with -vv to see each step".to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,15 +387,6 @@ mod tests {
         let coloured = render(&checks, true);
         assert!(coloured.contains("\x1b[31m✗\x1b[0m git-helper"));
         assert!(coloured.contains("\x1b[32m✓\x1b[0m config"));
-    }
-
-    #[test]
-    fn an_error_is_split_at_its_fix() {
-        let e = Error::Command("it broke. Fix: do this".into());
-        let c = from_error("token", &e);
-        assert_eq!(c.status, Status::Fail);
-        assert_eq!(c.detail, "it broke");
-        assert_eq!(c.fix, "do this");
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod probe;
 pub use probe::ImdsProbe;
 
 use crate::config::{Config, MiSelector, UserConfig, check_client_id};
-use crate::identity::Error;
+use crate::identity::{Error, Skipped};
 use crate::sys::env::Env;
 
 use super::environment::{self, Authority};
@@ -73,31 +73,38 @@ pub fn resolve(
     let allowed = names::allowed(env)?;
     let mut tried = Vec::new();
     for link in allowed.links {
-        // Ok: taken; Err(why): not here; `?`: taken, but its variables are bad.
-        let found: Result<Box<dyn TokenSource>, String> = match link {
+        // Ok: taken; Err(miss): not here; `?`: taken, but its variables are bad.
+        let found: Result<Box<dyn TokenSource>, Miss> = match link {
             Link::Environment => match environment::secret(env, authority)? {
                 Some(sp) => Ok(Box::new(sp)),
-                None => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) are not all set".into()),
+                None => Err(miss(
+                    "no AZURE_CLIENT_SECRET or certificate",
+                    "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) are not all set",
+                )),
             },
             Link::WorkloadIdentity => match environment::federated(env, authority)? {
                 Some(w) => Ok(Box::new(w)),
-                None => Err(
-                    "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE are not all set"
-                        .into(),
-                ),
+                None => Err(miss(
+                    "no AZURE_FEDERATED_TOKEN_FILE",
+                    "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE are not all set",
+                )),
             },
-            Link::ManagedIdentity => {
-                managed_identity(name, config, env, probe, allowed.named)?
-                    .map(|mi| Box::new(mi) as Box<dyn TokenSource>)
-            }
+            Link::ManagedIdentity => managed_identity(name, config, env, probe, allowed.named)?
+                .map(|mi| Box::new(mi) as Box<dyn TokenSource>),
             // Finding az is a few stats; running it waits for acquisition.
             Link::AzureCli => match azure_cli::find(env) {
                 Some(_) => Ok(Box::new(AzureCli { tenant: None })),
-                None => Err("az is not in an absolute directory of PATH".into()),
+                None => Err(miss(
+                    "az not on PATH",
+                    "az is not in an absolute directory of PATH",
+                )),
             },
             // Only selected here; a prompt comes later, on a cache miss.
             Link::User => match interactivity {
-                Interactivity::Forbidden(why) => Err(format!("no prompt may be shown: {why}")),
+                Interactivity::Forbidden(why) => Err(miss(
+                    format!("no prompt: {why}"),
+                    format!("no prompt may be shown: {why}"),
+                )),
                 _ => Ok(Box::new(User::configured(
                     name,
                     &UserConfig::default(),
@@ -115,11 +122,15 @@ pub fn resolve(
                 ));
                 return Ok(source);
             }
-            Err(why) => {
+            Err((brief, why)) => {
                 probe
                     .trace
                     .detail(format_args!("auto: {} skipped: {why}", link.name()));
-                tried.push(format!("{} ({why})", link.name()));
+                tried.push(Skipped {
+                    link: link.name(),
+                    why,
+                    brief,
+                });
             }
         }
     }
@@ -128,6 +139,13 @@ pub fn resolve(
         file: config.describe_file(),
         tried,
     })
+}
+
+/// Why a link found nothing here: in a few words, and in full.
+type Miss = (String, String);
+
+fn miss(brief: impl Into<String>, why: impl Into<String>) -> Miss {
+    (brief.into(), why.into())
 }
 
 /// The managed identity, when an endpoint is announced by the platform,
@@ -140,16 +158,21 @@ fn managed_identity(
     env: &Env,
     probe: &ImdsProbe,
     named: bool,
-) -> Result<Result<ManagedIdentity, String>, Error> {
+) -> Result<Result<ManagedIdentity, Miss>, Error> {
     let endpoint = match Endpoint::detect(env) {
         Ok(endpoint) => endpoint,
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err(miss("none announced here", e.to_string()))),
     };
     if let Endpoint::Imds { authority } = &endpoint
         && !named
         && !probe.answers(authority)
     {
-        return Ok(Err(probe.miss(authority)));
+        let short = if probe.is_live() {
+            "no IMDS answered"
+        } else {
+            "IMDS not asked"
+        };
+        return Ok(Err(miss(short, probe.miss(authority))));
     }
     let selector = match env.get("AZURE_CLIENT_ID") {
         None => MiSelector::System,
@@ -160,7 +183,7 @@ fn managed_identity(
     };
     Ok(
         ManagedIdentity::detect(name, selector, config.managed_identity_timeout_seconds, env)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| miss("not usable here", e.to_string())),
     )
 }
 

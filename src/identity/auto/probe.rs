@@ -91,6 +91,12 @@ impl<'a> ImdsProbe<'a> {
         present
     }
 
+    /// Whether IMDS is asked (false: a command that does not wait on the
+    /// network for it, such as `configure`).
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
     /// Why the managed identity was skipped when IMDS did not answer, for
     /// `auto`'s list of what it tried.
     pub fn miss(&self, authority: &str) -> String {

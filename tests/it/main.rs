@@ -61,7 +61,8 @@ mod soak;
 mod leaks;
 mod trust;
 
-// What humans run and see: commands, prompts, doctor.
+// What humans run and see: commands, prompts, doctor, the demo.
+mod demo;
 mod doctor;
 mod humans;
 mod operator;

@@ -131,6 +131,12 @@ impl TestEnv {
 
     /// Runs `cmd` with `stdin`, enforcing the deadline, and asserts its stderr leaks no secret.
     pub fn run(&self, cmd: &mut Command, stdin: &[u8]) -> RunOutput {
+        self.run_within(cmd, stdin, DEADLINE)
+    }
+
+    /// [`TestEnv::run`] with its own deadline, for a command that may
+    /// legitimately take longer (a nested cargo that may have to compile).
+    pub fn run_within(&self, cmd: &mut Command, stdin: &[u8], deadline: Duration) -> RunOutput {
         let program = Path::new(cmd.get_program())
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -162,10 +168,10 @@ impl TestEnv {
             if let Some(s) = child.try_wait().expect("poll child") {
                 break s;
             }
-            if started.elapsed() > DEADLINE {
+            if started.elapsed() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{program} did not finish within {DEADLINE:?}");
+                panic!("{program} did not finish within {deadline:?}");
             }
             std::thread::sleep(Duration::from_millis(10));
         };

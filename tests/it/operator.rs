@@ -364,7 +364,10 @@ fn the_documented_curl_pipeline_works_and_keeps_the_token_off_argv() {
     let reference =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"))
             .expect("docs/reference.md");
-    for (what, text) in [("token --help", &help.stdout), ("docs/reference.md", &reference)] {
+    for (what, text) in [
+        ("token --help", &help.stdout),
+        ("docs/reference.md", &reference),
+    ] {
         assert!(
             !text.contains("\"$(git-credential-entra token"),
             "{what} shows the token on a command line"

@@ -79,5 +79,8 @@ mod install;
 #[cfg(target_os = "linux")]
 mod windows;
 
-// The fakes, the ready-made worlds, skip_unless, and their own tests.
+// The fakes, the ready-made worlds, skip_unless, and their own tests; the
+// suite's own hygiene (it writes nothing into the real HOME).
+#[cfg(unix)]
+mod real_home;
 mod support;

@@ -418,11 +418,12 @@ fn headless_chromium_signs_in_and_sees_the_landing_page() {
         "{dom}"
     );
     // The artifact: a screenshot of the page Chromium received.
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // Taken in the test's directory and then copied: the same test may run
+    // in two processes at once (real_home:: reruns it).
+    let artifact = Path::new(env!("CARGO_TARGET_TMPDIR")).join("user-sign-in-landing-page.png");
     let page = dir.join("landing.html");
     std::fs::write(&page, &dom).expect("write the page");
-    let shot = artifacts.join("user-sign-in-landing-page.png");
-    let _ = std::fs::remove_file(&shot);
+    let shot = dir.join("landing.png");
     // In the test's HOME: Chromium keeps crash reports under ~/.config and
     // dconf its settings under ~/.cache even with a --user-data-dir.
     let status = w
@@ -442,6 +443,7 @@ fn headless_chromium_signs_in_and_sees_the_landing_page() {
         std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000),
         "screenshot saved"
     );
+    std::fs::copy(&shot, &artifact).expect("keep the screenshot as an artifact");
     let get = w.helper(&["get"], &w.request());
     assert_eq!(field(&get.stdout, "username"), Some(UPN), "{}", get.stderr);
 }

@@ -1,10 +1,12 @@
 //! The top of the program: one invocation from the command line to an exit
 //! code. `cli` is the command-line surface, `run` dispatches it, `verbs`
 //! answers git (get, store, erase, capability) and `session` is what every
-//! command of one invocation shares.
+//! command of one invocation shares; `manual` is what `--help` and the man
+//! page say about the config, the environment and the files.
 
 pub mod cli;
 pub(crate) mod error;
+pub mod manual;
 pub(crate) mod run;
 pub(crate) mod session;
 pub(crate) mod verbs;

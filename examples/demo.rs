@@ -252,7 +252,7 @@ fn build_helper() -> Result<(), String> {
         args.push("--release");
     }
     println!(
-        "Building the helper binary first (cargo {}; up to a minute the first time)…",
+        "Building the helper binary first (cargo {}; a few minutes the first time)…",
         args.join(" ")
     );
     let started = Instant::now();

@@ -9,7 +9,9 @@
 //! which is removed at the end: nothing is left in your git config or cache.
 //!
 //! Run it with `cargo run --example demo` (or `--release`). It builds the
-//! helper binary of the same profile first, so it works on a fresh checkout.
+//! helper binary of the same profile first, so it works on a fresh checkout,
+//! without disturbing the build cache: a `cargo build` after it has nothing
+//! to do (tests/it/demo.rs checks both).
 //! Exit status 0 when every step did what it should.
 
 // The demo uses a few of the test support's fakes; the rest is the tests'.
@@ -18,7 +20,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
+use std::time::Instant;
 
 use support::{FakeAdo, FakeEntra, RunOutput, TestEnv};
 
@@ -235,6 +237,9 @@ fn demo() -> Result<(), String> {
 
 /// Builds the helper binary of this example's profile (a no-op when it is
 /// up to date): `cargo run --example` builds the library, not the binary.
+/// Says so first, and lets cargo show its progress: a first build takes a
+/// while. The nested cargo leaves the build cache as a plain `cargo build`
+/// finds it (see `support::cargo`).
 fn build_helper() -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
     let release = exe
@@ -242,21 +247,22 @@ fn build_helper() -> Result<(), String> {
         .and_then(Path::parent)
         .and_then(Path::file_name)
         .is_some_and(|p| p == "release");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--bin", "git-credential-entra"]);
+    let mut args = vec!["build", "--bin", "git-credential-entra"];
     if release {
-        cmd.arg("--release");
+        args.push("--release");
     }
-    let status = cmd
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    println!(
+        "Building the helper binary first (cargo {}; a few minutes the first time)…",
+        args.join(" ")
+    );
+    let started = Instant::now();
+    let status = support::cargo::command()
+        .args(&args)
         .status()
         .map_err(|e| format!("run cargo build: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "cargo build --bin git-credential-entra failed ({status})"
-        ))
+    if !status.success() {
+        return Err(format!("cargo {} failed ({status})", args.join(" ")));
     }
+    println!("   ✓ built in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
 }

@@ -4,13 +4,18 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, Subcommand};
 
+/// The example `-h` ends with (and `--help`, before the configuration,
+/// environment and files).
+pub const EXAMPLE: &str = "Example:\n  git-credential-entra configure      # route Azure DevOps remotes to this helper\n  git clone https://dev.azure.com/contoso/project/_git/repo";
+
 /// A git credential helper that answers Azure DevOps with Microsoft Entra ID tokens.
 #[derive(Debug, Parser)]
 #[command(
     name = "git-credential-entra",
     version,
     about,
-    after_help = "Example:\n  git-credential-entra configure      # route Azure DevOps remotes to this helper\n  git clone https://dev.azure.com/contoso/project/_git/repo"
+    after_help = EXAMPLE,
+    after_long_help = format!("{EXAMPLE}{}", super::manual::long_help())
 )]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/git-credential-entra/config.json).

@@ -81,7 +81,7 @@ pub fn run(
         Command::Completions { shell } => {
             commands::completions::completions(shell, stdout).map_err(Failure::plain)
         }
-        Command::Manpage => commands::completions::manpage(stdout).map_err(Failure::plain),
+        Command::Manpage => commands::manpage::manpage(stdout).map_err(Failure::plain),
         Command::Other(_) => Ok(()), // answered above
     };
     match result {

@@ -1,5 +1,5 @@
-//! `completions SHELL` and the hidden `manpage`: both generated from the
-//! clap definitions, so they never drift from the real command line.
+//! `completions SHELL`: generated from the clap definitions, so it never
+//! drifts from the real command line (as the man page, `manpage`).
 
 use std::io::Write;
 
@@ -20,15 +20,6 @@ pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<(), Er
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "git-credential-entra", &mut buf);
-    out.write_all(&buf).map_err(Error::Io)
-}
-
-/// Writes the man page (roff) for section 1.
-pub fn manpage(out: &mut dyn Write) -> Result<(), Error> {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut buf)
-        .map_err(Error::Io)?;
     out.write_all(&buf).map_err(Error::Io)
 }
 
@@ -70,22 +61,5 @@ mod tests {
             stack.extend(c.get_subcommands());
         }
         assert!(missing.is_empty(), "no example in --help of {missing:?}");
-    }
-
-    #[test]
-    fn man_page_is_roff_for_this_program() {
-        let mut out = Vec::new();
-        manpage(&mut out).expect("renders");
-        let text = String::from_utf8(out).expect("utf8");
-        assert!(
-            text.starts_with(".ie") || text.contains(".TH"),
-            "{}",
-            &text[..80.min(text.len())]
-        );
-        assert!(
-            text.contains("git\\-credential\\-entra"),
-            "names the program"
-        );
-        assert!(text.contains("configure"));
     }
 }

@@ -7,5 +7,6 @@ pub mod configure;
 pub mod doctor;
 pub mod identities;
 pub mod login;
+pub mod manpage;
 pub mod secret;
 pub mod token;

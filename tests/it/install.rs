@@ -45,7 +45,7 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
         .canonicalize()
         .expect("prefix exists");
     let installed = prefix.join("bin/git-credential-entra");
-    let version = env.run(std::process::Command::new(&installed).arg("--version"), b"");
+    let version = env.run(env.command(&installed).arg("--version"), b"");
     assert!(
         version.stdout.starts_with("git-credential-entra "),
         "{}",

@@ -4,6 +4,7 @@
 //! and calls `git credential reject` when a credential is refused.
 
 use crate::support::ado::lfs::oid;
+use crate::support::env::probe;
 use crate::support::tls_world::{ADO_HOST, LOGIN_HOST, TlsWorld};
 use crate::support::world::{CLIENT, NEW_GIT, World};
 use crate::support::{AdoRequest, Ci, SeenAuth, assert_no_leak, skip_unless};
@@ -13,10 +14,7 @@ use std::path::Path;
 /// the test's HOME) and the helper configured; `None` when git-lfs is
 /// missing here (never in CI, which installs it).
 fn lfs_world() -> Option<World> {
-    let installed = std::process::Command::new(NEW_GIT)
-        .args(["lfs", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let installed = probe(NEW_GIT, &["lfs", "version"]).is_some();
     if !skip_unless(installed, Ci::Provides, "git-lfs is not installed") {
         return None;
     }

@@ -61,8 +61,9 @@ mod soak;
 mod leaks;
 mod trust;
 
-// What humans run and see: commands, prompts, doctor.
+// What humans run and see: commands, prompts, doctor, the demo.
 mod configure;
+mod demo;
 mod doctor;
 mod humans;
 mod operator;
@@ -79,5 +80,8 @@ mod install;
 #[cfg(target_os = "linux")]
 mod windows;
 
-// The fakes, the ready-made worlds, skip_unless, and their own tests.
+// The fakes, the ready-made worlds, skip_unless, and their own tests; the
+// suite's own hygiene (it writes nothing into the real HOME).
+#[cfg(unix)]
+mod real_home;
 mod support;

@@ -293,7 +293,7 @@ fn a_planted_trace_link_or_fifo_is_neither_followed_nor_waited_on() {
     let link = shared.join("entra-trace.log");
     std::os::unix::fs::symlink(&bashrc, &link).expect("plant the symlink");
     let fifo = shared.join("entra-fifo.log");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    let made = w.env.command("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
 
     for planted in [&link, &fifo] {

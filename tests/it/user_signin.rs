@@ -6,9 +6,10 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::env::probe;
 use crate::support::terminal::{Screen, on_a_terminal};
 use crate::support::world::{TENANT, World, field, token_of};
 use crate::support::{Ci, RunOutput, skip, skip_unless};
@@ -340,7 +341,9 @@ fn paste_on_a_terminal_finishes_the_sign_in() {
         .expect("the authorize URL is shown")
         .to_string();
     // The person's browser, elsewhere: sign in, then copy the address it was sent to.
-    let location = Command::new("curl")
+    let location = w
+        .env
+        .command("curl")
         .args(["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", &url])
         .output()
         .expect("curl");
@@ -372,14 +375,9 @@ fn paste_on_a_terminal_finishes_the_sign_in() {
 
 /// The Chromium binary the distribution installs, if any.
 fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser"].into_iter().find(|c| {
-        Command::new(c)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| probe(c, &["--version"]).is_some())
 }
 
 #[test]
@@ -420,12 +418,17 @@ fn headless_chromium_signs_in_and_sees_the_landing_page() {
         "{dom}"
     );
     // The artifact: a screenshot of the page Chromium received.
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // Taken in the test's directory and then copied: the same test may run
+    // in two processes at once (real_home:: reruns it).
+    let artifact = Path::new(env!("CARGO_TARGET_TMPDIR")).join("user-sign-in-landing-page.png");
     let page = dir.join("landing.html");
     std::fs::write(&page, &dom).expect("write the page");
-    let shot = artifacts.join("user-sign-in-landing-page.png");
-    let _ = std::fs::remove_file(&shot);
-    let status = Command::new(chromium)
+    let shot = dir.join("landing.png");
+    // In the test's HOME: Chromium keeps crash reports under ~/.config and
+    // dconf its settings under ~/.cache even with a --user-data-dir.
+    let status = w
+        .env
+        .command(chromium)
         .args(flags.split(' '))
         .arg(format!("--user-data-dir={}/chromium-shot", dir.display()))
         .arg("--window-size=900,600")
@@ -440,6 +443,7 @@ fn headless_chromium_signs_in_and_sees_the_landing_page() {
         std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000),
         "screenshot saved"
     );
+    std::fs::copy(&shot, &artifact).expect("keep the screenshot as an artifact");
     let get = w.helper(&["get"], &w.request());
     assert_eq!(field(&get.stdout, "username"), Some(UPN), "{}", get.stderr);
 }

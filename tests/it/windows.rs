@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use crate::support::env::isolated;
 use crate::support::terminal::{Screen, on_a_terminal_as};
 use crate::support::{
     FakeAdo, FakeEntra, RunOutput, TestEnv, assert_no_leak, random_guid, register_sensitive,
@@ -40,6 +41,9 @@ struct Wine {
     local_appdata: PathBuf,
     /// Holds a prefix made for this run.
     _made: Option<tempfile::TempDir>,
+    /// The host HOME Wine runs with (menus, desktop links of a prefix it
+    /// boots go there), not the real one.
+    home: tempfile::TempDir,
 }
 
 static WINE: OnceLock<Wine> = OnceLock::new();
@@ -63,7 +67,11 @@ fn wine() -> &'static Wine {
                 (dir.path().to_path_buf(), Some(dir))
             }
         };
-        let out = wine_command(&prefix, Path::new("cmd.exe"))
+        let home = tempfile::Builder::new()
+            .prefix("gce-wine-home-")
+            .tempdir()
+            .expect("a temporary HOME for Wine");
+        let out = wine_command(&prefix, home.path(), Path::new("cmd.exe"))
             .args(["/c", "echo", "%APPDATA%;%LOCALAPPDATA%"])
             .stdin(Stdio::null())
             .output()
@@ -85,6 +93,7 @@ fn wine() -> &'static Wine {
             exe,
             prefix,
             _made: made,
+            home,
         }
     })
 }
@@ -103,19 +112,18 @@ fn windows_path(host: &Path) -> String {
     format!("Z:{}", host.display().to_string().replace('/', "\\"))
 }
 
-/// `wine program` in the prefix, with nothing else inherited from the host
-/// but what Wine itself needs.
-fn wine_command(prefix: &Path, program: &Path) -> Command {
-    let mut cmd = Command::new("wine");
-    cmd.arg(program).env_clear();
-    for k in ["PATH", "HOME", "USER", "LOGNAME"] {
+/// `wine program` in the prefix, with `home` as HOME and nothing else
+/// inherited from the host but what Wine itself needs.
+fn wine_command(prefix: &Path, home: &Path, program: &Path) -> Command {
+    let mut cmd = isolated("wine", home);
+    cmd.arg(program);
+    for k in ["USER", "LOGNAME"] {
         if let Some(v) = std::env::var_os(k) {
             cmd.env(k, v);
         }
     }
     cmd.env("WINEPREFIX", prefix)
         .env("WINEDEBUG", "-all")
-        .env("LANG", "C")
         // A managed identity must never reach the real IMDS.
         .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
     cmd
@@ -180,7 +188,7 @@ impl Win {
 
     fn helper_command(&self, args: &[&str]) -> Command {
         let wine = wine();
-        let mut cmd = wine_command(&wine.prefix, &wine.exe);
+        let mut cmd = wine_command(&wine.prefix, wine.home.path(), &wine.exe);
         cmd.args(args).env("CI_SECRET", SECRET);
         cmd
     }

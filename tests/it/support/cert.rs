@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,16 +15,14 @@ use serde_json::Value;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::entra::Scripted;
+use super::env::{isolated, probe};
 use super::{Ci, entra_timestamp, now_secs, skip_unless};
 
 /// Whether the `openssl` command runs here. Without it the certificate tests
 /// cannot make certificates: they fail under CI (which installs it) and are
 /// skipped elsewhere.
 pub fn openssl_available() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let ok = probe("openssl", &["version"]).is_some();
     skip_unless(
         ok,
         Ci::Provides,
@@ -35,7 +32,7 @@ pub fn openssl_available() -> bool {
 
 /// Runs `openssl args` in `dir`; panics with its stderr on failure.
 pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
+    let out = isolated("openssl", dir)
         .args(args)
         .current_dir(dir)
         .output()
@@ -233,7 +230,7 @@ pub fn openssl_verifies(dir: &Path, jwt: &str, pubkey: &Path) -> bool {
         "sig.bin",
         "data.txt",
     ]);
-    Command::new("openssl")
+    isolated("openssl", dir)
         .args(&args)
         .current_dir(dir)
         .output()

@@ -2,6 +2,7 @@
 //! and git that enforces a deadline. Everything it captures goes through the leak scanner
 //! (support/scan.rs): every command's stdout and stderr, and on drop every file under its root.
 
+use std::ffi::OsStr;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -109,7 +110,7 @@ impl TestEnv {
     }
 
     /// Any program (a shell running a documented pipeline) with the isolated environment, run in the root.
-    pub fn command(&self, program: &str) -> Command {
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);
         self.isolate(&mut cmd);
         cmd.current_dir(self.path());
@@ -131,6 +132,12 @@ impl TestEnv {
 
     /// Runs `cmd` with `stdin`, enforcing the deadline, and asserts its stderr leaks no secret.
     pub fn run(&self, cmd: &mut Command, stdin: &[u8]) -> RunOutput {
+        self.run_within(cmd, stdin, DEADLINE)
+    }
+
+    /// [`TestEnv::run`] with its own deadline, for a command that may
+    /// legitimately take longer (a nested cargo that may have to compile).
+    pub fn run_within(&self, cmd: &mut Command, stdin: &[u8], deadline: Duration) -> RunOutput {
         let program = Path::new(cmd.get_program())
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -162,10 +169,10 @@ impl TestEnv {
             if let Some(s) = child.try_wait().expect("poll child") {
                 break s;
             }
-            if started.elapsed() > DEADLINE {
+            if started.elapsed() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{program} did not finish within {DEADLINE:?}");
+                panic!("{program} did not finish within {deadline:?}");
             }
             std::thread::sleep(Duration::from_millis(10));
         };
@@ -190,16 +197,13 @@ impl TestEnv {
     /// running the tests reaches git or the helper: only what a test sets with `set_env`.
     fn isolate(&self, cmd: &mut Command) {
         let p = self.path();
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", p.join("home"))
+        clear_env(cmd, &p.join("home"))
             .env("XDG_CONFIG_HOME", p.join("config"))
             .env("XDG_CACHE_HOME", p.join("cache"))
             .env("XDG_RUNTIME_DIR", p.join("runtime"))
             .env("GIT_CONFIG_GLOBAL", p.join("home/.gitconfig"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LANG", "C")
             // A managed identity must never reach the real IMDS from a test:
             // unless a test points it at a fake, it finds nothing listening.
             .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
@@ -231,6 +235,42 @@ impl Drop for TestEnv {
             self.assert_files_clean();
         }
     }
+}
+
+/// Clears `cmd`'s environment but for PATH, with `home` as HOME (and no XDG
+/// directory, so they all fall under it) and the C locale.
+fn clear_env<'c>(cmd: &'c mut Command, home: &Path) -> &'c mut Command {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("LANG", "C")
+}
+
+/// `program` with nothing of the machine's environment but PATH, and `home`
+/// as HOME: for a program a test starts outside a [`TestEnv`] (a tool making
+/// certificates, a private keyring), which may write under HOME (Chromium,
+/// dconf, openssl's `.rnd`) and must not write into the real one.
+pub fn isolated(program: impl AsRef<OsStr>, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    clear_env(&mut cmd, home);
+    cmd
+}
+
+/// Runs `program args` to learn whether it is here (or its version) in a
+/// throwaway HOME, removed afterwards: its stdout when it ran and succeeded.
+pub fn probe(program: &str, args: &[&str]) -> Option<String> {
+    let home = tempfile::Builder::new()
+        .prefix("gce-probe-")
+        .tempdir()
+        .expect("create a temporary HOME");
+    let out = isolated(program, home.path())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The helper binary: cargo names it for tests and benches; an example (the

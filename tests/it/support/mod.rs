@@ -5,6 +5,7 @@
 
 pub mod ado;
 pub mod authorize;
+pub mod cargo;
 pub mod cert;
 pub mod entra;
 pub mod env;

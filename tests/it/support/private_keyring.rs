@@ -19,6 +19,8 @@ const SERVICE_PATH: &str = "/org/freedesktop/secrets";
 pub struct PrivateKeyring {
     /// The bus address, for the helper's `DBUS_SESSION_BUS_ADDRESS`.
     pub address: String,
+    /// Its directory: HOME and the XDG directories of everything it runs.
+    dir: PathBuf,
     log: PathBuf,
     bus: Child,
     daemon: Child,
@@ -42,12 +44,8 @@ fn have(tool: &str) -> bool {
 
 /// A command whose whole environment is the keyring's own, under `dir`.
 fn isolated(program: &str, dir: &Path) -> Command {
-    let mut c = Command::new(program);
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir)
-        .env("XDG_RUNTIME_DIR", dir);
+    let mut c = super::env::isolated(program, dir);
+    c.env("XDG_DATA_HOME", dir).env("XDG_RUNTIME_DIR", dir);
     c
 }
 
@@ -96,6 +94,7 @@ impl PrivateKeyring {
             .expect("give the keyring its password");
         let kr = PrivateKeyring {
             address,
+            dir: dir.to_path_buf(),
             log,
             bus,
             daemon,
@@ -107,7 +106,7 @@ impl PrivateKeyring {
     /// `dbus-send --print-reply` on the private bus; its stdout, or `None`
     /// when the call failed.
     fn call(&self, dest: &str, path: &str, method: &str, args: &[&str]) -> Option<String> {
-        let out = Command::new("dbus-send")
+        let out = isolated("dbus-send", &self.dir)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
             .args(["--session", "--print-reply", "--reply-timeout=2000"])
             .arg(format!("--dest={dest}"))

@@ -22,11 +22,7 @@ pub const OLD_GIT: &str = "/usr/bin/git";
 
 /// Whether `git` (on PATH) offers `capability[]=authtype` to helpers (≥ 2.46).
 pub fn git_has_authtype() -> bool {
-    let out = std::process::Command::new(NEW_GIT)
-        .arg("--version")
-        .output()
-        .expect("run git --version");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = super::env::probe(NEW_GIT, &["--version"]).expect("run git --version");
     let mut parts = text
         .trim()
         .trim_start_matches("git version ")

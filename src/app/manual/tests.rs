@@ -22,7 +22,7 @@ fn the_config_keys_are_the_ones_the_loader_accepts() {
     let e = Config::parse(r#"{ "not-a-key": 1 }"#, file, None).expect_err("refused");
     let allowed = e
         .problem
-        .split_once("allowed: ")
+        .split_once("allowed here: ")
         .and_then(|(_, rest)| rest.split(')').next())
         .unwrap_or_else(|| panic!("the loader names the allowed keys: {e}"));
     let described: Vec<&str> = CONFIG_KEYS.iter().map(|k| k.name).collect();

@@ -127,8 +127,8 @@ fn every_command_and_its_options_are_on_the_page() {
         ("git-credential-entra cache list", &[]),
         ("git-credential-entra secret delete", &[]),
         (
-            "git-credential-entra configure [--global] [--system] [--local] [--file FILE] [--host URL] [--dry-run]",
-            &["--host URL", "--dry-run"],
+            "git-credential-entra configure [--global] [--system] [--local] [--file FILE] [--host URL] [--dry-run] [--force]",
+            &["--host URL", "--dry-run", "--force"],
         ),
         (
             "git-credential-entra token [URL] [--format raw|json|header]",

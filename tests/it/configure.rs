@@ -28,7 +28,9 @@ fn global(env: &TestEnv) -> std::path::PathBuf {
     env.path().join("home/.gitconfig")
 }
 
-fn helpers_for_dev_azure_com(env: &TestEnv) -> String {
+/// The `credential.https://dev.azure.com.helper` lines of the global git
+/// config, one per line, as `git config --get-all` prints them.
+pub(crate) fn helpers_for_dev_azure_com(env: &TestEnv) -> String {
     let file = global(env);
     env.run(
         env.git("git").args([

@@ -80,19 +80,9 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
         assert!(text.contains("unconfigure"), "{completion}");
     }
 
-    let gitconfig = env.path().join("home/.gitconfig");
-    let helpers = env.run(
-        env.git("git").args([
-            "config",
-            "--file",
-            gitconfig.to_str().expect("utf8"),
-            "--get-all",
-            "credential.https://dev.azure.com.helper",
-        ]),
-        b"",
-    );
+    let helpers = crate::configure::helpers_for_dev_azure_com(&env);
     // Absolute, although the prefix was given relative.
-    assert_eq!(helpers.stdout, format!("\n{}\n", installed.display()));
+    assert_eq!(helpers, format!("\n{}\n", installed.display()));
 
     let out = env.run(
         env.git("sh")
@@ -106,7 +96,7 @@ fn install_sh_installs_configures_and_uninstalls_into_a_relative_prefix() {
         "nothing left behind"
     );
     assert_eq!(
-        std::fs::read_to_string(&gitconfig).expect("read"),
+        std::fs::read_to_string(env.path().join("home/.gitconfig")).expect("read"),
         "",
         "git config as before"
     );

@@ -2,9 +2,15 @@
 # Installs git-credential-entra (see usage() below, or run with --help).
 set -eu
 
+# Where --release downloads from: the project's GitHub releases. OWNER is a
+# placeholder: the project has no public home yet, so until this line names
+# it, --release needs --from (a mirror, an artifact store or a directory).
+releases="https://github.com/OWNER/git-credential-entra/releases"
+
 usage() {
     cat <<'EOF'
 Usage: install/install.sh [--prefix DIR] [--binary FILE] [--no-configure]
+       install/install.sh --release [VERSION] [--from URL|DIR] [--prefix DIR] [--no-configure]
        install/install.sh --uninstall [--prefix DIR]
 
 Builds git-credential-entra in release mode, installs it to DIR/bin (default
@@ -17,13 +23,27 @@ credentials `auto` can use here), configure changes nothing, so the
 credential helpers you have keep working: write an identity, then run
 `git-credential-entra configure` again.
 
+With --release it builds nothing: it downloads the prebuilt archive for this
+machine (Linux or macOS, x86_64 or arm64) and SHA256SUMS, checks the archive
+against SHA256SUMS, and only then installs as above. A failed download, a
+checksum mismatch or a platform without a prebuilt binary installs nothing.
+
 Prerequisites (checked first, each with its fix): git; for building, Rust and
-cargo >= 1.89 (https://rustup.rs) and a C compiler (cc, gcc or clang).
+cargo >= 1.89 (https://rustup.rs) and a C compiler (cc, gcc or clang); for
+--release, tar, sha256sum (or shasum) and, unless --from is a directory, curl
+or wget.
 
 Options:
   --prefix DIR     install under DIR (made absolute); default ~/.local
   --binary FILE    install this already-built binary instead of building
                    (e.g. target/release/git-credential-entra)
+  --release [VERSION]
+                   install a prebuilt release (default: the latest; with
+                   --from, the only version SHA256SUMS there lists for this
+                   machine)
+  --from URL|DIR   with --release: take the archives and SHA256SUMS from this
+                   URL or directory (a mirror, an internal artifact store,
+                   a dist/ directory) instead of the project's releases
   --no-configure   do not touch the git config
   --uninstall      run `unconfigure`, then remove what install put there
   -h, --help       this text
@@ -37,12 +57,22 @@ prefix="${HOME:?HOME is not set}/.local"
 binary=""
 configure=1
 uninstall=0
+release=0
+release_version=""
+from=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; prefix="$2"; shift 2 ;;
         --prefix=*) prefix="${1#--prefix=}"; shift ;;
         --binary) [ $# -ge 2 ] || die "--binary needs a file"; binary="$2"; shift 2 ;;
         --binary=*) binary="${1#--binary=}"; shift ;;
+        --release=*) release=1; release_version="${1#--release=}"; shift ;;
+        --release)
+            release=1; shift
+            # The version is optional: the next word, unless it is an option.
+            case "${1:-}" in -*|"") ;; *) release_version="$1"; shift ;; esac ;;
+        --from) [ $# -ge 2 ] || die "--from needs a URL or a directory"; from="$2"; shift 2 ;;
+        --from=*) from="${1#--from=}"; shift ;;
         --no-configure) configure=0; shift ;;
         --uninstall) uninstall=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -50,6 +80,15 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$prefix" ] || die "--prefix needs a directory"
+if [ "$release" = 1 ]; then
+    [ -z "$binary" ] || die "--release and --binary exclude each other: use one"
+    release_version="${release_version#v}"
+    case "$release_version" in
+        *[!0-9A-Za-z.+-]*) die "--release $release_version: not a version (like 1.2.0)" ;;
+    esac
+elif [ -n "$from" ]; then
+    die "--from goes with --release (install/install.sh --release --from $from)"
+fi
 
 # Where each file goes, under an absolute prefix (a relative one would put a
 # broken path in the git config). The prefix must exist first.
@@ -100,6 +139,127 @@ if [ "$uninstall" = 1 ]; then
     exit 0
 fi
 
+# --release: the archive for this machine, fetched and checked. These only
+# define functions; they run after the option checks below.
+
+# This machine's release target (the archives' {target}), or one line and exit.
+release_target() {
+    os=$(uname -s) arch=$(uname -m)
+    case "$arch" in
+        x86_64|amd64) arch=x86_64 ;;
+        aarch64|arm64) arch=aarch64 ;;
+        *) arch="" ;;
+    esac
+    case "$os" in
+        Linux) os=unknown-linux-musl ;;
+        Darwin) os=apple-darwin ;;
+        MINGW*|MSYS*|CYGWIN*) die "on Windows, install the release with PowerShell: install/install.ps1 -Release" ;;
+        *) os="" ;;
+    esac
+    [ -n "$arch" ] && [ -n "$os" ] ||
+        die "no prebuilt binary for $(uname -s) $(uname -m) (there are for Linux and macOS on x86_64 and arm64). Fix: build from source: install/install.sh without --release"
+    target="$arch-$os"
+}
+
+release_prerequisites() {
+    release_target
+    case "$from" in
+        ""|*://*)
+            if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
+                printf 'install.sh: missing curl or wget (downloads the release). Fix: apt-get install curl (or wget), or --from a directory holding the archive and SHA256SUMS\n' >&2
+                missing=1
+            fi ;;
+    esac
+    need tar "unpacks the release archive" "apt-get install tar"
+    if ! command -v sha256sum >/dev/null 2>&1 && ! command -v shasum >/dev/null 2>&1; then
+        printf 'install.sh: missing sha256sum or shasum (checks the download). Fix: apt-get install coreutils (macOS has shasum)\n' >&2
+        missing=1
+    fi
+}
+
+# Copies $1 (a name under $source) to the file $2: from a directory, or with
+# curl or wget, each bounded in time; one line if that fails.
+release_get() {
+    case "$source" in
+        *://*)
+            if command -v curl >/dev/null 2>&1; then
+                err=$(curl -fsSL --connect-timeout 20 --max-time 600 -o "$2" "$source/$1" 2>&1) ||
+                    die "cannot download $source/$1 (${err:-curl failed}). Fix: check the version and --from, or the network"
+            else
+                wget -q --timeout=20 --tries=2 -O "$2" "$source/$1" 2>/dev/null || {
+                    # wget -q says nothing: its exit status says what failed.
+                    rc=$?
+                    case $rc in
+                        4) err="no network connection" ;;
+                        8) err="the server answered with an error, such as 404 Not Found" ;;
+                        *) err="exit status $rc" ;;
+                    esac
+                    die "cannot download $source/$1 (wget: $err). Fix: check the version and --from, or the network"
+                }
+            fi ;;
+        *)
+            [ -f "$source/$1" ] || die "no $1 in $source. Fix: point --from at the directory holding the archives and SHA256SUMS"
+            cp "$source/$1" "$2" || die "cannot copy $source/$1" ;;
+    esac
+}
+
+sha256() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum "$1" | cut -d' ' -f1
+    else
+        shasum -a 256 "$1" | cut -d' ' -f1
+    fi
+}
+
+# Downloads SHA256SUMS and this machine's archive into a temporary directory,
+# checks the archive, unpacks it and sets $binary to the binary in it.
+release_fetch() {
+    if [ -n "$from" ]; then
+        source="${from%/}"
+        case "$source" in
+            *://*) ;;
+            *) [ -d "$source" ] || die "--from $from: no such directory (nor a URL)" ;;
+        esac
+    else
+        case "$releases" in
+            */OWNER/*) die "this copy of install.sh names no download location yet (the project has no public releases page). Fix: --from URL|DIR, where the archives and SHA256SUMS are" ;;
+        esac
+        if [ -n "$release_version" ]; then
+            source="$releases/download/v$release_version"
+        else
+            source="$releases/latest/download"
+        fi
+    fi
+    tmp=$(mktemp -d) || die "cannot create a temporary directory"
+    trap 'rm -rf "$tmp"' EXIT
+    trap 'exit 130' HUP INT TERM
+    release_get SHA256SUMS "$tmp/SHA256SUMS"
+    # "<hex>  <name>" lines (or "<hex> *<name>"), perhaps with CRLF endings.
+    sums=$(tr -d '\r' < "$tmp/SHA256SUMS" | sed -n "s/^\([0-9a-fA-F]\{64\}\) [ *]\(git-credential-entra-.*-$target\.tar\.gz\)\$/\1 \2/p")
+    if [ -n "$release_version" ]; then
+        name="git-credential-entra-$release_version-$target.tar.gz"
+        sums=$(printf '%s\n' "$sums" | awk -v n="$name" '$2 == n { print; exit }')
+        [ -n "$sums" ] || die "SHA256SUMS at $source has no $name, so nothing was installed. Fix: check the version (the archives there are listed in SHA256SUMS)"
+    else
+        [ -n "$sums" ] || die "SHA256SUMS at $source lists no archive for $target, so nothing was installed"
+        [ "$(printf '%s\n' "$sums" | wc -l)" -eq 1 ] ||
+            die "SHA256SUMS at $source lists several versions for $target. Fix: name one: --release VERSION"
+    fi
+    expected=${sums%% *}
+    name=${sums#* }
+    release_get "$name" "$tmp/$name"
+    actual=$(sha256 "$tmp/$name")
+    [ "$actual" = "$(printf '%s' "$expected" | tr 'A-F' 'a-f')" ] ||
+        die "$name does not match its SHA256SUMS entry (a corrupted or altered download), so nothing was installed. Fix: download again; if it persists, report it"
+    mkdir "$tmp/unpacked" && tar -xzf "$tmp/$name" -C "$tmp/unpacked" ||
+        die "cannot unpack $name"
+    stem=${name%.tar.gz}
+    for binary in "$tmp/unpacked/$stem/git-credential-entra" "$tmp/unpacked/git-credential-entra"; do
+        [ ! -f "$binary" ] || break
+    done
+    say "checked $name against SHA256SUMS from $source"
+}
+
 # Prerequisites, each with its fix, before anything is built or written.
 missing=0
 need() { # command, what it is for, fix
@@ -110,7 +270,9 @@ need() { # command, what it is for, fix
 }
 need git "git runs the helper" "install git (apt-get install git, brew install git, ...)"
 here=$(cd "$(dirname "$0")/.." && pwd -P)
-if [ -z "$binary" ]; then
+if [ "$release" = 1 ]; then
+    release_prerequisites
+elif [ -z "$binary" ]; then
     need cargo "builds the helper" "install Rust >= 1.89 from https://rustup.rs"
     if command -v cargo >/dev/null 2>&1; then
         version=$(cargo --version | sed -n 's/^cargo \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
@@ -126,6 +288,10 @@ if [ -z "$binary" ]; then
     fi
 fi
 [ "$missing" = 0 ] || exit 1
+
+# Everything is downloaded and checked in a temporary directory before the
+# prefix is touched, so a failure leaves nothing there.
+[ "$release" = 0 ] || release_fetch
 
 mkdir -p "$prefix" || die "cannot create $prefix"
 locate

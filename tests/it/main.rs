@@ -77,6 +77,8 @@ mod network;
 
 // Platforms and installing: install.sh, the Windows binary under Wine.
 mod install;
+#[cfg(unix)]
+mod install_release;
 #[cfg(target_os = "linux")]
 mod windows;
 

@@ -86,14 +86,21 @@ fn serve(dir: &Path) -> (BackgroundServer, String) {
     (server, url)
 }
 
+/// Runs install.sh into `inst` with its own TMPDIR, which it must leave empty.
 fn install(env: &TestEnv, args: &[&str]) -> RunOutput {
-    env.run(
+    let tmp = env.path().join("tmp");
+    std::fs::create_dir_all(&tmp).expect("mkdir tmp");
+    let out = env.run(
         env.command("sh")
             .arg(script())
             .args(["--prefix", "inst"])
-            .args(args),
+            .args(args)
+            .env("TMPDIR", &tmp),
         b"",
-    )
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").flatten().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}\n{}", out.stderr);
+    out
 }
 
 fn assert_installed(env: &TestEnv, out: &RunOutput) {
@@ -132,6 +139,16 @@ fn install_sh_release_from_a_url_checks_and_installs_the_archive_for_this_machin
     let (_server, url) = serve(&dist);
     let out = install(&env, &["--release", VERSION, "--from", &url]);
     assert_installed(&env, &out);
+    // The same files as the build path installs, so --uninstall removes them all.
+    let out = install(&env, &["--uninstall"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        std::fs::read_dir(env.path().join("inst"))
+            .expect("prefix")
+            .next()
+            .is_none(),
+        "nothing left in the prefix"
+    );
 }
 
 #[test]
@@ -154,6 +171,20 @@ fn assert_refused(env: &TestEnv, args: &[&str], says: &str) {
     assert_eq!(
         std::fs::read_to_string(env.path().join("home/.gitconfig")).expect("read"),
         ""
+    );
+}
+
+#[test]
+fn install_sh_release_without_a_version_refuses_a_directory_with_several() {
+    let env = TestEnv::new();
+    let dist = fake_dist(&env);
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).expect("read");
+    let older = sums.replace(VERSION, "0.0.1");
+    std::fs::write(dist.join("SHA256SUMS"), format!("{older}{sums}")).expect("write");
+    assert_refused(
+        &env,
+        &["--release", "--from", &dist.display().to_string()],
+        "lists several versions",
     );
 }
 

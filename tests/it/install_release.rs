@@ -326,6 +326,37 @@ fn install_sh_release_downloads_with_wget_when_there_is_no_curl() {
 }
 
 #[test]
+fn install_sh_release_checks_with_shasum_when_there_is_no_sha256sum() {
+    let env = TestEnv::new();
+    with_identity(&env);
+    let dist = fake_dist(&env);
+    let from = dist.display().to_string();
+    let run = |left_out: &[&str]| {
+        let path = path_without(&env, left_out);
+        env.run(
+            env.command("sh")
+                .arg(script())
+                .args(["--prefix", "inst", "--release", VERSION, "--from", &from])
+                .env("PATH", &path),
+            b"",
+        )
+    };
+    let neither = run(&["sha256sum", "shasum"]);
+    assert_eq!(neither.status.code(), Some(1), "{}", neither.stderr);
+    assert!(
+        neither.stderr.contains("missing sha256sum or shasum"),
+        "{}",
+        neither.stderr
+    );
+    assert!(!env.path().join("inst").exists());
+    if std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("shasum").is_file())
+    {
+        assert_installed(&env, &run(&["sha256sum"]));
+    }
+}
+
+#[test]
 fn install_sh_release_says_curl_or_wget_is_missing() {
     let env = TestEnv::new();
     let path = path_without(&env, &["curl", "wget"]);

@@ -117,6 +117,7 @@ if ($Release) {
     if ($arch -ne 'AMD64') { Fail "no prebuilt binary for Windows $arch (there is for x64). Fix: build from source: install\install.ps1 without -Release" }
     $Target = 'x86_64-pc-windows-gnu'
     $RelVersion = $Version -replace '^v', ''
+    if ($RelVersion -eq 'latest') { $RelVersion = '' }
     if ($RelVersion -notmatch '^[0-9A-Za-z.+-]*$') { Fail "-Version ${Version}: not a version (like 1.2.0)" }
     if ($From) {
         $Source = $From.TrimEnd('/', '\')

@@ -38,9 +38,9 @@ Options:
   --binary FILE    install this already-built binary instead of building
                    (e.g. target/release/git-credential-entra)
   --release [VERSION]
-                   install a prebuilt release (default: the latest; with
-                   --from, the only version SHA256SUMS there lists for this
-                   machine)
+                   install a prebuilt release: VERSION, or without one (or
+                   `latest`) the latest; with --from, the only version its
+                   SHA256SUMS lists for this machine
   --from URL|DIR   with --release: take the archives and SHA256SUMS from this
                    URL or directory (a mirror, an internal artifact store,
                    a dist/ directory) instead of the project's releases
@@ -83,6 +83,7 @@ done
 if [ "$release" = 1 ]; then
     [ -z "$binary" ] || die "--release and --binary exclude each other: use one"
     release_version="${release_version#v}"
+    [ "$release_version" != latest ] || release_version=""
     case "$release_version" in
         *[!0-9A-Za-z.+-]*) die "--release $release_version: not a version (like 1.2.0)" ;;
     esac

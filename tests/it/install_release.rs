@@ -164,7 +164,11 @@ fn install_sh_release_from_a_directory_takes_the_one_version_it_holds() {
     let env = TestEnv::new();
     with_identity(&env);
     let dist = fake_dist(&env);
-    let out = install(&env, &["--release", "--from", &dist.display().to_string()]);
+    // `latest` is the same as no version.
+    let out = install(
+        &env,
+        &["--release", "latest", "--from", &dist.display().to_string()],
+    );
     assert_installed(&env, &out);
 }
 

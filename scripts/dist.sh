@@ -5,9 +5,10 @@
 #
 #   scripts/dist.sh [--targets "x86_64-unknown-linux-musl aarch64-unknown-linux-musl ..."]
 #
-# The archives are byte-for-byte reproducible from the same commit (CONTRIBUTING.md,
-# "Release artifacts"): every timestamp is the commit's time, entries are sorted,
-# owner and mode fixed, and no path of the build machine reaches the binaries.
+# The Linux archives are byte-for-byte reproducible from the same commit (the
+# Windows one not yet; CONTRIBUTING.md, "Release artifacts"): every timestamp
+# is the commit's time, entries are sorted, owner and mode fixed, and no path
+# of the build machine reaches the binaries.
 # Needs: the Rust targets (`rustup target add`), cargo-zigbuild and zig (the C and
 # link toolchain of both musl targets), mingw-w64 (Windows), tar, gzip, zip.
 set -euo pipefail
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --targets) targets="${2:?--targets needs a list of targets}"; shift 2 ;;
         --targets=*) targets="${1#--targets=}"; shift ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "dist.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done

@@ -75,10 +75,13 @@ mod corporate;
 #[cfg(unix)]
 mod network;
 
-// Platforms and installing: install.sh, the Windows binary under Wine.
+// Platforms and installing: install.sh, the static builds (arm64 under an
+// emulator), the Windows binary under Wine.
 mod install;
 #[cfg(unix)]
 mod install_release;
+#[cfg(target_os = "linux")]
+mod static_build;
 #[cfg(target_os = "linux")]
 mod windows;
 

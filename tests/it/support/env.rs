@@ -97,9 +97,18 @@ impl TestEnv {
         self.extra.push((k.to_owned(), v.to_owned()));
     }
 
-    /// The helper binary under test, with the isolated environment.
+    /// The helper binary under test, with the isolated environment; run by
+    /// `GIT_CREDENTIAL_ENTRA_TEST_RUNNER` when set (`qemu-aarch64` for the
+    /// arm64 build on an x86_64 machine, see `tests/it/static_build.rs`).
     pub fn helper(&self) -> Command {
-        let mut cmd = Command::new(helper_bin());
+        let mut cmd = match std::env::var_os(TEST_RUNNER_VAR).filter(|r| !r.is_empty()) {
+            Some(runner) => {
+                let mut cmd = Command::new(runner);
+                cmd.arg(helper_bin());
+                cmd
+            }
+            None => Command::new(helper_bin()),
+        };
         self.isolate(&mut cmd);
         cmd
     }
@@ -273,9 +282,19 @@ pub fn probe(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The helper binary: cargo names it for tests and benches; an example (the
-/// demo) finds it in its profile directory, one level above `examples/`.
+/// The variable naming another build of the helper to test black-box (the
+/// static release binary `scripts/dist.sh` made, see `.ci/run`).
+pub const TEST_BIN_VAR: &str = "GIT_CREDENTIAL_ENTRA_TEST_BIN";
+/// The program that runs that build (an emulator), when this machine cannot.
+pub const TEST_RUNNER_VAR: &str = "GIT_CREDENTIAL_ENTRA_TEST_RUNNER";
+
+/// The helper binary: `GIT_CREDENTIAL_ENTRA_TEST_BIN` when set; otherwise cargo
+/// names it for tests and benches; an example (the demo) finds it in its
+/// profile directory, one level above `examples/`.
 pub fn helper_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os(TEST_BIN_VAR).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
     if let Some(p) = option_env!("CARGO_BIN_EXE_git-credential-entra") {
         return PathBuf::from(p);
     }

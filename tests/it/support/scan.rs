@@ -140,8 +140,11 @@ pub fn assert_clean(what: &str, text: &str, place: Place) {
 
 /// Which [`Place`] a command's stdout is, from its program name and arguments.
 pub fn stdout_place(program: &str, args: &[String]) -> Place {
-    // The Windows `.exe` runs under Wine: the program is its first argument.
-    if matches!(program, "wine" | "wine64")
+    // The Windows `.exe` runs under Wine, a foreign static build under its
+    // emulator (GIT_CREDENTIAL_ENTRA_TEST_RUNNER): the program is the first argument.
+    let runner = std::env::var(super::env::TEST_RUNNER_VAR).unwrap_or_default();
+    let runner = runner.rsplit('/').next().unwrap_or_default();
+    if (matches!(program, "wine" | "wine64") || (!runner.is_empty() && program == runner))
         && let Some((exe, rest)) = args.split_first()
     {
         let name = exe.rsplit(['/', '\\']).next().unwrap_or(exe);

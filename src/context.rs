@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cache::TokenStore;
-use crate::git::config::GitConfig;
+use crate::git::config::{Entry, GitConfig};
 use crate::keyring::secrets::Secrets;
 use crate::net::http::{GitSettings, Http};
 use crate::sys::env::Env;
@@ -129,7 +129,7 @@ fn git_network_settings<'a>(env: &'a Env, trace: &'a Trace, remote: &str) -> Git
     let remote = remote.to_string();
     Box::new(
         move || match GitConfig::find(env).and_then(|git| git.url_settings("http", &remote)) {
-            Ok(settings) => settings,
+            Ok(entries) => trusted_settings(entries, trace),
             Err(e) => {
                 trace.decision(format_args!(
                     "network: git's http settings not read ({e}); the environment's only"
@@ -138,6 +138,30 @@ fn git_network_settings<'a>(env: &'a Env, trace: &'a Trace, remote: &str) -> Git
             }
         },
     )
+}
+
+/// The settings as `(key, value)`, without the CA files a repository's own
+/// config names: git runs us inside repositories nobody vetted, and a CA
+/// (with a proxy) decides who may read a token request that carries a
+/// client secret or a refresh token. A repository's proxy is followed, as
+/// git follows it: through TLS it sees only the host name.
+fn trusted_settings(entries: Vec<Entry>, trace: &Trace) -> Vec<(String, String)> {
+    entries
+        .into_iter()
+        .filter(|e| {
+            let repository = matches!(e.scope.as_deref(), Some("local" | "worktree"));
+            let ca = matches!(e.key.as_str(), "http.sslcainfo" | "http.sslcapath");
+            if repository && ca {
+                trace.decision(format_args!(
+                    "network: {} from the repository's config is not trusted; set it in your global config",
+                    e.key
+                ));
+            }
+            !(repository && ca)
+        })
+        // A bare `key` (no `=`) is git's boolean true.
+        .map(|e| (e.key, e.value.unwrap_or_else(|| "true".into())))
+        .collect()
 }
 
 /// Parts tests build a context from: a temporary lock directory and no store.

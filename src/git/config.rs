@@ -193,25 +193,15 @@ impl GitConfig {
     /// The `section.*` settings git applies to `url` (`git config
     /// --get-urlmatch`: each key's best match among its `section.<url>.`
     /// forms and the plain one, across every config git reads), as
-    /// `(key, value)` with the URL dropped from the key, as git prints them.
-    pub fn url_settings(
-        &self,
-        section: &str,
-        url: &str,
-    ) -> Result<Vec<(String, String)>, GitConfigError> {
-        let args: Vec<OsString> = ["--null", "--get-urlmatch", section, url]
+    /// entries with the URL dropped from the key, as git prints them, each
+    /// naming the scope it came from (`local` is the repository's).
+    pub fn url_settings(&self, section: &str, url: &str) -> Result<Vec<Entry>, GitConfigError> {
+        let args: Vec<OsString> = ["--null", "--show-scope", "--get-urlmatch", section, url]
             .iter()
             .map(OsString::from)
             .collect();
         let out = self.run(&args, None, true)?.unwrap_or_default();
-        Ok(nul_terminated(&out)
-            .into_iter()
-            .map(|record| match record.split_once('\n') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                // A bare `key` (no `=`) is git's boolean true.
-                None => (record, "true".to_string()),
-            })
-            .collect())
+        Ok(entries(&out, true))
     }
 
     /// Which of `patterns` (the `<URL>`s of `credential.<URL>.*` keys, `""`

@@ -279,3 +279,41 @@ fn a_github_actions_job_behind_the_proxy_asks_for_its_oidc_token_through_it() {
     }
     assert_eq!(front.sni_names(), [OIDC_HOST]);
 }
+
+#[test]
+fn a_ca_named_by_the_repositorys_own_config_is_not_trusted() {
+    let mut t = TlsWorld::new();
+    start(&mut t);
+    git_config(&t, "http.proxy", &t.proxy_url());
+    // A repository nobody vetted names a CA: git may follow it, the token
+    // request (a client secret in it) does not.
+    t.w.env.git_ok(NEW_GIT, &["init", "-q", "unvetted"]);
+    let repo = t.w.env.path().join("unvetted");
+    let repo_str = repo.to_str().expect("utf8");
+    t.w.env.git_ok(
+        NEW_GIT,
+        &["-C", repo_str, "config", "http.sslCAInfo", &t.ca_pem()],
+    );
+    let out = t.w.env.run(
+        t.w.env.helper().arg("get").current_dir(&repo),
+        REQUEST.as_bytes(),
+    );
+    assert!(
+        out.stderr.contains("not trusted") && out.stderr.contains("http.sslCAInfo"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.w.token_requests(), 0, "nothing reached Entra");
+    // The same CA in the global config is trusted (once the repository's
+    // own setting, which git prefers, is gone).
+    git_config(&t, "http.sslCAInfo", &t.ca_pem());
+    t.w.env.git_ok(
+        NEW_GIT,
+        &["-C", repo_str, "config", "--unset", "http.sslCAInfo"],
+    );
+    let out = t.w.env.run(
+        t.w.env.helper().arg("get").current_dir(&repo),
+        REQUEST.as_bytes(),
+    );
+    assert!(out.stdout.contains("password="), "{}", out.stderr);
+}

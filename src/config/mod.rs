@@ -25,9 +25,10 @@ pub use crate::entra::{check_client_id, check_tenant};
 use fields::Cx;
 pub use fields::{check_authority_host, parse_host_entry};
 pub use identity::{
-    Assertion, AssertionAlg, AutoConfig, AzureCliConfig, CertificateConfig, Credential,
-    EnvironmentConfig, IdentityKind, Kind, ManagedIdentityConfig, MiSelector, PipelineTokenConfig,
-    SecretSource, ServicePrincipalConfig, UserConfig, UserFlow, WorkloadConfig,
+    Assertion, AssertionAlg, AutoConfig, AzureCliConfig, CertSource, CertificateConfig, Credential,
+    EnvironmentConfig, IdentityKind, KeyVaultSecret, Kind, ManagedIdentityConfig, MiSelector,
+    PipelineTokenConfig, SecretSource, ServicePrincipalConfig, UserConfig, UserFlow,
+    WorkloadConfig,
 };
 
 /// Name of the built-in identity used when no route matches.

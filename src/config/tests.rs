@@ -333,11 +333,16 @@ fn a_private_key_file_goes_with_a_certificate_only() {
         IdentityKind::ServicePrincipal(ServicePrincipalConfig {
             credential:
                 Credential::Certificate(CertificateConfig {
-                    path, private_key, ..
+                    source,
+                    private_key,
+                    ..
                 }),
             ..
         }) => {
-            assert_eq!(path, Path::new("/cfg/certs/app.crt"));
+            assert_eq!(
+                source,
+                &CertSource::File(PathBuf::from("/cfg/certs/app.crt"))
+            );
             assert_eq!(
                 private_key.as_deref(),
                 Some(Path::new("/home/u/keys/app.key"))
@@ -362,4 +367,91 @@ fn errors_escape_control_characters_from_the_file() {
     let message = e.to_string();
     assert!(!message.chars().any(char::is_control), "{message:?}");
     assert!(message.contains(r"identities.x\u{1b}[31m"), "{message}");
+}
+
+#[test]
+fn a_certificate_in_key_vault_and_the_identity_that_reads_it() {
+    let sp = |fields: &str| {
+        format!(
+            r#"{{"identities":{{"c":{{"type":"service-principal","tenant":"t.example","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444",{fields}}}}}}}"#
+        )
+    };
+    let kv = |text: &str| match parse(text).map(|c| c.identities["c"].clone()) {
+        Ok(IdentityKind::ServicePrincipal(ServicePrincipalConfig {
+            credential:
+                Credential::Certificate(CertificateConfig {
+                    source: CertSource::KeyVault(kv),
+                    ..
+                }),
+            ..
+        })) => *kv,
+        other => panic!("{other:?}"),
+    };
+    let system = kv(&sp(
+        r#""certificate":"https://Contoso-KV.vault.azure.net/secrets/app-cert/""#,
+    ));
+    assert_eq!(
+        (system.url.as_str(), system.reader),
+        (
+            "https://contoso-kv.vault.azure.net/secrets/app-cert",
+            MiSelector::System
+        )
+    );
+    let uami = "00001111-aaaa-2222-bbbb-3333cccc4446";
+    let user = kv(&sp(&format!(
+        r#""certificate":"https://kv1.vault.usgovcloudapi.net/secrets/c/0123456789abcdef0123456789abcdef","key_vault_identity":{{"client_id":"{uami}"}},"certificate_password_env":"P""#
+    )));
+    assert_eq!(user.reader, MiSelector::ClientId(uami.into()));
+    assert_eq!(user.resource, "https://vault.usgovcloudapi.net");
+    assert_eq!(
+        user.version.as_deref(),
+        Some("0123456789abcdef0123456789abcdef")
+    );
+    for (fields, key, why) in [
+        (
+            r#""certificate":"https://evil.example/secrets/c""#,
+            "identities.c.certificate",
+            "is not a Key Vault",
+        ),
+        (
+            r#""certificate":"https://kv1.vault.azure.net/secrets/c","private_key":"/k.pem""#,
+            "identities.c.private_key",
+            "certificate file only",
+        ),
+        (
+            r#""certificate":"/etc/app.pfx","key_vault_identity":{"client_id":"00001111-aaaa-2222-bbbb-3333cccc4446"}"#,
+            "identities.c.key_vault_identity",
+            "Key Vault secret URL",
+        ),
+        (
+            r#""client_secret_env":"X","key_vault_identity":{"object_id":"00001111-aaaa-2222-bbbb-3333cccc4446"}"#,
+            "identities.c.key_vault_identity",
+            "only applies together with \"certificate\"",
+        ),
+        (
+            r#""certificate":"https://kv1.vault.azure.net/secrets/c","key_vault_identity":{}"#,
+            "identities.c.key_vault_identity",
+            "names no identity",
+        ),
+        (
+            r#""certificate":"https://kv1.vault.azure.net/secrets/c","key_vault_identity":{"client_id":"x","object_id":"y"}"#,
+            "identities.c.key_vault_identity.client_id",
+            "",
+        ),
+        (
+            r#""certificate":"https://kv1.vault.azure.net/secrets/c","key_vault_identity":{"clientid":"00001111-aaaa-2222-bbbb-3333cccc4446"}"#,
+            "identities.c.key_vault_identity.clientid",
+            "did you mean \"client_id\"",
+        ),
+        (
+            r#""certificate":"https://kv1.vault.azure.net/secrets/c","key_vault_identity":{"resource_id":"rg/x"}"#,
+            "identities.c.key_vault_identity.resource_id",
+            "/subscriptions/",
+        ),
+    ] {
+        let e = error(&sp(fields));
+        assert_eq!(e.path, key, "{fields}: {e}");
+        assert!(e.problem.contains(why), "{fields}: {e}");
+        assert!(e.to_string().contains("/cfg/config.json"), "{e}");
+    }
 }

@@ -11,7 +11,9 @@
 
 use std::path::PathBuf;
 
-use crate::config::{AssertionAlg, CertificateConfig, SecretSource, check_client_id, check_tenant};
+use crate::config::{
+    AssertionAlg, CertSource, CertificateConfig, SecretSource, check_client_id, check_tenant,
+};
 use crate::identity::Error;
 use crate::sys::env::Env;
 
@@ -98,8 +100,8 @@ pub fn federated(env: &Env, authority: Authority) -> Result<Option<ConfidentialC
 /// variable is `1` or `true`.
 fn certificate(path: PathBuf, env: &Env) -> Proof {
     let password = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
-    Proof::Certificate(CertificateConfig {
-        path,
+    Proof::certificate(CertificateConfig {
+        source: CertSource::File(path),
         private_key: None,
         password_env: env.get(password).map(|_| password.to_string()),
         password_keyring: false,

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{AzCliError, CertError, FederationError, MiError};
+use super::{AzCliError, CertError, FederationError, KeyVaultError, MiError};
 use crate::cache::StoreError;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
@@ -54,6 +54,11 @@ pub enum Error {
     ManagedIdentity {
         identity: String,
         source: Box<MiError>,
+    },
+    /// A certificate kept in Key Vault could not be read.
+    KeyVault {
+        identity: String,
+        source: Box<KeyVaultError>,
     },
     /// The Azure CLI gave no token.
     AzureCli {
@@ -119,6 +124,7 @@ impl fmt::Display for Error {
             Error::ManagedIdentity { identity, source } => {
                 write!(f, "identity '{identity}': managed identity: {source}")
             }
+            Error::KeyVault { identity, source } => write!(f, "identity '{identity}': {source}"),
             Error::AzureCli { identity, cause } => {
                 write!(f, "identity '{identity}': Azure CLI: {cause}")
             }
@@ -148,6 +154,7 @@ impl std::error::Error for Error {
             Error::Assertion { cause, .. } => Some(cause.as_ref()),
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
+            Error::KeyVault { source, .. } => Some(source.as_ref()),
             Error::AzureCli { cause, .. } => Some(cause.as_ref()),
             _ => None,
         }
@@ -249,6 +256,7 @@ impl Error {
             Error::Entra { source, .. } => source.is_service_outage(),
             Error::ManagedIdentity { source, .. } => source.kind().is_some(),
             Error::Assertion { cause, .. } => cause.is_service_outage(),
+            Error::KeyVault { source, .. } => source.outage().is_some(),
             _ => false,
         }
     }
@@ -275,6 +283,7 @@ impl Error {
             Error::Assertion { cause, .. } => {
                 Some(("assertion-unavailable", federation_failure(cause)))
             }
+            Error::KeyVault { source, .. } => Some((source.outage()?, source.to_string())),
             _ => None,
         }
     }

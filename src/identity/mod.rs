@@ -39,7 +39,7 @@ pub use crate::config::Kind;
 pub use crate::sys::interactivity::Interactivity;
 pub use auto::ImdsProbe;
 pub use azure_cli::{AzCliError, AzureCli};
-pub use confidential::{CertError, ConfidentialClient};
+pub use confidential::{CertError, CertificateFacts, ConfidentialClient, KeyVaultError};
 pub use context::AcquireCx;
 pub use environment::EnvCredential;
 pub use error::{Error, SecretError, Skipped};
@@ -76,6 +76,11 @@ pub trait TokenSource {
     }
     /// A fresh token, no cache involved.
     fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error>;
+    /// The certificate it signs with, loaded now (`doctor`); `None`: it
+    /// uses none.
+    fn certificate(&self, _cx: &AcquireCx) -> Option<Result<CertificateFacts, Error>> {
+        None
+    }
 }
 
 /// An identity ready to produce tokens.
@@ -122,6 +127,12 @@ impl Resolved {
     /// Whether its tokens may be cached.
     pub fn cacheable(&self) -> bool {
         self.source.cacheable()
+    }
+
+    /// The certificate the identity signs with, when it uses one, loaded
+    /// (or fetched from Key Vault) now: for `doctor`.
+    pub fn certificate(&self, cx: &AcquireCx) -> Option<Result<CertificateFacts, Error>> {
+        self.source.certificate(cx)
     }
 
     /// Gets a new token from the source (no cache involved).
@@ -252,6 +263,7 @@ pub fn configured_app(
     Ok(ConfidentialClient::service_principal(
         sp,
         authority(sp.authority_host.as_deref(), config, env)?,
+        config.managed_identity_timeout_seconds,
     ))
 }
 

@@ -4,8 +4,8 @@
 //! Nothing here runs on a cached `get`: the network settings (which start
 //! `git config`) are read, and each client is built (roots parsed, a
 //! runtime thread started), only when the first request is about to be
-//! made, and once per invocation. Entra, the CI platforms' OIDC endpoints
-//! and Azure DevOps share one client; the managed-identity endpoints, on
+//! made, and once per invocation. Entra, the CI platforms' OIDC endpoints,
+//! Key Vault and Azure DevOps share one client; the managed-identity endpoints, on
 //! this machine or its host, get their own, which never uses a proxy.
 
 use std::cell::OnceCell;
@@ -233,6 +233,12 @@ impl<'a> Http<'a> {
     /// only to loopback), git's proxy, no redirects (the request carries
     /// the job's token, which must not be replayed elsewhere).
     pub fn oidc(&self, url: &str) -> Result<Client, HttpSetupError> {
+        self.outbound(url)
+    }
+
+    /// A client for Key Vault at `url` (a certificate kept there): the same
+    /// rules as for Entra, since git's proxy and CAs are the way out.
+    pub fn key_vault(&self, url: &str) -> Result<Client, HttpSetupError> {
         self.outbound(url)
     }
 

@@ -1,5 +1,6 @@
 //! The one retry loop for token endpoints, with a [`Policy`] per kind of
-//! endpoint (Entra, managed identity, the CI platforms' OIDC endpoints).
+//! endpoint (Entra, managed identity, the CI platforms' OIDC endpoints,
+//! Key Vault).
 //!
 //! One budget covers the whole operation: every attempt and every wait. An
 //! attempt may use only what is left of it, and no wait — whatever a server's
@@ -82,6 +83,13 @@ pub const OIDC: Policy = Policy {
     honour_retry_after: true,
     retry_transport: true,
     window: None,
+};
+
+/// Retries for reading a secret from Key Vault: throttling and outages,
+/// honouring `Retry-After`, as for the OIDC endpoints.
+pub const KEY_VAULT: Policy = Policy {
+    name: "key vault",
+    ..OIDC
 };
 
 /// When and how often to try again.

@@ -35,6 +35,7 @@ pub(super) fn from_error(step: &'static str, e: &Error) -> Check {
         },
         Some(identity::Error::NoAutoSource { .. }) => "route",
         Some(identity::Error::Entra { .. }) => "entra",
+        Some(identity::Error::KeyVault { .. }) => "key-vault",
         Some(identity::Error::SignInRequired { .. } | identity::Error::SignIn { .. }) => "sign-in",
         _ => step,
     };

@@ -3,9 +3,11 @@
 //! worth knowing). It acquires a real token through the cache, like `token`,
 //! and asks Azure DevOps who it sees, so a green run proves the whole path.
 //! Checks of git's and the helper's configuration live in `wiring.rs`, the
-//! calls to Azure DevOps in `ado.rs`, failed steps made checks in `failures.rs`.
+//! calls to Azure DevOps in `ado.rs`, the certificate an identity signs with
+//! in `certificate.rs`, failed steps made checks in `failures.rs`.
 
 mod ado;
+mod certificate;
 mod failures;
 mod wiring;
 
@@ -233,6 +235,9 @@ fn diagnose(session: &Session, url: &str, checks: &mut Vec<Check>) {
             ));
             return;
         }
+    }
+    if !certificate::check(&ctx, &identity, &target, checks) {
+        return;
     }
     let org_tenant = target.org.as_ref().map(|org| {
         let (check, id) = ado::org_tenant(&ctx.http, &target, org, session.cache_dir().ok());

@@ -34,6 +34,15 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
         "resource_id",
         "managed_identity_timeout_seconds",
     ])?;
+    Ok(IdentityKind::ManagedIdentity(ManagedIdentityConfig {
+        selector: selector(o)?,
+        timeout_seconds: o.uint("managed_identity_timeout_seconds")?,
+    }))
+}
+
+/// The identity `client_id`, `object_id` or `resource_id` name (at most
+/// one), else the system-assigned one; also a Key Vault reader's.
+pub(super) fn selector(o: &Obj) -> Result<MiSelector, ConfigError> {
     let mut selectors = Vec::new();
     if let Some(id) = o.guid("client_id")? {
         selectors.push(("client_id", MiSelector::ClientId(id)));
@@ -59,8 +68,5 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
             ),
         ));
     }
-    Ok(IdentityKind::ManagedIdentity(ManagedIdentityConfig {
-        selector: selectors.pop().map_or(MiSelector::System, |(_, s)| s),
-        timeout_seconds: o.uint("managed_identity_timeout_seconds")?,
-    }))
+    Ok(selectors.pop().map_or(MiSelector::System, |(_, s)| s))
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{ConfigError, Cx};
 use crate::config::fields::Obj;
 
+mod key_vault;
 mod kind;
 mod managed_identity;
 mod others;
@@ -17,11 +18,12 @@ mod service_principal;
 mod user;
 mod workload;
 
+pub use key_vault::KeyVaultSecret;
 pub use kind::Kind;
 pub use managed_identity::{ManagedIdentityConfig, MiSelector};
 pub use others::{AutoConfig, AzureCliConfig, EnvironmentConfig, PipelineTokenConfig};
 pub use service_principal::{
-    AssertionAlg, CertificateConfig, Credential, SecretSource, ServicePrincipalConfig,
+    AssertionAlg, CertSource, CertificateConfig, Credential, SecretSource, ServicePrincipalConfig,
 };
 pub use user::{UserConfig, UserFlow};
 pub use workload::{Assertion, WorkloadConfig};

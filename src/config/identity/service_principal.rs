@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::IdentityKind;
+use super::key_vault::{self, KeyVaultSecret};
 use crate::config::ConfigError;
 use crate::config::fields::Obj;
 
@@ -58,7 +59,8 @@ pub enum SecretSource {
 /// a second PEM file (`private_key`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateConfig {
-    pub path: PathBuf,
+    /// Where the certificate (and its key) is read from.
+    pub source: CertSource,
     pub private_key: Option<PathBuf>,
     /// The variable holding the key's password.
     pub password_env: Option<String>,
@@ -67,6 +69,15 @@ pub struct CertificateConfig {
     /// Send the chain (`x5c`), for subject name/issuer authentication.
     pub send_chain: bool,
     pub algorithm: AssertionAlg,
+}
+
+/// Where a certificate is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertSource {
+    /// A PEM or PFX file.
+    File(PathBuf),
+    /// A Key Vault secret, read with a managed identity.
+    KeyVault(Box<KeyVaultSecret>),
 }
 
 /// Client-assertion signature algorithm.
@@ -100,6 +111,7 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
         "certificate_password_keyring",
         "send_certificate_chain",
         "assertion_algorithm",
+        "key_vault_identity",
         "authority_host",
     ])?;
     let mut sources: Vec<(&str, Credential)> = Vec::new();
@@ -113,10 +125,31 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
     if o.boolean("client_secret_keyring")? == Some(true) {
         sources.push(("client_secret_keyring", secret(SecretSource::Keyring)));
     }
-    if let Some(cert) = o.path_value("certificate")? {
-        let cert = certificate(o, cert)?;
+    if let Some(raw) = o.string("certificate")? {
+        let source = if key_vault::is_url(&raw) {
+            if o.get("private_key").is_some() {
+                return Err(o.err(
+                    "private_key",
+                    "applies to a certificate file only; a Key Vault secret holds the key with the certificate. Fix: remove private_key",
+                ));
+            }
+            CertSource::KeyVault(Box::new(key_vault::parse(o, &raw)?))
+        } else {
+            if o.get("key_vault_identity").is_some() {
+                return Err(o.err(
+                    "key_vault_identity",
+                    "only applies when \"certificate\" is a Key Vault secret URL (https://VAULT.vault.azure.net/secrets/NAME). Fix: remove key_vault_identity, or set certificate to the secret's URL",
+                ));
+            }
+            CertSource::File(o.cx.file_path(&raw))
+        };
+        let cert = certificate(o, source)?;
         sources.push(("certificate", Credential::Certificate(cert)));
-    } else if let Some(k) = CERT_ONLY.iter().find(|k| o.get(k).is_some()) {
+    } else if let Some(k) = CERT_ONLY
+        .iter()
+        .chain(&["key_vault_identity"])
+        .find(|k| o.get(k).is_some())
+    {
         return Err(o.err(k, "only applies together with \"certificate\""));
     }
     let credential = match sources.len() {
@@ -148,7 +181,7 @@ pub(super) fn parse(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
     }))
 }
 
-fn certificate(o: &Obj, path: PathBuf) -> Result<CertificateConfig, ConfigError> {
+fn certificate(o: &Obj, source: CertSource) -> Result<CertificateConfig, ConfigError> {
     let algorithm = match o.string("assertion_algorithm")?.as_deref() {
         None | Some("PS256") => AssertionAlg::Ps256,
         Some("RS256") => AssertionAlg::Rs256,
@@ -168,7 +201,7 @@ fn certificate(o: &Obj, path: PathBuf) -> Result<CertificateConfig, ConfigError>
         ));
     }
     Ok(CertificateConfig {
-        path,
+        source,
         private_key: o.path_value("private_key")?,
         password_env,
         password_keyring,

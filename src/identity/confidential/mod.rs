@@ -25,7 +25,7 @@ use crate::identity::{AcquireCx, Error, ManagedIdentity, TokenSource};
 use crate::sys::env::Env;
 use crate::token::AccessToken;
 
-pub use certificate::CertError;
+pub use certificate::{CertError, CertificateFacts, KeyVaultError};
 pub use proof::{AssertionFrom, Proof};
 
 /// An application that gets its own tokens, proving itself with `proof`.
@@ -44,8 +44,13 @@ pub struct ConfidentialClient {
 }
 
 impl ConfidentialClient {
-    /// A `service-principal` config entry.
-    pub fn service_principal(c: &ServicePrincipalConfig, authority: String) -> ConfidentialClient {
+    /// A `service-principal` config entry; a certificate in Key Vault is
+    /// read by a managed identity within `mi_timeout_secs`.
+    pub fn service_principal(
+        c: &ServicePrincipalConfig,
+        authority: String,
+        mi_timeout_secs: u64,
+    ) -> ConfidentialClient {
         ConfidentialClient {
             kind: Kind::ServicePrincipal,
             tenant: c.tenant.clone(),
@@ -53,7 +58,10 @@ impl ConfidentialClient {
             authority,
             proof: match &c.credential {
                 Credential::Secret(source) => Proof::Secret(source.clone()),
-                Credential::Certificate(cert) => Proof::Certificate(cert.clone()),
+                Credential::Certificate(cert) => Proof::Certificate {
+                    cert: cert.clone(),
+                    mi_timeout_secs,
+                },
             },
         }
     }
@@ -110,8 +118,12 @@ impl ConfidentialClient {
             Proof::Secret(source) => {
                 ClientAuth::Secret(secret::read(source, &self.keyring_account(), cx)?)
             }
-            Proof::Certificate(cert) => ClientAuth::Assertion(certificate::sign(
+            Proof::Certificate {
                 cert,
+                mi_timeout_secs,
+            } => ClientAuth::Assertion(certificate::sign(
+                cert,
+                *mi_timeout_secs,
                 &self.client_id,
                 audience,
                 &self.keyring_account(),
@@ -146,6 +158,24 @@ impl TokenSource for ConfidentialClient {
             &self.tenant,
             &self.client_id,
         )
+    }
+
+    /// The certificate's thumbprint and validity, when the proof is one
+    /// (read from its file, or fetched from Key Vault).
+    fn certificate(&self, cx: &AcquireCx) -> Option<Result<CertificateFacts, Error>> {
+        let Proof::Certificate {
+            cert,
+            mi_timeout_secs,
+        } = &self.proof
+        else {
+            return None;
+        };
+        Some(certificate::inspect(
+            cert,
+            *mi_timeout_secs,
+            &self.keyring_account(),
+            cx,
+        ))
     }
 
     /// The client credentials request to `{authority}/{tenant}/oauth2/v2.0/token`.

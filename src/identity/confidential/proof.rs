@@ -12,25 +12,33 @@ use crate::sys::secret::Secret;
 pub enum Proof {
     /// A client secret.
     Secret(SecretSource),
-    /// A client assertion signed with a certificate.
-    Certificate(CertificateConfig),
+    /// A client assertion signed with a certificate; `mi_timeout_secs`
+    /// bounds the managed identity reading one kept in Key Vault.
+    Certificate {
+        cert: CertificateConfig,
+        mi_timeout_secs: u64,
+    },
     /// A federated token as the client assertion.
     Federated(AssertionFrom),
 }
 
 impl Proof {
+    /// A certificate proof with the default managed-identity budget (a
+    /// certificate file needs none).
+    pub fn certificate(cert: CertificateConfig) -> Proof {
+        Proof::Certificate {
+            cert,
+            mi_timeout_secs: crate::config::Config::default().managed_identity_timeout_seconds,
+        }
+    }
+
     /// Where the proof comes from, for messages (never the secret).
     pub fn describe(&self) -> String {
         match self {
             Proof::Secret(SecretSource::Env(var)) => format!("secret from ${var}"),
             Proof::Secret(SecretSource::File(p)) => format!("secret from {}", p.display()),
             Proof::Secret(SecretSource::Keyring) => "secret from the OS keyring".into(),
-            Proof::Certificate(CertificateConfig {
-                path, private_key, ..
-            }) => match private_key {
-                Some(key) => format!("certificate {} with key {}", path.display(), key.display()),
-                None => format!("certificate {}", path.display()),
-            },
+            Proof::Certificate { cert, .. } => super::certificate::describe(cert),
             Proof::Federated(from) => from.describe(),
         }
     }
@@ -41,7 +49,7 @@ impl Proof {
     /// (the `environment` credential shares these keys).
     pub fn key_kind(&self) -> Kind {
         match self {
-            Proof::Secret(_) | Proof::Certificate(_) => Kind::ServicePrincipal,
+            Proof::Secret(_) | Proof::Certificate { .. } => Kind::ServicePrincipal,
             Proof::Federated(_) => Kind::WorkloadIdentity,
         }
     }
@@ -49,7 +57,7 @@ impl Proof {
     /// The step a failed token request names.
     pub fn step(&self) -> &'static str {
         match self {
-            Proof::Secret(_) | Proof::Certificate(_) => "client credentials",
+            Proof::Secret(_) | Proof::Certificate { .. } => "client credentials",
             Proof::Federated(_) => "federated client credentials",
         }
     }

@@ -147,52 +147,80 @@ pub fn load(
     password: Option<&Secret<String>>,
 ) -> Result<Loaded, CertError> {
     let (bytes, shared) = read(certificate)?;
-    if !looks_like_pem(&bytes[..]) {
-        if private_key.is_some() {
-            return Err(CertError::Format {
-                path: certificate.into(),
-                problem: "is not PEM text, and \"private_key\" applies to PEM certificates only. Fix: remove \"private_key\" for a PFX (it holds the key), or convert the certificate to PEM".into(),
-            });
+    let Some(key_path) = private_key else {
+        // Others may read a certificate, not a key: refused only when the
+        // file holds one (a PFX always does).
+        if let Some(refusal) = shared
+            && (!looks_like_pem(&bytes[..])
+                || is_encrypted_pem(&bytes[..])
+                || has_key(&pem_sections(certificate, &bytes[..])?))
+        {
+            return Err(refusal);
         }
-        shared.map_or(Ok(()), Err)?;
-        return load_pfx(certificate, &bytes[..], password);
+        return from_bytes(certificate, &bytes[..], password);
+    };
+    if !looks_like_pem(&bytes[..]) {
+        return Err(CertError::Format {
+            path: certificate.into(),
+            problem: "is not PEM text, and \"private_key\" applies to PEM certificates only. Fix: remove \"private_key\" for a PFX (it holds the key), or convert the certificate to PEM".into(),
+        });
     }
-    let sections = pem_sections(certificate, &bytes[..])?;
+    let certs = certificates(certificate, &pem_sections(certificate, &bytes[..])?)?;
+    let (key_bytes, shared) = read(key_path)?;
+    shared.map_or(Ok(()), Err)?;
+    if is_encrypted_pem(&key_bytes[..]) {
+        return Err(CertError::EncryptedPem {
+            path: key_path.into(),
+        });
+    }
+    let pair = key_pair(key_path, pem_sections(key_path, &key_bytes[..])?)?;
+    pair_with_chain(pair, certs, certificate, key_path)
+}
+
+/// The certificate and key in `bytes` (PEM text, or a PFX opened with
+/// `password`), read from `origin` (a file, or a Key Vault secret: named in
+/// errors). The caller keeps `bytes` in a buffer it wipes.
+pub fn from_bytes(
+    origin: &Path,
+    bytes: &[u8],
+    password: Option<&Secret<String>>,
+) -> Result<Loaded, CertError> {
+    if !looks_like_pem(bytes) {
+        return load_pfx(origin, bytes, password);
+    }
+    if is_encrypted_pem(bytes) {
+        return Err(CertError::EncryptedPem {
+            path: origin.into(),
+        });
+    }
+    let sections = pem_sections(origin, bytes)?;
+    let certs = certificates(origin, &sections)?;
+    let pair = key_pair(origin, sections)?;
+    pair_with_chain(pair, certs, origin, origin)
+}
+
+/// The certificates among PEM `sections`, in order; at least one.
+fn certificates(
+    path: &Path,
+    sections: &[(SectionKind, Vec<u8>)],
+) -> Result<Vec<Vec<u8>>, CertError> {
     let certs: Vec<Vec<u8>> = sections
         .iter()
         .filter(|(kind, _)| *kind == SectionKind::Certificate)
         .map(|(_, der)| der.clone())
         .collect();
-    let key_path = private_key.unwrap_or(certificate);
-    let key_bytes;
-    let key_sections = match private_key {
-        None => {
-            if has_key(&sections) || is_encrypted_pem(&bytes[..]) {
-                shared.map_or(Ok(()), Err)?;
-            }
-            if is_encrypted_pem(&bytes[..]) {
-                return Err(CertError::EncryptedPem {
-                    path: certificate.into(),
-                });
-            }
-            sections
-        }
-        Some(path) => {
-            let (read_bytes, shared) = read(path)?;
-            shared.map_or(Ok(()), Err)?;
-            if is_encrypted_pem(&read_bytes[..]) {
-                return Err(CertError::EncryptedPem { path: path.into() });
-            }
-            key_bytes = read_bytes;
-            pem_sections(path, &key_bytes[..])?
-        }
-    };
     if certs.is_empty() {
-        return Err(CertError::NoCertificate {
-            path: certificate.into(),
-        });
+        return Err(CertError::NoCertificate { path: path.into() });
     }
-    let key = key_sections
+    Ok(certs)
+}
+
+/// The RSA key among the PEM `sections` of `key_path`.
+fn key_pair(
+    key_path: &Path,
+    sections: Vec<(SectionKind, Vec<u8>)>,
+) -> Result<RsaKeyPair, CertError> {
+    let key = sections
         .into_iter()
         .find(|(kind, _)| is_key(*kind))
         .ok_or_else(|| CertError::NoPrivateKey {
@@ -200,7 +228,7 @@ pub fn load(
             pfx: false,
         })?;
     let (kind, der) = (key.0, Zeroizing::new(key.1));
-    let pair = match kind {
+    match kind {
         SectionKind::RsaPrivateKey => RsaKeyPair::from_der(&der[..]),
         SectionKind::EcPrivateKey => {
             return Err(CertError::UnsupportedKey {
@@ -210,8 +238,7 @@ pub fn load(
         }
         _ => RsaKeyPair::from_pkcs8(&der[..]),
     }
-    .map_err(|e| key_rejected(key_path, e))?;
-    pair_with_chain(pair, certs, certificate, key_path)
+    .map_err(|e| key_rejected(key_path, e))
 }
 
 /// Reads a file of at most [`MAX_FILE_BYTES`]; the second value is the

@@ -12,6 +12,10 @@ const CONFIG: &str = r#"{
                 "client_id": "00001111-aaaa-2222-bbbb-3333cccc4444", "client_secret_env": "SP_SECRET" },
     "cert":   { "type": "service-principal", "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
                 "client_id": "00001111-aaaa-2222-bbbb-3333cccc4445", "certificate": "/etc/ci/app.pem" },
+    "kv-cert": { "type": "service-principal", "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "client_id": "00001111-aaaa-2222-bbbb-3333cccc4445",
+                "certificate": "https://contoso-kv.vault.azure.net/secrets/app-cert",
+                "key_vault_identity": { "client_id": "00001111-aaaa-2222-bbbb-3333cccc4446" } },
     "vm":     { "type": "managed-identity" },
     "uami":   { "type": "managed-identity", "client_id": "00001111-aaaa-2222-bbbb-3333cccc4446" },
     "aks":    { "type": "workload-identity", "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
@@ -108,6 +112,10 @@ fn cache_keys_of_applications_and_machines_do_not_change() {
     let want = [
         ("sp", "3ffc789f1845ef287a8cd99d954ca34e"),
         ("cert", "6e1be2ef5199866013b14c7d2eae4ad9"),
+        // The same application with its certificate in Key Vault: the key
+        // is the application's, whatever the certificate (and resolving it
+        // looks for no managed-identity endpoint).
+        ("kv-cert", "6e1be2ef5199866013b14c7d2eae4ad9"),
         ("vm", "7d728747c24cb8538bbf3564ef5b7770"),
         ("uami", "2b96ed67570018ad3b0249e61fb54324"),
         ("aks", "276c5de5cb3296511d78c0f2d9d11f53"),

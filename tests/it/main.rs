@@ -26,6 +26,7 @@ mod auto;
 mod azure_cli;
 mod certificates;
 mod ci_oidc;
+mod keyvault;
 mod mi_federation;
 mod mi_imds;
 mod mi_platforms;

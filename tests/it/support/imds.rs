@@ -10,6 +10,7 @@
 //! every answer slow, as IMDS on a busy or freshly started VM is.
 
 use super::entra::{Delivery, Scripted, misbehave};
+use super::keyvault::VAULT_RESOURCE;
 use super::oidc::EXCHANGE_AUDIENCE;
 use super::{ADO_RESOURCE, BackgroundServer, jwt, now_secs, random_guid};
 use serde_json::{Value, json};
@@ -342,9 +343,12 @@ fn handle(st: &mut State, rq: &MiRequest) -> (Scripted, Option<String>) {
         }
         q("resource")
     };
-    // Azure DevOps, or the token exchange (a managed identity's token used as
-    // a federated credential for an app registration).
-    let Some(resource) = resource.filter(|r| [ADO_RESOURCE, EXCHANGE_AUDIENCE].contains(r)) else {
+    // Azure DevOps, the token exchange (a managed identity's token used as
+    // a federated credential for an app registration), or Key Vault (a
+    // certificate kept there).
+    let Some(resource) =
+        resource.filter(|r| [ADO_RESOURCE, EXCHANGE_AUDIENCE, VAULT_RESOURCE].contains(r))
+    else {
         return (
             oauth_error(
                 "invalid_resource",

@@ -11,6 +11,7 @@ pub mod entra;
 pub mod env;
 pub mod imds;
 pub mod jwt;
+pub mod keyvault;
 pub mod mi_world;
 pub mod oidc;
 #[cfg(unix)]
@@ -34,6 +35,7 @@ pub use ado::{AdoRequest, FakeAdo, SeenAuth};
 pub use entra::{Delivery, FakeEntra, Federation, Scripted};
 pub use env::{RunOutput, TestEnv, check_output};
 pub use imds::{CLOUD_SHELL_USER, FakeImds, MiKind};
+pub use keyvault::{FakeKeyVault, VAULT_RESOURCE};
 pub use oidc::{EXCHANGE_AUDIENCE, FakeOidc};
 #[cfg(unix)]
 pub use private_keyring::PrivateKeyring;

@@ -88,8 +88,8 @@ impl KeyVaultError {
     fn grantee(&self) -> (String, String) {
         match &self.reader {
             MiSelector::System => (
-                "this Azure resource's system-assigned identity".into(),
-                "PRINCIPAL_ID (the resource's Identity page shows it)".into(),
+                "this Azure resource's system-assigned identity (its principal id is on the resource's Identity page)".into(),
+                "<principal-id>".into(),
             ),
             MiSelector::ClientId(id) => (
                 format!("the user-assigned identity with client id {id}"),
@@ -128,7 +128,7 @@ impl fmt::Display for KeyVaultError {
                     "grant {who} the role \"Key Vault Secrets User\" on the vault (az role assignment create --role \"Key Vault Secrets User\" --assignee {assignee} --scope $(az keyvault show --name {vault} --query id -o tsv))"
                 );
                 let policy = format!(
-                    "a Get secret access policy (az keyvault set-policy --name {vault} --secret-permissions get --object-id OBJECT_ID)"
+                    "a Get secret access policy (az keyvault set-policy --name {vault} --secret-permissions get --object-id <object-id>)"
                 );
                 // The vault's permission model decides which fix applies.
                 let fix = if code == "ForbiddenByPolicy" {

@@ -58,7 +58,7 @@ pub const CONFIG_KEYS: &[Item] = &[
 pub const IDENTITY_TYPES: &[Item] = &[
     item(
         "service-principal",
-        "tenant, client_id, and one of client_secret_env, client_secret_file, client_secret_keyring: true or certificate (PEM, or .pfx/.p12; with private_key, certificate_password_env, certificate_password_keyring, send_certificate_chain, assertion_algorithm); authority_host.",
+        "tenant, client_id, and one of client_secret_env, client_secret_file, client_secret_keyring: true or certificate (PEM, or .pfx/.p12, or a Key Vault secret URL https://VAULT.vault.azure.net/secrets/NAME read with a managed identity; with private_key, certificate_password_env, certificate_password_keyring, send_certificate_chain, assertion_algorithm, key_vault_identity); authority_host.",
     ),
     item(
         "managed-identity",

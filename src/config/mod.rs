@@ -26,8 +26,9 @@ use fields::Cx;
 pub use fields::{check_authority_host, parse_host_entry};
 pub use identity::{
     Assertion, AssertionAlg, AutoConfig, AzureCliConfig, CertificateConfig, Credential,
-    EnvironmentConfig, IdentityKind, Kind, ManagedIdentityConfig, MiSelector, PipelineTokenConfig,
-    SecretSource, ServicePrincipalConfig, UserConfig, UserFlow, WorkloadConfig,
+    DevToolConfig, EnvironmentConfig, IdentityKind, Kind, ManagedIdentityConfig, MiSelector,
+    PipelineTokenConfig, SecretSource, ServicePrincipalConfig, UserConfig, UserFlow,
+    WorkloadConfig,
 };
 
 /// Name of the built-in identity used when no route matches.

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{AzCliError, CertError, FederationError, MiError};
+use super::{CertError, DevToolError, FederationError, MiError};
 use crate::cache::StoreError;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
@@ -55,10 +55,11 @@ pub enum Error {
         identity: String,
         source: Box<MiError>,
     },
-    /// The Azure CLI gave no token.
-    AzureCli {
+    /// A developer tool (the Azure CLI, Azure PowerShell, the Azure
+    /// Developer CLI) gave no token.
+    DevTool {
         identity: String,
-        cause: Box<AzCliError>,
+        cause: Box<DevToolError>,
     },
     /// A user identity must sign in, and no prompt may be shown here.
     SignInRequired {
@@ -119,8 +120,8 @@ impl fmt::Display for Error {
             Error::ManagedIdentity { identity, source } => {
                 write!(f, "identity '{identity}': managed identity: {source}")
             }
-            Error::AzureCli { identity, cause } => {
-                write!(f, "identity '{identity}': Azure CLI: {cause}")
+            Error::DevTool { identity, cause } => {
+                write!(f, "identity '{identity}': {}: {cause}", cause.tool.short)
             }
             Error::SignInRequired {
                 identity,
@@ -148,7 +149,7 @@ impl std::error::Error for Error {
             Error::Assertion { cause, .. } => Some(cause.as_ref()),
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
-            Error::AzureCli { cause, .. } => Some(cause.as_ref()),
+            Error::DevTool { cause, .. } => Some(cause.as_ref()),
             _ => None,
         }
     }

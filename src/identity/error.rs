@@ -99,7 +99,7 @@ impl fmt::Display for Error {
                 tried,
             } => write!(
                 f,
-                "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, install the Azure CLI and run az login, or configure an identity and a route in {file}",
+                "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, sign in to the Azure CLI (az login), Azure PowerShell (Connect-AzAccount) or the Azure Developer CLI (azd auth login), or configure an identity and a route in {file}",
                 tried
                     .iter()
                     .map(|s| format!("{} ({})", s.link, s.why))

@@ -126,7 +126,7 @@ pub fn resolve(
                 };
                 match found {
                     Ok(()) => Ok(Box::new(AzurePowerShell { tenant: None })),
-                    Err(why) => Err(miss(why, why)),
+                    Err((brief, why)) => Err(miss(brief, why)),
                 }
             }
             Link::AzureDeveloperCli => {
@@ -137,7 +137,7 @@ pub fn resolve(
                 };
                 match found {
                     Ok(()) => Ok(Box::new(AzureDeveloperCli { tenant: None })),
-                    Err(why) => Err(miss(why, why)),
+                    Err((brief, why)) => Err(miss(brief, why)),
                 }
             }
             // Only selected here; a prompt comes later, on a cache miss.

@@ -179,13 +179,20 @@ pub fn find(env: &Env) -> Option<PathBuf> {
 }
 
 /// Whether azd is installed and has a sign-in recorded, for `auto`: a stat
-/// and at most two small files read, no azd started.
-pub fn signed_in(env: &Env) -> Result<(), &'static str> {
-    find(env).ok_or("azd is not in an absolute directory of PATH")?;
+/// and at most two small files read, no azd started. Why not: in a few
+/// words, and in full.
+pub fn signed_in(env: &Env) -> Result<(), (&'static str, &'static str)> {
+    find(env).ok_or((
+        "azd not on PATH",
+        "azd is not in an absolute directory of PATH",
+    ))?;
     let dir = env
         .dir("AZD_CONFIG_DIR")
         .or_else(|| env.home().map(|h| h.join(".azd")))
-        .ok_or("azd's config directory is unknown (no HOME)")?;
+        .ok_or((
+            "no azd sign-in",
+            "azd's config directory is unknown (no HOME)",
+        ))?;
     let current_user = |v: &Value| {
         v.pointer("/auth/account/currentUser")
             .and_then(Value::as_object)
@@ -203,7 +210,10 @@ pub fn signed_in(env: &Env) -> Result<(), &'static str> {
     if config.is_some_and(|v| current_user(&v) || uses_az(&v)) {
         return Ok(());
     }
-    Err("azd has no sign-in recorded (azd auth login)")
+    Err((
+        "no azd sign-in",
+        "azd has no sign-in recorded (azd auth login)",
+    ))
 }
 
 /// A small JSON file, or `None` when it is missing, too big or not JSON.

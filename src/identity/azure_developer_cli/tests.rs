@@ -173,6 +173,7 @@ fn a_sign_in_is_looked_for_in_azds_config_directory() {
     assert!(
         signed_in(&env(&[]))
             .expect_err("no azd")
+            .1
             .contains("azd is not")
     );
     let program = bin.join("azd");
@@ -184,6 +185,7 @@ fn a_sign_in_is_looked_for_in_azds_config_directory() {
     assert!(
         signed_in(&env(&[]))
             .expect_err("signed out")
+            .1
             .contains("no sign-in")
     );
     // An older azd kept it in config.json; a service principal's sign-in.

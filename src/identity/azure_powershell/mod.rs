@@ -164,16 +164,23 @@ pub fn find(env: &Env) -> Option<PathBuf> {
 /// Whether Azure PowerShell looks installed here, for `auto`, decided with
 /// a few stats: PowerShell is found and some module directory it searches
 /// holds `Az.Accounts`. A developer with PowerShell but without the Az
-/// modules is not taken for a PowerShell user.
-pub fn installed(env: &Env) -> Result<(), &'static str> {
-    let pwsh = find(env).ok_or("PowerShell is not in an absolute directory of PATH")?;
+/// modules is not taken for a PowerShell user. Why not: in a few words,
+/// and in full.
+pub fn installed(env: &Env) -> Result<(), (&'static str, &'static str)> {
+    let pwsh = find(env).ok_or((
+        "pwsh not on PATH",
+        "PowerShell is not in an absolute directory of PATH",
+    ))?;
     if module_dirs(env, &pwsh)
         .iter()
         .any(|dir| dir.join("Az.Accounts").is_dir())
     {
         Ok(())
     } else {
-        Err("PowerShell has no Az.Accounts module in its module directories")
+        Err((
+            "no Az.Accounts module",
+            "PowerShell has no Az.Accounts module in its module directories",
+        ))
     }
 }
 

@@ -299,6 +299,7 @@ fn az_accounts_is_looked_for_in_powershells_module_directories() {
     assert!(
         installed(&env(&[]))
             .expect_err("no pwsh")
+            .1
             .contains("PowerShell is not")
     );
     let pwsh = bin.join("pwsh");
@@ -307,6 +308,7 @@ fn az_accounts_is_looked_for_in_powershells_module_directories() {
     assert!(
         installed(&env(&[]))
             .expect_err("no module")
+            .1
             .contains("no Az.Accounts")
     );
     // The user's module directory (Install-Module -Scope CurrentUser).

@@ -164,7 +164,7 @@ pub fn cases(entra: &FakeEntra, doc: &mut Doc) -> Vec<Case> {
         Vec::new(),
     ));
 
-    doc.note("not measured cold: `azure-cli` (it runs `az`, which asks the real Entra) and `user` sign-in (a person at a browser or a device-code prompt; afterwards the refresh token is redeemed with one token request, as above)");
+    doc.note("not measured cold: `azure-cli`, `azure-powershell` and `azure-developer-cli` (they run `az`, `pwsh` or `azd`, which ask the real Entra) and `user` sign-in (a person at a browser or a device-code prompt; afterwards the refresh token is redeemed with one token request, as above)");
     cases
 }
 

@@ -77,6 +77,14 @@ pub const IDENTITY_TYPES: &[Item] = &[
         "A token from `az account get-access-token`; tenant (optional).",
     ),
     item(
+        "azure-powershell",
+        "A token from Azure PowerShell's `Get-AzAccessToken` (pwsh; Windows PowerShell where pwsh is absent on Windows), run once per token lifetime; tenant (optional).",
+    ),
+    item(
+        "azure-developer-cli",
+        "A token from `azd auth token`; tenant (optional).",
+    ),
+    item(
         "user",
         "A person signs in once (login), then tokens are refreshed silently: tenant (optional), client_id, flow (auto, browser, paste, device-code), login_hint, authority_host.",
     ),
@@ -86,7 +94,7 @@ pub const IDENTITY_TYPES: &[Item] = &[
     ),
     item(
         "auto",
-        "The first that can answer here, in the order of Azure's DefaultAzureCredential: environment, workload identity, managed identity, the Azure CLI, then a sign-in when a person can answer; authority_host.",
+        "The first that can answer here, in the order of Azure's DefaultAzureCredential: environment, workload identity, managed identity, the Azure CLI, Azure PowerShell (with Az.Accounts installed), the Azure Developer CLI (signed in), then a sign-in when a person can answer; authority_host.",
     ),
 ];
 
@@ -170,7 +178,14 @@ pub const ENVIRONMENT: &[Item] = &[
         "DBUS_SESSION_BUS_ADDRESS",
         "The session bus of the Secret Service keyring (Linux).",
     ),
-    item("PATH", "Where az is found (absolute directories only)."),
+    item(
+        "PATH",
+        "Where az, pwsh and azd are found (absolute directories only).",
+    ),
+    item(
+        "PSModulePath, XDG_DATA_HOME, AZD_CONFIG_DIR",
+        "Where auto looks for Azure PowerShell's Az.Accounts module (with PowerShell's own module directories; on Windows under USERPROFILE, OneDrive and ProgramFiles) and for the Azure Developer CLI's sign-in (else ~/.azd).",
+    ),
     item("NO_COLOR", "Set: doctor prints no colour."),
 ];
 

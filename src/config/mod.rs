@@ -26,8 +26,8 @@ use fields::Cx;
 pub use fields::{check_authority_host, parse_host_entry};
 pub use identity::{
     Assertion, AssertionAlg, AutoConfig, AzureCliConfig, CertSource, CertificateConfig, Credential,
-    EnvironmentConfig, IdentityKind, KeyVaultSecret, Kind, ManagedIdentityConfig, MiSelector,
-    PipelineTokenConfig, SecretSource, ServicePrincipalConfig, UserConfig, UserFlow,
+    DevToolConfig, EnvironmentConfig, IdentityKind, KeyVaultSecret, Kind, ManagedIdentityConfig,
+    MiSelector, PipelineTokenConfig, SecretSource, ServicePrincipalConfig, UserConfig, UserFlow,
     WorkloadConfig,
 };
 

@@ -27,6 +27,8 @@ fn parses_the_contract_example() {
         "aks":    { "type": "workload-identity", "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47", "client_id": "00001111-aaaa-2222-bbbb-3333cccc4447",
                     "assertion": "file", "token_file": "/var/run/secrets/azure/tokens/azure-identity-token" },
         "me":     { "type": "azure-cli" },
+        "me-ps":  { "type": "azure-powershell", "tenant": "Contoso.onmicrosoft.com" },
+        "me-azd": { "type": "azure-developer-cli" },
         "me-sso": { "type": "user", "flow": "auto" },
         "env":    { "type": "environment" },
         "pipe":   { "type": "pipeline-token" }
@@ -42,7 +44,7 @@ fn parses_the_contract_example() {
       "refresh_margin_seconds": 300
     }"#;
     let c = parse(text).expect("valid");
-    assert_eq!(c.identities.len(), 9);
+    assert_eq!(c.identities.len(), 11);
     assert_eq!(c.routes[2].url, "https://dev.azure.com/fabrikam");
     assert_eq!(
         c.hosts,
@@ -66,12 +68,37 @@ fn parses_the_contract_example() {
             ("ci-cert", "service-principal"),
             ("env", "environment"),
             ("me", "azure-cli"),
+            ("me-azd", "azure-developer-cli"),
+            ("me-ps", "azure-powershell"),
             ("me-sso", "user"),
             ("pipe", "pipeline-token"),
             ("vm", "managed-identity"),
             ("vm-uami", "managed-identity"),
         ]
     );
+    assert_eq!(
+        c.identities["me-ps"],
+        IdentityKind::AzurePowerShell(DevToolConfig {
+            tenant: Some("contoso.onmicrosoft.com".into())
+        })
+    );
+    assert_eq!(
+        c.identities["me-azd"],
+        IdentityKind::AzureDeveloperCli(DevToolConfig { tenant: None })
+    );
+    for ty in ["azure-powershell", "azure-developer-cli"] {
+        let e = error(&format!(
+            r#"{{"identities":{{"x":{{"type":"{ty}","client_id":"00001111-aaaa-2222-bbbb-3333cccc4444"}}}}}}"#
+        ));
+        assert!(
+            e.to_string().contains("unknown key") && e.to_string().contains("type, tenant"),
+            "{ty}: {e}"
+        );
+        let e = error(&format!(
+            r#"{{"identities":{{"x":{{"type":"{ty}","tenant":"a b"}}}}}}"#
+        ));
+        assert!(e.to_string().contains("tenant"), "{ty}: {e}");
+    }
     let auto = parse(r#"{"identities":{"auto":{"type":"auto"}}}"#).expect("valid");
     assert_eq!(auto.identities["auto"].kind(), Kind::Auto);
     match &c.identities["ci"] {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{AzCliError, CertError, FederationError, KeyVaultError, MiError};
+use super::{CertError, DevToolError, FederationError, KeyVaultError, MiError};
 use crate::cache::StoreError;
 use crate::config::{AUTO, ConfigError};
 use crate::entra::EntraError;
@@ -60,10 +60,11 @@ pub enum Error {
         identity: String,
         source: Box<KeyVaultError>,
     },
-    /// The Azure CLI gave no token.
-    AzureCli {
+    /// A developer tool (the Azure CLI, Azure PowerShell, the Azure
+    /// Developer CLI) gave no token.
+    DevTool {
         identity: String,
-        cause: Box<AzCliError>,
+        cause: Box<DevToolError>,
     },
     /// A user identity must sign in, and no prompt may be shown here.
     SignInRequired {
@@ -103,7 +104,7 @@ impl fmt::Display for Error {
                 tried,
             } => write!(
                 f,
-                "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, install the Azure CLI and run az login, or configure an identity and a route in {file}",
+                "identity '{identity}': found no credentials to use; tried {}. Fix: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), run on Azure with a managed identity, sign in to the Azure CLI (az login), Azure PowerShell (Connect-AzAccount) or the Azure Developer CLI (azd auth login), or configure an identity and a route in {file}",
                 tried
                     .iter()
                     .map(|s| format!("{} ({})", s.link, s.why))
@@ -125,8 +126,8 @@ impl fmt::Display for Error {
                 write!(f, "identity '{identity}': managed identity: {source}")
             }
             Error::KeyVault { identity, source } => write!(f, "identity '{identity}': {source}"),
-            Error::AzureCli { identity, cause } => {
-                write!(f, "identity '{identity}': Azure CLI: {cause}")
+            Error::DevTool { identity, cause } => {
+                write!(f, "identity '{identity}': {}: {cause}", cause.tool.short)
             }
             Error::SignInRequired {
                 identity,
@@ -155,7 +156,7 @@ impl std::error::Error for Error {
             Error::Entra { source, .. } => Some(source.as_ref()),
             Error::ManagedIdentity { source, .. } => Some(source.as_ref()),
             Error::KeyVault { source, .. } => Some(source.as_ref()),
-            Error::AzureCli { cause, .. } => Some(cause.as_ref()),
+            Error::DevTool { cause, .. } => Some(cause.as_ref()),
             _ => None,
         }
     }

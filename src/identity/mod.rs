@@ -14,8 +14,11 @@
 
 mod auto;
 mod azure_cli;
+mod azure_developer_cli;
+mod azure_powershell;
 mod confidential;
 mod context;
+mod devtool;
 mod environment;
 mod error;
 mod federation;
@@ -38,9 +41,12 @@ use crate::token::AccessToken;
 pub use crate::config::Kind;
 pub use crate::sys::interactivity::Interactivity;
 pub use auto::ImdsProbe;
-pub use azure_cli::{AzCliError, AzureCli};
+pub use azure_cli::AzureCli;
+pub use azure_developer_cli::AzureDeveloperCli;
+pub use azure_powershell::AzurePowerShell;
 pub use confidential::{CertError, CertificateFacts, ConfidentialClient, KeyVaultError};
 pub use context::AcquireCx;
+pub use devtool::DevToolError;
 pub use environment::EnvCredential;
 pub use error::{Error, SecretError, Skipped};
 pub use federation::FederationError;
@@ -211,6 +217,8 @@ pub fn resolve(
             )?)
         }
         IdentityKind::AzureCli(c) => Box::new(AzureCli::configured(c)),
+        IdentityKind::AzurePowerShell(c) => Box::new(AzurePowerShell::configured(c)),
+        IdentityKind::AzureDeveloperCli(c) => Box::new(AzureDeveloperCli::configured(c)),
         IdentityKind::User(c) => {
             let authority = authority(c.authority_host.as_deref(), config, env)?;
             Box::new(User::configured(

@@ -23,6 +23,10 @@ const CONFIG: &str = r#"{
                 "assertion": "file", "token_file": "/var/run/secrets/azure/tokens/azure-identity-token" },
     "me":     { "type": "azure-cli" },
     "me-t":   { "type": "azure-cli", "tenant": "contoso.onmicrosoft.com" },
+    "ps":     { "type": "azure-powershell" },
+    "ps-t":   { "type": "azure-powershell", "tenant": "contoso.onmicrosoft.com" },
+    "azd":    { "type": "azure-developer-cli" },
+    "azd-t":  { "type": "azure-developer-cli", "tenant": "contoso.onmicrosoft.com" },
     "env":    { "type": "environment" },
     "work":   { "type": "user" },
     "home":   { "type": "user" },
@@ -122,6 +126,10 @@ fn cache_keys_of_applications_and_machines_do_not_change() {
         ("me", "fd3a18fdccd301af085f2d069920d2ad"),
         ("me-t", "508a7c12ce5a2c1bac02a351290100cd"),
         ("env", "97c258b76fa68cda22bccb762e5e3d87"),
+        ("ps", "4200c7d9704338930636409e09bab179"),
+        ("ps-t", "6285a2d7075d2ea49d04d0e7bd52f889"),
+        ("azd", "f4b63ad5734420ebc3c8ed21e21a2fb6"),
+        ("azd-t", "c5fde4924e1ccdbf6cc9493fcb3567b1"),
     ];
     for (name, key) in want {
         for org in ["contoso", "fabrikam"] {

@@ -253,11 +253,11 @@ fn with_nothing_available_auto_fails_fast_and_lists_what_it_tried() {
 fn azure_token_credentials_reads_every_name_of_the_sdks() {
     let entra = FakeEntra::start();
     let mut env = machine(&entra, &[]);
-    let supported = "dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential or InteractiveBrowserCredential";
+    let supported = "dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential or InteractiveBrowserCredential";
     for (value, expected) in [
         (
-            "azurepowershellcredential",
-            "AZURE_TOKEN_CREDENTIALS is AzurePowerShellCredential, a credential of Azure's SDKs that this helper does not support",
+            "visualstudiocredential",
+            "AZURE_TOKEN_CREDENTIALS is VisualStudioCredential, a credential of Azure's SDKs that this helper does not support",
         ),
         (
             "VisualStudioCodeCredential",

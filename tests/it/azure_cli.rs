@@ -1,128 +1,45 @@
-//! The `azure-cli` identity against a fake `az` on PATH: a shell script that
-//! records its arguments, working directory and environment, and answers
-//! what the test wrote for it (JSON on stdout, an error on stderr, an exit
-//! status, or a hang).
+//! The `azure-cli` identity against a fake `az` on PATH (`support::fake_tool`):
+//! a shell script that records its arguments, working directory and
+//! environment, and answers what the test wrote for it (JSON on stdout, an
+//! error on stderr, an exit status, or a hang).
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::support::fake_tool::{FakeTool, USER, failed, tool_world, user_token};
 use crate::support::world::{TENANT, World, field, token_of};
-use crate::support::{ADO_RESOURCE, RunOutput, TestEnv, entra_timestamp, jwt, now_secs};
+use crate::support::{ADO_RESOURCE, RunOutput, TestEnv, entra_timestamp, now_secs};
 
-/// The signed-in developer.
-const USER: &str = "dev@contoso.onmicrosoft.com";
 /// The helper's limit on one `az` run (`identity::azure_cli::TIMEOUT`).
 const AZ_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A fake `az` in its own directory, and the files it reads and writes.
-struct FakeAz {
-    /// The directory holding `az` (put on PATH).
-    bin: PathBuf,
-    /// Where the script keeps what it saw and what to answer.
-    state: PathBuf,
+/// The stand-in `az`, recording whether it was asked for no colours.
+type FakeAz = FakeTool;
+
+fn fake_az(root: &Path) -> FakeAz {
+    FakeTool::new(root, "az", &["AZURE_CORE_NO_COLOR"], "")
 }
 
-impl FakeAz {
-    /// Writes the script under `root`; it answers exit status 1 until told otherwise.
-    fn new(root: &Path) -> FakeAz {
-        let bin = root.join("azbin");
-        let state = root.join("azstate");
-        std::fs::create_dir_all(&bin).expect("create azbin");
-        std::fs::create_dir_all(&state).expect("create azstate");
-        let script = format!(
-            r#"#!/bin/sh
-s='{state}'
-{{ for a in "$@"; do printf '%s\n' "$a"; done; printf -- '--\n'; }} >> "$s/calls"
-pwd > "$s/cwd"
-printf '%s' "$AZURE_CORE_NO_COLOR" > "$s/nocolor"
-if [ -f "$s/hang" ]; then sleep 60 & echo $! > "$s/sleeper"; wait; fi
-cat "$s/stdout"
-cat "$s/stderr" >&2
-exit "$(cat "$s/status")"
-"#,
-            state = state.display()
-        );
-        let path = bin.join("az");
-        std::fs::write(&path, script).expect("write the fake az");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod az");
-        let az = FakeAz { bin, state };
-        az.answer("", "", 1);
-        az
-    }
-
-    /// What the next runs print and exit with.
-    fn answer(&self, stdout: &str, stderr: &str, status: i32) {
-        std::fs::write(self.state.join("stdout"), stdout).expect("write stdout");
-        std::fs::write(self.state.join("stderr"), stderr).expect("write stderr");
-        std::fs::write(self.state.join("status"), status.to_string()).expect("write status");
-    }
-
-    /// A token answer in the current CLI's shape, expiring at `exp`.
-    fn answer_token(&self, token: &str, exp: u64) {
-        let out = json!({
-            "accessToken": token,
-            "expiresOn": "2000-01-01 00:00:00.000000",
-            "expires_on": exp,
-            "subscription": "00000000-1111-2222-3333-444444444444",
-            "tenant": "t",
-            "tokenType": "Bearer",
-        });
-        self.answer(&out.to_string(), "", 0);
-    }
-
-    /// The argument lists of every run so far.
-    fn calls(&self) -> Vec<Vec<String>> {
-        let text = std::fs::read_to_string(self.state.join("calls")).unwrap_or_default();
-        text.split_terminator("--\n")
-            .map(|c| c.lines().map(str::to_owned).collect())
-            .collect()
-    }
-
-    fn seen(&self, file: &str) -> String {
-        std::fs::read_to_string(self.state.join(file)).unwrap_or_default()
-    }
-
-    /// PATH with the fake first, then the test process's PATH (git, sh).
-    fn path_var(&self) -> String {
-        format!(
-            "{}:{}",
-            self.bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
-    }
-}
-
-/// A token the fake Azure DevOps accepts for [`USER`], expiring at `exp`.
-fn user_token(w: &World, exp: u64) -> String {
-    jwt::sign(&json!({
-        "aud": ADO_RESOURCE,
-        "tid": w.entra.tenant_id(TENANT),
-        "upn": USER,
-        "exp": exp,
-    }))
+/// A token answer in the current CLI's shape, expiring at `exp`.
+fn answer_token(az: &FakeAz, token: &str, exp: u64) {
+    let out = json!({
+        "accessToken": token,
+        "expiresOn": "2000-01-01 00:00:00.000000",
+        "expires_on": exp,
+        "subscription": "00000000-1111-2222-3333-444444444444",
+        "tenant": "t",
+        "tokenType": "Bearer",
+    });
+    az.answer(&out.to_string(), "", 0);
 }
 
 /// The standard world with `contoso` routed to an `azure-cli` identity
 /// (`extra` is spliced into it, e.g. `, "tenant": "…"`) and the fake az on PATH.
 fn cli_world(extra: &str) -> (World, FakeAz) {
-    let mut w = World::new();
-    let az = FakeAz::new(w.env.path());
-    // The fake az's canned answers hold the token it hands out.
-    w.env.planted(&az.state);
-    w.env.set_env("PATH", &az.path_var());
-    w.env.write_config(&format!(
-        r#"{{
-  "identities": {{ "me": {{ "type": "azure-cli"{extra} }} }},
-  "routes": [ {{ "url": "{base}/contoso", "identity": "me" }} ],
-  "hosts": [ "{base}" ]
-}}"#,
-        base = w.ado.base_url()
-    ));
-    w.ado.allow("contoso", USER);
-    (w, az)
+    tool_world("azure-cli", extra, fake_az)
 }
 
 fn expected_args(tenant: Option<&str>) -> Vec<String> {
@@ -142,17 +59,12 @@ fn expected_args(tenant: Option<&str>) -> Vec<String> {
     args
 }
 
-fn failed(out: &RunOutput) {
-    assert!(!out.status.success(), "{}", out.stderr);
-    assert_eq!(out.stdout, "quit=1\n", "{}", out.stderr);
-}
-
 #[test]
 fn the_cli_token_is_served_once_per_hour_not_once_per_get() {
     let (w, az) = cli_world("");
     let exp = now_secs() + 3600;
     let token = user_token(&w, exp);
-    az.answer_token(&token, exp);
+    answer_token(&az, &token, exp);
     for _ in 0..3 {
         let out = w.helper(&["get"], &w.request());
         assert!(out.status.success(), "{}", out.stderr);
@@ -169,7 +81,7 @@ fn the_cli_token_is_served_once_per_hour_not_once_per_get() {
         "one run, these arguments"
     );
     assert_eq!(az.seen("cwd").trim(), "/", "az runs outside the repository");
-    assert_eq!(az.seen("nocolor"), "true");
+    assert_eq!(az.seen("env-AZURE_CORE_NO_COLOR"), "true");
 }
 
 #[test]
@@ -372,7 +284,7 @@ fn a_hanging_az_is_stopped_at_the_timeout() {
 fn clone_and_push_as_the_azure_cli_user() {
     let (w, az) = cli_world("");
     let exp = now_secs() + 3600;
-    az.answer_token(&user_token(&w, exp), exp);
+    answer_token(&az, &user_token(&w, exp), exp);
     w.clone_and_push("work");
     assert_eq!(az.calls().len(), 1, "clone and push share one az run");
 }
@@ -389,7 +301,7 @@ impl AutoMachine {
     fn new(vars: &[(&str, &str)]) -> AutoMachine {
         let w = World::new();
         let mut env = TestEnv::new();
-        let az = FakeAz::new(env.path());
+        let az = fake_az(env.path());
         // The fake az's canned answers hold the token it hands out.
         env.planted(&az.state);
         env.set_env("PATH", &az.path_var());
@@ -399,7 +311,7 @@ impl AutoMachine {
         }
         let exp = now_secs() + 3600;
         let token = user_token(&w, exp);
-        az.answer_token(&token, exp);
+        answer_token(&az, &token, exp);
         AutoMachine { env, az, token }
     }
 

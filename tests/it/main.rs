@@ -24,6 +24,10 @@ mod tenant;
 mod auto;
 #[cfg(unix)]
 mod azure_cli;
+#[cfg(unix)]
+mod azure_developer_cli;
+#[cfg(unix)]
+mod azure_powershell;
 mod certificates;
 mod ci_oidc;
 mod keyvault;

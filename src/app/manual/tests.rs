@@ -32,9 +32,15 @@ fn the_config_keys_are_the_ones_the_loader_accepts() {
 /// Names shaped like environment variables in the source that the helper
 /// does not read from its environment.
 const NOT_READ: &[&str] = &[
-    // Set for `az`, not read.
+    // Set for `az`, `pwsh` and `azd`, not read.
     "AZURE_CORE_NO_COLOR",
     "AZURE_CORE_SURVEY_MESSAGE",
+    "POWERSHELL_UPDATECHECK",
+    "POWERSHELL_TELEMETRY_OPTOUT",
+    "AZD_SKIP_UPDATE_CHECK",
+    "AZURE_DEV_COLLECT_TELEMETRY",
+    // Not a variable: what the Azure PowerShell script prints without Az.Accounts.
+    "NO_AZ_ACCOUNTS_MODULE",
     // Read by rustc at build time.
     "CARGO_PKG_VERSION",
     // An example variable name in configure's advice.

@@ -17,8 +17,9 @@
 //! "Can answer" is decided without the network and without a person: the
 //! config file defines an identity, or `auto`'s chain finds a link here that
 //! needs neither — the `AZURE_*` variables, a workload identity's token
-//! file, a managed-identity endpoint the platform announces, or `az` on
-//! PATH. IMDS is not probed (a laptop would wait on it): a managed identity
+//! file, a managed-identity endpoint the platform announces, or a developer
+//! tool set up here (`az` on PATH, `pwsh` with the Az.Accounts module, `azd`
+//! with a recorded sign-in). IMDS is not probed (a laptop would wait on it): a managed identity
 //! reached only through IMDS counts once the config file names it.
 
 use std::io::Write;

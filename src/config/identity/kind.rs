@@ -21,6 +21,10 @@ pub enum Kind {
     Environment,
     /// `az account get-access-token`.
     AzureCli,
+    /// Azure PowerShell's `Get-AzAccessToken`.
+    AzurePowerShell,
+    /// `azd auth token`.
+    AzureDeveloperCli,
     /// A person signed in interactively.
     User,
     /// The Azure Pipelines job token.
@@ -31,12 +35,14 @@ pub enum Kind {
 
 impl Kind {
     /// Every type, in the order messages list them.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::ServicePrincipal,
         Kind::ManagedIdentity,
         Kind::WorkloadIdentity,
         Kind::Environment,
         Kind::AzureCli,
+        Kind::AzurePowerShell,
+        Kind::AzureDeveloperCli,
         Kind::User,
         Kind::PipelineToken,
         Kind::Auto,
@@ -50,6 +56,8 @@ impl Kind {
             Kind::WorkloadIdentity => "workload-identity",
             Kind::Environment => "environment",
             Kind::AzureCli => "azure-cli",
+            Kind::AzurePowerShell => "azure-powershell",
+            Kind::AzureDeveloperCli => "azure-developer-cli",
             Kind::User => "user",
             Kind::PipelineToken => "pipeline-token",
             Kind::Auto => "auto",
@@ -83,6 +91,8 @@ impl Kind {
             Kind::ManagedIdentity => Some("managed-identity"),
             Kind::WorkloadIdentity => Some("workload"),
             Kind::AzureCli => Some("azure-cli"),
+            Kind::AzurePowerShell => Some("azure-powershell"),
+            Kind::AzureDeveloperCli => Some("azure-developer-cli"),
             Kind::User => Some("user"),
             Kind::PipelineToken => Some("pipeline-token"),
             Kind::Environment | Kind::Auto => None,
@@ -109,7 +119,7 @@ mod tests {
         assert_eq!(Kind::from_config_name(""), None);
         assert_eq!(
             Kind::config_names(),
-            "service-principal, managed-identity, workload-identity, environment, azure-cli, user, pipeline-token, auto"
+            "service-principal, managed-identity, workload-identity, environment, azure-cli, azure-powershell, azure-developer-cli, user, pipeline-token, auto"
         );
     }
 
@@ -123,6 +133,8 @@ mod tests {
             (Kind::WorkloadIdentity, Some("workload")),
             (Kind::Environment, None),
             (Kind::AzureCli, Some("azure-cli")),
+            (Kind::AzurePowerShell, Some("azure-powershell")),
+            (Kind::AzureDeveloperCli, Some("azure-developer-cli")),
             (Kind::User, Some("user")),
             (Kind::PipelineToken, Some("pipeline-token")),
             (Kind::Auto, None),
@@ -134,6 +146,6 @@ mod tests {
         let mut tags: Vec<&str> = Kind::ALL.iter().filter_map(|k| k.cache_tag()).collect();
         tags.sort_unstable();
         tags.dedup();
-        assert_eq!(tags.len(), 6, "{tags:?}");
+        assert_eq!(tags.len(), 8, "{tags:?}");
     }
 }

@@ -21,7 +21,9 @@ mod workload;
 pub use key_vault::KeyVaultSecret;
 pub use kind::Kind;
 pub use managed_identity::{ManagedIdentityConfig, MiSelector};
-pub use others::{AutoConfig, AzureCliConfig, EnvironmentConfig, PipelineTokenConfig};
+pub use others::{
+    AutoConfig, AzureCliConfig, DevToolConfig, EnvironmentConfig, PipelineTokenConfig,
+};
 pub use service_principal::{
     AssertionAlg, CertSource, CertificateConfig, Credential, SecretSource, ServicePrincipalConfig,
 };
@@ -41,6 +43,10 @@ pub enum IdentityKind {
     Environment(EnvironmentConfig),
     /// `azure-cli`: `az account get-access-token`.
     AzureCli(AzureCliConfig),
+    /// `azure-powershell`: Azure PowerShell's `Get-AzAccessToken`.
+    AzurePowerShell(DevToolConfig),
+    /// `azure-developer-cli`: `azd auth token`.
+    AzureDeveloperCli(DevToolConfig),
     /// `user`: interactive sign-in, then refresh tokens.
     User(UserConfig),
     /// `pipeline-token`: the Azure Pipelines job token.
@@ -58,6 +64,8 @@ impl IdentityKind {
             IdentityKind::WorkloadIdentity(_) => Kind::WorkloadIdentity,
             IdentityKind::Environment(_) => Kind::Environment,
             IdentityKind::AzureCli(_) => Kind::AzureCli,
+            IdentityKind::AzurePowerShell(_) => Kind::AzurePowerShell,
+            IdentityKind::AzureDeveloperCli(_) => Kind::AzureDeveloperCli,
             IdentityKind::User(_) => Kind::User,
             IdentityKind::PipelineToken(_) => Kind::PipelineToken,
             IdentityKind::Auto(_) => Kind::Auto,
@@ -73,6 +81,8 @@ fn parser(kind: Kind) -> fn(&mut Obj) -> Result<IdentityKind, ConfigError> {
         Kind::WorkloadIdentity => workload::parse,
         Kind::Environment => others::parse_environment,
         Kind::AzureCli => others::parse_azure_cli,
+        Kind::AzurePowerShell => others::parse_azure_powershell,
+        Kind::AzureDeveloperCli => others::parse_azure_developer_cli,
         Kind::User => user::parse,
         Kind::PipelineToken => others::parse_pipeline_token,
         Kind::Auto => others::parse_auto,

@@ -1,4 +1,5 @@
-//! The types with at most one or two fields: `environment`, `azure-cli`,
+//! The types with at most one or two fields: `environment`, the developer
+//! tools (`azure-cli`, `azure-powershell`, `azure-developer-cli`),
 //! `pipeline-token` and `auto`.
 
 use super::IdentityKind;
@@ -12,12 +13,17 @@ pub struct EnvironmentConfig {
     pub authority_host: Option<String>,
 }
 
-/// `azure-cli`: `az account get-access-token`.
+/// A developer tool's sign-in: `azure-cli`, `azure-powershell`,
+/// `azure-developer-cli`, whose only field is the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AzureCliConfig {
-    /// `--tenant` for `az`.
+pub struct DevToolConfig {
+    /// The tenant asked for (`az --tenant`, `Get-AzAccessToken -TenantId`,
+    /// `azd --tenant-id`); none: the tool's default.
     pub tenant: Option<String>,
 }
+
+/// `azure-cli`: `az account get-access-token`.
+pub type AzureCliConfig = DevToolConfig;
 
 /// `pipeline-token`: the Azure Pipelines job token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +46,23 @@ pub(super) fn parse_environment(o: &mut Obj) -> Result<IdentityKind, ConfigError
     }))
 }
 
-pub(super) fn parse_azure_cli(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
+fn dev_tool(o: &mut Obj) -> Result<DevToolConfig, ConfigError> {
     o.allow(&["type", "tenant"])?;
-    Ok(IdentityKind::AzureCli(AzureCliConfig {
+    Ok(DevToolConfig {
         tenant: o.tenant("tenant")?,
-    }))
+    })
+}
+
+pub(super) fn parse_azure_cli(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
+    dev_tool(o).map(IdentityKind::AzureCli)
+}
+
+pub(super) fn parse_azure_powershell(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
+    dev_tool(o).map(IdentityKind::AzurePowerShell)
+}
+
+pub(super) fn parse_azure_developer_cli(o: &mut Obj) -> Result<IdentityKind, ConfigError> {
+    dev_tool(o).map(IdentityKind::AzureDeveloperCli)
 }
 
 pub(super) fn parse_pipeline_token(o: &mut Obj) -> Result<IdentityKind, ConfigError> {

@@ -4,19 +4,29 @@
 //! certificate variables (`environment`), a federated token file (workload
 //! identity, as AKS sets it), then a managed identity (an endpoint the
 //! platform announces, or IMDS answering a probe; `AZURE_CLIENT_ID` selects
-//! a user-assigned one, as in the SDKs), then the Azure CLI when `az` is on
-//! PATH, then an interactive sign-in. `AZURE_TOKEN_CREDENTIALS` narrows the
-//! chain as it does for the SDKs (`names.rs`).
+//! a user-assigned one, as in the SDKs), then the developer tools in the
+//! SDKs' order — the Azure CLI when `az` is on PATH, Azure PowerShell when
+//! `pwsh` is on PATH and an `Az.Accounts` module directory is in one of
+//! PowerShell's module directories, the Azure Developer CLI when `azd` is
+//! on PATH and has a sign-in recorded in its config directory — then an
+//! interactive sign-in. A developer with PowerShell but without the Az
+//! modules, or with azd never signed in, falls through to the sign-in.
+//! `AZURE_TOKEN_CREDENTIALS` narrows the chain as it does for the SDKs
+//! (`names.rs`).
 //!
 //! Each link reads only its own variables, and checks them only when it is
 //! taken: a bad value that another link would read never fails the request.
 //!
-//! Deciding reads the environment and, for IMDS, a remembered probe
+//! Deciding reads the environment, stats for the developer tools (and
+//! azd's small config files), and, for IMDS, a remembered probe
 //! (`probe.rs`: at most [`probe::PROBE_TIMEOUT`], a hit remembered for a day, a
 //! miss for minutes), so a cached `get` on a laptop does not wait for a VM
 //! endpoint that is not there. When the managed identity is named
 //! (`AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential`) nothing is probed
 //! and no remembered miss decides: it is used with its full retry budget.
+//! Azure PowerShell and the Azure Developer CLI, named, are taken without
+//! looking for Az.Accounts or a recorded sign-in: running them says what is
+//! missing, with the fix.
 
 mod names;
 mod probe;
@@ -29,7 +39,10 @@ use crate::sys::env::Env;
 
 use super::environment::{self, Authority};
 use super::managed_identity::Endpoint;
-use super::{AzureCli, Interactivity, ManagedIdentity, TokenSource, User, azure_cli};
+use super::{
+    AzureCli, AzureDeveloperCli, AzurePowerShell, Interactivity, ManagedIdentity, TokenSource,
+    User, azure_cli, azure_developer_cli, azure_powershell,
+};
 
 /// One link of the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +51,8 @@ enum Link {
     WorkloadIdentity,
     ManagedIdentity,
     AzureCli,
+    AzurePowerShell,
+    AzureDeveloperCli,
     User,
 }
 
@@ -48,16 +63,20 @@ impl Link {
             Link::WorkloadIdentity => "workload identity",
             Link::ManagedIdentity => "managed identity",
             Link::AzureCli => "Azure CLI",
+            Link::AzurePowerShell => "Azure PowerShell",
+            Link::AzureDeveloperCli => "Azure Developer CLI",
             Link::User => "interactive sign-in",
         }
     }
 }
 
-const CHAIN: [Link; 5] = [
+const CHAIN: [Link; 7] = [
     Link::Environment,
     Link::WorkloadIdentity,
     Link::ManagedIdentity,
     Link::AzureCli,
+    Link::AzurePowerShell,
+    Link::AzureDeveloperCli,
     Link::User,
 ];
 
@@ -99,6 +118,28 @@ pub fn resolve(
                     "az is not in an absolute directory of PATH",
                 )),
             },
+            Link::AzurePowerShell => {
+                let found = if allowed.named {
+                    Ok(())
+                } else {
+                    azure_powershell::installed(env)
+                };
+                match found {
+                    Ok(()) => Ok(Box::new(AzurePowerShell { tenant: None })),
+                    Err((brief, why)) => Err(miss(brief, why)),
+                }
+            }
+            Link::AzureDeveloperCli => {
+                let found = if allowed.named {
+                    Ok(())
+                } else {
+                    azure_developer_cli::signed_in(env)
+                };
+                match found {
+                    Ok(()) => Ok(Box::new(AzureDeveloperCli { tenant: None })),
+                    Err((brief, why)) => Err(miss(brief, why)),
+                }
+            }
             // Only selected here; a prompt comes later, on a cache miss.
             Link::User => match interactivity {
                 Interactivity::Forbidden(why) => Err(miss(

@@ -12,7 +12,15 @@ const VAR: &str = "AZURE_TOKEN_CREDENTIALS";
 /// Every name the SDKs accept, with the links it allows here (`None`: a
 /// credential this helper does not have).
 const NAMES: [(&str, Option<&[Link]>); 13] = [
-    ("dev", Some(&[Link::AzureCli, Link::User])),
+    (
+        "dev",
+        Some(&[
+            Link::AzureCli,
+            Link::AzurePowerShell,
+            Link::AzureDeveloperCli,
+            Link::User,
+        ]),
+    ),
     (
         "prod",
         Some(&[
@@ -28,9 +36,12 @@ const NAMES: [(&str, Option<&[Link]>); 13] = [
     ),
     ("ManagedIdentityCredential", Some(&[Link::ManagedIdentity])),
     ("AzureCliCredential", Some(&[Link::AzureCli])),
+    ("AzurePowerShellCredential", Some(&[Link::AzurePowerShell])),
+    (
+        "AzureDeveloperCliCredential",
+        Some(&[Link::AzureDeveloperCli]),
+    ),
     ("InteractiveBrowserCredential", Some(&[Link::User])),
-    ("AzurePowerShellCredential", None),
-    ("AzureDeveloperCliCredential", None),
     ("VisualStudioCredential", None),
     ("VisualStudioCodeCredential", None),
     ("BrokerCredential", None),
@@ -42,7 +53,7 @@ pub(super) struct Allowed {
     /// In the chain's order.
     pub links: Vec<Link>,
     /// One credential was named: it is used without guessing whether it is
-    /// there (no IMDS probe).
+    /// there (no IMDS probe, no look for Az.Accounts or azd's sign-in).
     pub named: bool,
 }
 
@@ -102,7 +113,16 @@ mod tests {
     #[test]
     fn every_name_of_the_sdks_is_read_case_insensitively() {
         for (value, links, named) in [
-            ("DEV", &[Link::AzureCli, Link::User][..], false),
+            (
+                "DEV",
+                &[
+                    Link::AzureCli,
+                    Link::AzurePowerShell,
+                    Link::AzureDeveloperCli,
+                    Link::User,
+                ][..],
+                false,
+            ),
             (
                 " prod ",
                 &[
@@ -120,6 +140,12 @@ mod tests {
             ),
             ("managedIdentityCredential", &[Link::ManagedIdentity], true),
             ("AZURECLICREDENTIAL", &[Link::AzureCli], true),
+            ("azurepowershellcredential", &[Link::AzurePowerShell], true),
+            (
+                "AzureDeveloperCliCredential",
+                &[Link::AzureDeveloperCli],
+                true,
+            ),
             ("InteractiveBrowserCredential", &[Link::User], true),
             ("", &CHAIN, false),
         ] {
@@ -131,8 +157,6 @@ mod tests {
     #[test]
     fn a_credential_this_helper_lacks_is_named_as_unsupported() {
         for value in [
-            "AzurePowerShellCredential",
-            "azuredeveloperclicredential",
             "VisualStudioCredential",
             "VisualStudioCodeCredential",
             "BrokerCredential",
@@ -141,7 +165,7 @@ mod tests {
             let text = read(value).err().expect(value);
             assert!(
                 text.contains("this helper does not support")
-                    && text.contains("AzureCliCredential or InteractiveBrowserCredential")
+                    && text.contains("AzureDeveloperCliCredential or InteractiveBrowserCredential")
                     && !text.contains("does not know")
                     && !text.contains('\n'),
                 "{text}"
@@ -155,7 +179,7 @@ mod tests {
         assert!(
             text.starts_with("AZURE_TOKEN_CREDENTIALS is \"SomethingElse\", which is not a value")
                 && text.contains(
-                    "dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential or InteractiveBrowserCredential"
+                    "dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential, AzurePowerShellCredential, AzureDeveloperCliCredential or InteractiveBrowserCredential"
                 ),
             "{text}"
         );

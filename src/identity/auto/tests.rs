@@ -142,7 +142,7 @@ fn interactive_browser_credential_selects_the_user_sign_in() {
     .expect("user");
     assert!(shown.starts_with("user,"), "{shown}");
     let text = resolve_with(
-        &[("AZURE_TOKEN_CREDENTIALS", "AzurePowerShellCredential")],
+        &[("AZURE_TOKEN_CREDENTIALS", "VisualStudioCredential")],
         &probe,
     )
     .expect_err("unsupported")
@@ -226,4 +226,68 @@ fn the_azure_cli_link_is_taken_when_az_is_on_path() {
         ),
         "{e:?}"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn powershell_and_azd_links_are_taken_only_when_set_up_here() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Trace::off();
+    let probe = ImdsProbe::offline(&trace);
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    let program = |name: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    let (path, home_s) = (bin.display().to_string(), home.display().to_string());
+    let vars = |extra: &[(&'static str, &'static str)]| {
+        let mut v = vec![CLOSED, ("PATH", path.as_str()), ("HOME", home_s.as_str())];
+        v.extend_from_slice(extra);
+        v
+    };
+    // pwsh and azd without Az.Accounts or a sign-in: both skipped, saying why.
+    program("pwsh");
+    program("azd");
+    let text = resolve_with(&vars(&[]), &probe)
+        .expect_err("nothing set up")
+        .to_string();
+    assert!(
+        text.contains("Azure PowerShell (PowerShell has no Az.Accounts module")
+            && text.contains("Azure Developer CLI (azd has no sign-in recorded"),
+        "{text}"
+    );
+    // Named, each is taken without looking.
+    for (name, kind) in [
+        ("AzurePowerShellCredential", "azure-powershell,"),
+        ("AzureDeveloperCliCredential", "azure-developer-cli,"),
+    ] {
+        let shown =
+            resolve_with(&vars(&[("AZURE_TOKEN_CREDENTIALS", name)]), &probe).expect("named");
+        assert!(shown.starts_with(kind), "{name}: {shown}");
+    }
+    // A signed-in azd is taken.
+    std::fs::create_dir_all(home.join(".azd")).expect("azd dir");
+    std::fs::write(
+        home.join(".azd/auth.json"),
+        r#"{"auth":{"account":{"currentUser":{"homeAccountId":"h"}}}}"#,
+    )
+    .expect("auth.json");
+    let shown = resolve_with(&vars(&[]), &probe).expect("azd");
+    assert!(shown.starts_with("azure-developer-cli,"), "{shown}");
+    // Az.Accounts installed: PowerShell comes first, after the Azure CLI.
+    std::fs::create_dir_all(home.join(".local/share/powershell/Modules/Az.Accounts"))
+        .expect("module");
+    let shown = resolve_with(&vars(&[]), &probe).expect("pwsh");
+    assert!(shown.starts_with("azure-powershell,"), "{shown}");
+    program("az");
+    let shown = resolve_with(&vars(&[]), &probe).expect("az");
+    assert!(shown.starts_with("azure-cli,"), "{shown}");
+    // `dev` keeps all three in that order.
+    let shown = resolve_with(&vars(&[("AZURE_TOKEN_CREDENTIALS", "dev")]), &probe).expect("dev");
+    assert!(shown.starts_with("azure-cli,"), "{shown}");
 }

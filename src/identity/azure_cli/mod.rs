@@ -1,21 +1,15 @@
 //! `azure-cli`: the token of whoever is signed in to the Azure CLI, from
 //! `az account get-access-token --resource 499b84ac-… --output json`.
 //!
-//! Git runs us inside a repository nobody vetted, so `az` is looked up only
-//! in absolute PATH entries (never `.`, an empty entry or a relative one,
-//! which would run a program the repository ships), started without a shell
-//! from a working directory outside the repository, and given at most
-//! [`TIMEOUT`] before it (and anything it started) is killed. Its stdout
-//! holds the token and is never shown; its stderr is shown sanitized.
-//!
-//! The token is cached like any other, so `az` runs about once an hour. The
-//! cache key holds the configured tenant only: `az logout` followed by
-//! `az login` as someone else keeps serving the first account's token until
-//! it expires, unless `git-credential-entra cache clear` is run (docs/guides.md).
+//! `az` is found, run and bounded as every developer tool is, and its token
+//! cached the same way (`devtool/`): it runs about once an hour. The cache
+//! key holds the configured tenant only: `az logout` followed by `az login`
+//! as someone else keeps serving the first account's token until it
+//! expires, unless `git-credential-entra cache clear` is run (docs/guides.md).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -24,33 +18,42 @@ use crate::cache::Fingerprint;
 use crate::config::AzureCliConfig;
 use crate::identity::Error;
 use crate::sys::env::Env;
-use crate::sys::program::{self, RunError};
-use crate::sys::secret::Secret;
-use crate::sys::time::now;
+use crate::sys::program;
 use crate::token::AccessToken;
 
+use super::devtool::{self, DevTool, Failure, Tool};
 use super::{AcquireCx, Kind, TokenSource};
 
 mod error;
-pub use error::AzCliError;
 
 /// How long `az` may take. A run that refreshes az's token over the
 /// network takes a few seconds (Python starting is most of it); Azure's
 /// SDKs give it 10–13 s. Fifteen leaves room for a slow proxy and still
 /// ends a hang long before a person gives up on git.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
-/// The most of `az`'s stdout read (its JSON is under 4 KiB).
-const MAX_STDOUT: u64 = 1024 * 1024;
-/// The most of `az`'s stderr kept for a message.
-const MAX_STDERR: u64 = 64 * 1024;
-/// The longest life believed from `az`'s expiry (as for Entra's answers).
-const MAX_LIFETIME_SECS: i64 = 24 * 3600;
 
 /// The program's file name.
 #[cfg(windows)]
 const PROGRAM: &str = "az.cmd";
 #[cfg(not(windows))]
 const PROGRAM: &str = "az";
+
+/// How the Azure CLI is named in messages.
+static TOOL: Tool = Tool {
+    #[cfg(windows)]
+    missing: "the Azure CLI (az.cmd)",
+    #[cfg(not(windows))]
+    missing: "the Azure CLI (az)",
+    title: "the Azure CLI",
+    short: "Azure CLI",
+    said: "az",
+    command: "az account get-access-token",
+    try_it: || format!("az account get-access-token --resource {RESOURCE}"),
+    install: "install the Azure CLI (https://aka.ms/installazurecli) and run az login",
+    reinstall: "reinstall the Azure CLI (https://aka.ms/installazurecli)",
+    update: "update the Azure CLI to 2.54 or newer (az upgrade)",
+    deadline: TIMEOUT,
+};
 
 /// Tokens from the Azure CLI's signed-in account.
 #[derive(Debug, Clone)]
@@ -66,8 +69,17 @@ impl AzureCli {
             tenant: c.tenant.clone(),
         }
     }
+}
 
-    /// The arguments given to `az`.
+impl DevTool for AzureCli {
+    fn tool(&self) -> &'static Tool {
+        &TOOL
+    }
+
+    fn program(&self, env: &Env) -> Option<PathBuf> {
+        find(env)
+    }
+
     fn args(&self) -> Vec<String> {
         let mut args: Vec<String> = [
             "account",
@@ -83,6 +95,22 @@ impl AzureCli {
             args.extend(["--tenant".to_string(), t.clone()]);
         }
         args
+    }
+
+    fn env(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("AZURE_CORE_NO_COLOR", "true"),
+            // A survey or update prompt must not wait for input.
+            ("AZURE_CORE_SURVEY_MESSAGE", "false"),
+        ]
+    }
+
+    fn classify(&self, status: ExitStatus, stderr: &str) -> Failure {
+        error::classify(self, status, stderr)
+    }
+
+    fn parse(&self, stdout: &str, received: i64) -> Result<AccessToken, Failure> {
+        parse(stdout, received).map_err(|problem| Failure::BadOutput { problem })
     }
 }
 
@@ -104,101 +132,13 @@ impl TokenSource for AzureCli {
     }
 
     fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
-        let fail = |cause| Error::AzureCli {
-            identity: cx.identity.to_string(),
-            cause: Box::new(cause),
-        };
-        let program = find(cx.env).ok_or_else(|| fail(AzCliError::NotInstalled))?;
-        let args = self.args();
-        cx.trace.detail(format_args!(
-            "{}: running {} {}",
-            cx.identity,
-            program.display(),
-            args.join(" ")
-        ));
-        let started = Instant::now();
-        let out = run(&program, &args).map_err(fail)?;
-        cx.trace.detail(format_args!(
-            "{}: az finished in {} ms ({})",
-            cx.identity,
-            started.elapsed().as_millis(),
-            out.status
-        ));
-        if !out.status.success() {
-            return Err(fail(self.classify(out.status, &out.stderr)));
-        }
-        let token = parse(out.stdout.expose(), now()).map_err(|problem| {
-            fail(AzCliError::BadOutput {
-                problem: problem.to_string(),
-            })
-        })?;
-        cx.trace.decision(format_args!(
-            "{}: token from the Azure CLI, valid until {}",
-            cx.identity,
-            crate::sys::time::rfc3339(token.expires_on)
-        ));
-        Ok(token)
+        devtool::acquire(self, cx)
     }
 }
 
 /// `az` in an absolute directory of PATH (see [`crate::sys::program`]).
 pub fn find(env: &Env) -> Option<PathBuf> {
     program::find(env, PROGRAM)
-}
-
-/// A directory outside any repository, for `az` to run in.
-fn neutral_dir() -> PathBuf {
-    #[cfg(windows)]
-    {
-        std::env::var_os("SYSTEMROOT")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(std::env::temp_dir)
-    }
-    #[cfg(not(windows))]
-    {
-        PathBuf::from("/")
-    }
-}
-
-/// What `az` did.
-struct Output {
-    status: ExitStatus,
-    /// Holds the token.
-    stdout: Secret<String>,
-    stderr: String,
-}
-
-/// Runs `program args…` through [`program::run`], from a directory outside
-/// the repository, bounded in time and in what is read.
-fn run(program: &Path, args: &[String]) -> Result<Output, AzCliError> {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(neutral_dir())
-        .env("AZURE_CORE_NO_COLOR", "true")
-        // A survey or update prompt must not wait for input.
-        .env("AZURE_CORE_SURVEY_MESSAGE", "false");
-    let limits = program::Limits {
-        deadline: TIMEOUT,
-        max_stdout: MAX_STDOUT,
-        max_stderr: MAX_STDERR,
-    };
-    let done = program::run(&mut cmd, None, limits).map_err(|e| match e {
-        RunError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => AzCliError::NotInstalled,
-        RunError::Spawn(e) => AzCliError::Spawn {
-            program: program.to_path_buf(),
-            cause: e.to_string(),
-        },
-        RunError::TimedOut => AzCliError::TimedOut,
-        RunError::TooMuchOutput(max) => AzCliError::BadOutput {
-            problem: format!("more than {max} bytes on stdout"),
-        },
-    })?;
-    Ok(Output {
-        status: done.status,
-        stdout: Secret::new(String::from_utf8_lossy(&done.stdout).into_owned()),
-        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
-    })
 }
 
 /// The lines of az's stderr worth showing: its `ERROR:` lines when it has
@@ -222,7 +162,6 @@ fn parse(stdout: &str, received: i64) -> Result<AccessToken, String> {
         .get("accessToken")
         .and_then(Value::as_str)
         .ok_or("the JSON has no accessToken")?;
-    AccessToken::check_token(token).map_err(str::to_string)?;
     let expires_on = match v.get("expires_on") {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
@@ -236,18 +175,7 @@ fn parse(stdout: &str, received: i64) -> Result<AccessToken, String> {
             None => return Err("the JSON has neither expires_on nor expiresOn".into()),
         },
     };
-    if expires_on <= received {
-        return Err(format!(
-            "the token expired at {}",
-            crate::sys::time::rfc3339(expires_on)
-        ));
-    }
-    Ok(AccessToken {
-        token: Secret::new(token.to_string()),
-        expires_on: expires_on.min(received.saturating_add(MAX_LIFETIME_SECS)),
-        obtained: received,
-        refresh_on: None,
-    })
+    devtool::token(token, expires_on, received)
 }
 
 /// `2023-10-31 21:59:10.000000` in this machine's local time zone, as old

@@ -87,6 +87,13 @@ fn old_clis_local_expires_on_is_read_in_local_time() {
     }
 }
 
+fn classified(cli: &AzureCli, code: i32, stderr: &str) -> devtool::DevToolError {
+    devtool::DevToolError {
+        tool: &TOOL,
+        problem: cli.classify(status(code), stderr),
+    }
+}
+
 #[test]
 fn failures_are_classified_by_what_az_said() {
     let cli = AzureCli { tenant: None };
@@ -95,33 +102,39 @@ fn failures_are_classified_by_what_az_said() {
     };
     let login = "WARNING: something long\nERROR: Please run 'az login' to setup account.\n";
     assert!(matches!(
-        cli.classify(status(1), login),
-        AzCliError::NotLoggedIn { ref stderr } if stderr == "ERROR: Please run 'az login' to setup account."
+        classified(&cli, 1, login).problem,
+        Failure::NotSignedIn { tenant: None, ref stderr, .. } if stderr == "ERROR: Please run 'az login' to setup account."
     ));
-    let e = in_tenant.classify(status(1), login);
-    assert!(matches!(e, AzCliError::NotInTenant { .. }));
+    let e = classified(&in_tenant, 1, login);
+    assert!(matches!(
+        e.problem,
+        Failure::NotSignedIn {
+            tenant: Some(_),
+            ..
+        }
+    ));
     assert!(
         e.to_string()
             .ends_with("Fix: run az login --tenant contoso.onmicrosoft.com"),
         "{e}"
     );
     assert!(matches!(
-        cli.classify(status(127), ""),
-        AzCliError::NotInstalled
+        classified(&cli, 127, "").problem,
+        Failure::NotInstalled
     ));
     // Entra's refusal, followed by az's usual advice to sign in again.
     let refused = "ERROR: AADSTS700016: Application with identifier 'x' was not found in the directory 'Contoso'. Trace ID: t Correlation ID: c1 Timestamp: now\nInteractive authentication is needed. Please run:\naz logout\naz login --tenant \"contoso.onmicrosoft.com\"\n";
-    let e = in_tenant.classify(status(1), refused);
+    let e = classified(&in_tenant, 1, refused);
     assert!(
-        matches!(&e, AzCliError::Refused { refusal } if refusal.refusal() == Some(("", &[700016][..]))),
+        matches!(&e.problem, Failure::Refused { refusal } if refusal.refusal() == Some(("", &[700016][..]))),
         "{e:?}"
     );
     assert!(e.to_string().contains("(correlation id c1)"), "{e}");
     // Only a new sign-in helps: az's own advice, for the configured tenant.
     let mfa = "ERROR: AADSTS50076: you must use multi-factor authentication. Trace ID: t\nInteractive authentication is needed. Please run:\naz logout\naz login --scope r/.default\n";
-    let e = in_tenant.classify(status(1), mfa);
+    let e = classified(&in_tenant, 1, mfa);
     assert!(
-        matches!(e, AzCliError::SignInAgain { code: 50076, .. }),
+        matches!(e.problem, Failure::SignInAgain { code: 50076, .. }),
         "{e:?}"
     );
     assert!(
@@ -130,14 +143,59 @@ fn failures_are_classified_by_what_az_said() {
         ),
         "{e}"
     );
-    let e = cli.classify(
-        status(1),
+    let e = classified(
+        &cli,
+        1,
         "ERROR: AADSTS700082: The refresh token has expired.\n",
     );
     assert!(e.to_string().ends_with("Fix: run az login"), "{e}");
-    let e = cli.classify(status(2), "boom\x1b[31m red\n");
-    assert!(matches!(e, AzCliError::Failed { .. }));
+    let e = classified(&cli, 2, "boom\x1b[31m red\n");
+    assert!(matches!(e.problem, Failure::Failed { .. }));
     assert!(!e.to_string().contains('\x1b'), "{e}");
+}
+
+#[test]
+fn messages_are_todays() {
+    // What az's failures said before the developer tools shared their code.
+    let e = |problem| {
+        devtool::DevToolError {
+            tool: &TOOL,
+            problem,
+        }
+        .to_string()
+    };
+    assert_eq!(
+        e(Failure::NotInstalled),
+        "the Azure CLI (az) was not found in the absolute directories of PATH. Fix: install the Azure CLI (https://aka.ms/installazurecli) and run az login, or configure another identity"
+    );
+    assert_eq!(
+        e(Failure::TimedOut),
+        format!(
+            "az account get-access-token did not finish within 15 s and was stopped. Fix: run az account get-access-token --resource {RESOURCE} yourself to see where it waits (a proxy, a sign-in prompt)"
+        )
+    );
+    assert_eq!(
+        e(Failure::BadOutput {
+            problem: "p".into()
+        }),
+        "az account get-access-token answered something this helper cannot use: p. Fix: update the Azure CLI to 2.54 or newer (az upgrade)"
+    );
+    assert_eq!(
+        e(Failure::Failed {
+            status: "exit status: 2".into(),
+            stderr: "boom".into()
+        }),
+        format!(
+            "az account get-access-token failed (exit status: 2) (az said: boom). Fix: run az account get-access-token --resource {RESOURCE} yourself to see the problem"
+        )
+    );
+    assert_eq!(
+        e(Failure::Spawn {
+            program: "/bin/az".into(),
+            cause: "c".into()
+        }),
+        "could not run /bin/az: c. Fix: reinstall the Azure CLI (https://aka.ms/installazurecli) or configure another identity"
+    );
 }
 
 #[test]
@@ -213,7 +271,7 @@ fn az_cmd_is_found_in_absolute_path_entries_and_run_through_cmd() {
         tenant: Some("contoso.onmicrosoft.com".into()),
     }
     .args();
-    let out = run(&cmd, &args).expect("az.cmd runs");
+    let out = devtool::run(&TOOL, &cmd, &args, &[]).expect("az.cmd runs");
     assert!(out.status.success(), "{}", out.stderr);
     assert_eq!(out.stdout.expose().trim(), args.join(" "));
 }

@@ -9,6 +9,8 @@ pub mod cargo;
 pub mod cert;
 pub mod entra;
 pub mod env;
+#[cfg(unix)]
+pub mod fake_tool;
 pub mod imds;
 pub mod jwt;
 pub mod keyvault;

@@ -164,9 +164,13 @@ fn messages_are_todays() {
         }
         .to_string()
     };
+    // The program's file name is az.cmd on Windows.
+    let program = if cfg!(windows) { "az.cmd" } else { "az" };
     assert_eq!(
         e(Failure::NotInstalled),
-        "the Azure CLI (az) was not found in the absolute directories of PATH. Fix: install the Azure CLI (https://aka.ms/installazurecli) and run az login, or configure another identity"
+        format!(
+            "the Azure CLI ({program}) was not found in the absolute directories of PATH. Fix: install the Azure CLI (https://aka.ms/installazurecli) and run az login, or configure another identity"
+        )
     );
     assert_eq!(
         e(Failure::TimedOut),

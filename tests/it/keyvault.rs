@@ -253,7 +253,7 @@ fn a_denied_identity_gets_one_line_naming_vault_secret_identity_and_role() {
     for part in [
         "identity 'kv'",
         &format!("secret '{SECRET}' (latest) in Key Vault '{}'", k.kv.name()),
-        "managed identity system-assigned",
+        "the system-assigned managed identity",
         "HTTP 403 ForbiddenByRbac",
         "Fix: grant this Azure resource's system-assigned identity",
         "the role \"Key Vault Secrets User\" on the vault",
@@ -355,7 +355,7 @@ fn doctor_shows_the_source_thumbprint_and_expiry() {
         .replace(':', "");
     for part in [
         format!("secret '{SECRET}' (latest) in Key Vault '{}'", k.kv.name()),
-        "read as managed identity system-assigned".to_string(),
+        "read by the system-assigned managed identity".to_string(),
         format!("thumbprint {hex}"),
         "valid ".to_string(),
     ] {

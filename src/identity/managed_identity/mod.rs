@@ -193,6 +193,15 @@ pub fn describe_selector(selector: &MiSelector) -> String {
     }
 }
 
+/// "the system-assigned managed identity", "the managed identity with
+/// client_id …": who reads something as which identity, for messages.
+pub fn the_identity(selector: &MiSelector) -> String {
+    match selector {
+        MiSelector::System => "the system-assigned managed identity".into(),
+        other => format!("the managed identity with {}", describe_selector(other)),
+    }
+}
+
 /// A managed identity on the detected endpoint.
 #[derive(Debug, Clone)]
 pub struct ManagedIdentity {

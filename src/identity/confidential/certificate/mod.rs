@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::config::{AssertionAlg, CertSource, CertificateConfig};
-use crate::identity::managed_identity::describe_selector;
+use crate::identity::managed_identity::the_identity;
 use crate::identity::{AcquireCx, Error, SecretError};
 use crate::sys::secret::Secret;
 use crate::sys::time::{now, rfc3339};
@@ -40,9 +40,9 @@ pub fn describe(cert: &CertificateConfig) -> String {
         }
         (CertSource::File(path), None) => format!("certificate {}", path.display()),
         (CertSource::KeyVault(kv), _) => format!(
-            "certificate from {} read as managed identity {}",
+            "certificate from {} read by {}",
             kv.describe(),
-            describe_selector(&kv.reader)
+            the_identity(&kv.reader)
         ),
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::{KeyVaultSecret, MiSelector};
-use crate::identity::managed_identity::describe_selector;
+use crate::identity::managed_identity::the_identity;
 use crate::identity::{CertError, MiError};
 use crate::net::http::HttpSetupError;
 
@@ -109,9 +109,9 @@ impl fmt::Display for KeyVaultError {
         let vault = &self.vault;
         write!(
             f,
-            "certificate from {} read as managed identity {}: ",
+            "certificate from {} read by {}: ",
             self.secret,
-            describe_selector(&self.reader)
+            the_identity(&self.reader)
         )?;
         match &self.failure {
             KeyVaultFailure::Token(mi) => {

@@ -128,10 +128,10 @@ pub fn fetch(kv: &KeyVaultSecret, mi_timeout_secs: u64, cx: &AcquireCx) -> Resul
     drop(token);
     let fetched = value(&body).map_err(fail)?;
     cx.trace.decision(format_args!(
-        "{}: read the certificate from {} as managed identity {} in {} ms ({}, {} bytes)",
+        "{}: read the certificate from {} as {} in {} ms ({}, {} bytes)",
         cx.identity,
         kv.describe(),
-        crate::identity::managed_identity::describe_selector(&kv.reader),
+        crate::identity::managed_identity::the_identity(&kv.reader),
         started.elapsed().as_millis(),
         fetched.form,
         fetched.bytes.len()

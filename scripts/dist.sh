@@ -5,10 +5,10 @@
 #
 #   scripts/dist.sh [--targets "x86_64-unknown-linux-musl aarch64-unknown-linux-musl ..."]
 #
-# The Linux archives are byte-for-byte reproducible from the same commit (the
-# Windows one not yet; CONTRIBUTING.md, "Release artifacts"): every timestamp
-# is the commit's time, entries are sorted, owner and mode fixed, and no path
-# of the build machine reaches the binaries.
+# The archives are byte-for-byte reproducible from the same commit
+# (CONTRIBUTING.md, "Release artifacts"): every timestamp is the commit's
+# time, entries are sorted, owner and mode fixed, and no path of the build
+# machine reaches the binaries.
 # Needs: the Rust targets (`rustup target add`), cargo-zigbuild and zig (the C and
 # link toolchain of both musl targets), mingw-w64 (Windows), tar, gzip, zip.
 set -euo pipefail
@@ -42,8 +42,12 @@ build() { # target -> path of the built binary
                 { echo "dist.sh: $target needs cargo-zigbuild and zig (see .ci/run)" >&2; return 1; }
             static_build "$target" zigbuild --quiet ;;
         *-windows-gnu)
-            # GNU ld writes the build time into the PE header unless told not to.
-            RUSTFLAGS="$release_rustflags -C link-arg=-Wl,--no-insert-timestamp" \
+            # GNU ld writes the build time into the PE header unless told not
+            # to, and lays out the import tables by file name (the linker
+            # wrapper makes the names the same wherever the target directory is).
+            DIST_TARGET_DIR=$target_dir \
+                CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER="$PWD/scripts/windows-gnu-link" \
+                RUSTFLAGS="$release_rustflags -C link-arg=-Wl,--no-insert-timestamp" \
                 cargo build --quiet --locked --release --target "$target"
             echo "$target_dir/$target/release/$name.exe" ;;
         *)

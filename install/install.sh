@@ -9,7 +9,7 @@ releases="https://github.com/OWNER/git-credential-entra/releases"
 
 usage() {
     cat <<'EOF'
-Usage: install/install.sh [--prefix DIR] [--binary FILE] [--no-configure]
+Usage: install/install.sh [--static|--dynamic] [--prefix DIR] [--binary FILE] [--no-configure]
        install/install.sh --release [VERSION] [--from URL|DIR] [--prefix DIR] [--no-configure]
        install/install.sh --uninstall [--prefix DIR]
 
@@ -23,6 +23,13 @@ credentials `auto` can use here), configure changes nothing, so the
 credential helpers you have keep working: write an identity, then run
 `git-credential-entra configure` again.
 
+On Linux it builds the static binary (musl: it starts faster and runs on any
+distribution) where this machine has what that takes: the Rust target
+(`rustup target add x86_64-unknown-linux-musl`, or aarch64-...) and a musl C
+compiler (musl-gcc from musl-tools, ARCH-linux-musl-gcc, or cargo-zigbuild
+with zig); otherwise the dynamically linked one, saying what the static one
+would need.
+
 With --release it builds nothing: it downloads the prebuilt archive for this
 machine (Linux or macOS, x86_64 or arm64) and SHA256SUMS, checks the archive
 against SHA256SUMS, and only then installs as above. A failed download, a
@@ -34,6 +41,9 @@ cargo >= 1.89 (https://rustup.rs) and a C compiler (cc, gcc or clang); for
 or wget.
 
 Options:
+  --static         build the static binary, or stop if this machine lacks
+                   what that takes (and say what)
+  --dynamic        build the dynamically linked binary, without the note
   --prefix DIR     install under DIR (made absolute); default ~/.local
   --binary FILE    install this already-built binary instead of building
                    (e.g. target/release/git-credential-entra)
@@ -60,6 +70,7 @@ uninstall=0
 release=0
 release_version=""
 from=""
+link=auto
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; prefix="$2"; shift 2 ;;
@@ -73,6 +84,8 @@ while [ $# -gt 0 ]; do
             case "${1:-}" in -*|"") ;; *) release_version="$1"; shift ;; esac ;;
         --from) [ $# -ge 2 ] || die "--from needs a URL or a directory"; from="$2"; shift 2 ;;
         --from=*) from="${1#--from=}"; shift ;;
+        --static) link=static; shift ;;
+        --dynamic) link=dynamic; shift ;;
         --no-configure) configure=0; shift ;;
         --uninstall) uninstall=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -80,6 +93,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$prefix" ] || die "--prefix needs a directory"
+if [ "$link" != auto ] && { [ "$release" = 1 ] || [ -n "$binary" ]; }; then
+    die "--$link chooses what install.sh builds; with --release or --binary it builds nothing: leave it out"
+fi
 if [ "$release" = 1 ]; then
     [ -z "$binary" ] || die "--release and --binary exclude each other: use one"
     release_version="${release_version#v}"
@@ -261,6 +277,31 @@ release_fetch() {
     say "checked $name against SHA256SUMS from $source"
 }
 
+# The static binary (Linux): its target and the toolchain that builds it
+# here (scripts/static-build.sh, shared with scripts/dist.sh), or, when
+# something is missing, the note saying how to get it (--static: a missing
+# prerequisite).
+static_target="" static_with="" static_note=""
+static_prerequisites() {
+    [ "$link" != dynamic ] || return 0
+    static_target=$(static_host_target)
+    if [ -z "$static_target" ]; then
+        [ "$link" = auto ] ||
+            die "--static: no static build for $(uname -s) $(uname -m) (only for Linux on x86_64 or arm64). Fix: leave out --static"
+        return 0
+    fi
+    command -v rustc >/dev/null 2>&1 || return 0
+    fixes=$(static_missing "$static_target")
+    if [ -z "$fixes" ]; then
+        static_with=$(static_toolchain "$static_target")
+    elif [ "$link" = static ]; then
+        printf 'install.sh: missing the musl target or a musl C compiler (--static builds with them). Fix: %s\n' "$fixes" >&2
+        missing=1
+    else
+        static_note="building the dynamically linked binary: the static one (faster to start, runs on any Linux) needs the musl target and a musl C compiler. Fix: $fixes, then run install.sh again"
+    fi
+}
+
 # Prerequisites, each with its fix, before anything is built or written.
 missing=0
 need() { # command, what it is for, fix
@@ -274,6 +315,7 @@ here=$(cd "$(dirname "$0")/.." && pwd -P)
 if [ "$release" = 1 ]; then
     release_prerequisites
 elif [ -z "$binary" ]; then
+    . "$here/scripts/static-build.sh"
     need cargo "builds the helper" "install Rust >= 1.89 from https://rustup.rs"
     if command -v cargo >/dev/null 2>&1; then
         version=$(cargo --version | sed -n 's/^cargo \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
@@ -287,6 +329,7 @@ elif [ -z "$binary" ]; then
         printf 'install.sh: missing a C compiler (cc, gcc or clang; the crypto and keyring crates compile C). Fix: apt-get install build-essential, or xcode-select --install on macOS\n' >&2
         missing=1
     fi
+    static_prerequisites
 fi
 [ "$missing" = 0 ] || exit 1
 
@@ -298,9 +341,17 @@ mkdir -p "$prefix" || die "cannot create $prefix"
 locate
 
 if [ -z "$binary" ]; then
-    say "building in release mode (a few minutes the first time; cargo shows its progress)"
-    (cd "$here" && cargo build --release --locked) || die "the build failed (see above)"
-    binary="$here/target/release/git-credential-entra"
+    if [ -n "$static_with" ]; then
+        say "building the static binary ($static_target, with $static_with) in release mode (a few minutes the first time; cargo shows its progress)"
+        binary=$(cd "$here" && static_build "$static_target" "$static_with") ||
+            die "the build failed (see above). Fix: the cause above, or build the dynamically linked binary: install/install.sh --dynamic"
+    else
+        [ -z "$static_note" ] || say "$static_note"
+        say "building in release mode (a few minutes the first time; cargo shows its progress)"
+        binary=$(cd "$here" && cargo build --release --locked >&2 && cargo_target_dir) ||
+            die "the build failed (see above)"
+        binary="$binary/release/git-credential-entra"
+    fi
 fi
 [ -f "$binary" ] && [ -x "$binary" ] || die "no executable at $binary"
 

@@ -5,6 +5,12 @@
 #
 #   scripts/benchmarks.sh [--no-suite] [--with-az] [--out FILE]
 #
+# The cached `get` rows time the static (musl) release build beside the dynamic one:
+# GIT_CREDENTIAL_ENTRA_BENCH_STATIC=FILE names it; otherwise it is built here when the
+# musl target and a musl C compiler are present (see install/install.sh), and its rows
+# are skipped, saying why, when not. GIT_CREDENTIAL_ENTRA_BENCH_OTHER=FILE adds rows for
+# any other build.
+#
 # --no-suite  skip the soak and fault tests (their target then reads "not run")
 # --with-az   also time `az account get-access-token` (uses your real sign-in)
 # --out FILE  write the report there instead of docs/benchmarks.md
@@ -53,6 +59,23 @@ trap 'rm -rf "$scratch"' EXIT
 
 echo "benchmarks: building the release profile" >&2
 cargo build --release --quiet
+# The static (musl) build, timed beside the dynamic one: GIT_CREDENTIAL_ENTRA_BENCH_STATIC
+# names a binary, or it is built here as install.sh and dist.sh build it.
+. scripts/static-build.sh
+if [[ -z "${GIT_CREDENTIAL_ENTRA_BENCH_STATIC:-}" ]]; then
+    static_target=$(static_host_target)
+    fixes=$([[ -z $static_target ]] || static_missing "$static_target")
+    if [[ -z $static_target ]]; then
+        echo "benchmarks: no static build for $(uname -s) $(uname -m); its rows are skipped" >&2
+    elif [[ -n $fixes ]]; then
+        echo "benchmarks: no static build here (fix: $fixes); its rows are skipped" >&2
+    else
+        echo "benchmarks: building the static binary ($static_target)" >&2
+        # In a subshell (the release flags change CFLAGS, which the host build watches).
+        GIT_CREDENTIAL_ENTRA_BENCH_STATIC=$(static_build "$static_target" "$(static_toolchain "$static_target")" --quiet)
+    fi
+fi
+export GIT_CREDENTIAL_ENTRA_BENCH_STATIC="${GIT_CREDENTIAL_ENTRA_BENCH_STATIC:-}"
 cargo bench --bench report --no-run --quiet
 
 # Tests whose names contain one of these words carry the soak and fault targets.

@@ -5,10 +5,10 @@
 #
 #   scripts/dist.sh [--targets "x86_64-unknown-linux-musl aarch64-unknown-linux-musl ..."]
 #
-# The Linux archives are byte-for-byte reproducible from the same commit (the
-# Windows one not yet; CONTRIBUTING.md, "Release artifacts"): every timestamp
-# is the commit's time, entries are sorted, owner and mode fixed, and no path
-# of the build machine reaches the binaries.
+# The archives are byte-for-byte reproducible from the same commit
+# (CONTRIBUTING.md, "Release artifacts"): every timestamp is the commit's
+# time, entries are sorted, owner and mode fixed, and no path of the build
+# machine reaches the binaries.
 # Needs: the Rust targets (`rustup target add`), cargo-zigbuild and zig (the C and
 # link toolchain of both musl targets), mingw-w64 (Windows), tar, gzip, zip.
 set -euo pipefail
@@ -29,32 +29,29 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 [ -n "$version" ] || { echo "dist.sh: no version in Cargo.toml" >&2; exit 1; }
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
 export SOURCE_DATE_EPOCH TZ=UTC LC_ALL=C
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-cargo_home=${CARGO_HOME:-$HOME/.cargo}
-
-# No path of this machine in the binaries: the source tree, the registry
-# (panic locations, file!()) and the target directory (build-script output,
-# the C objects of ring and libdbus) are mapped to fixed names, for rustc and
-# for the C compiler alike. Symbols are stripped (they are not needed to run,
-# and hold nothing a user can use).
-remap="--remap-path-prefix=$PWD=/src --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$target_dir=/target"
-cmap="-ffile-prefix-map=$PWD=/src -ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$target_dir=/target"
-export CFLAGS="${CFLAGS:+$CFLAGS }$cmap"
+. scripts/static-build.sh
+release_flags
+target_dir=$release_target_dir
 
 build() { # target -> path of the built binary
-    local target=$1 flags="$remap -C strip=symbols"
+    local target=$1
     case "$target" in
         *-linux-musl)
-            # zig cc compiles and links against its own musl: one toolchain, both arches.
-            RUSTFLAGS="$flags" cargo zigbuild --quiet --locked --release --target "$target"
-            echo "$target_dir/$target/release/$name" ;;
+            # One toolchain, pinned, for both arches (CONTRIBUTING.md, "Release artifacts").
+            command -v cargo-zigbuild >/dev/null && command -v zig >/dev/null ||
+                { echo "dist.sh: $target needs cargo-zigbuild and zig (see .ci/run)" >&2; return 1; }
+            static_build "$target" zigbuild --quiet ;;
         *-windows-gnu)
-            # GNU ld writes the build time into the PE header unless told not to.
-            RUSTFLAGS="$flags -C link-arg=-Wl,--no-insert-timestamp" \
+            # GNU ld writes the build time into the PE header unless told not
+            # to, and lays out the import tables by file name (the linker
+            # wrapper makes the names the same wherever the target directory is).
+            DIST_TARGET_DIR=$target_dir \
+                CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER="$PWD/scripts/windows-gnu-link" \
+                RUSTFLAGS="$release_rustflags -C link-arg=-Wl,--no-insert-timestamp" \
                 cargo build --quiet --locked --release --target "$target"
             echo "$target_dir/$target/release/$name.exe" ;;
         *)
-            RUSTFLAGS="$flags" cargo build --quiet --locked --release --target "$target"
+            RUSTFLAGS="$release_rustflags" cargo build --quiet --locked --release --target "$target"
             echo "$target_dir/$target/release/$name" ;;
     esac
 }

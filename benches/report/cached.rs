@@ -15,8 +15,13 @@ const RUNS: usize = 200;
 const RSS_RUNS: usize = 50;
 /// The password stored in git's credential cache for the baselines.
 const CACHE_PASSWORD: &str = "baseline-password-0123456789";
-/// Names another helper binary to time on the same warm stores.
-const OTHER_BINARY: &str = "GIT_CREDENTIAL_ENTRA_BENCH_OTHER";
+/// Other builds of the helper timed on the same warm stores, each named by a
+/// variable: the static (musl) release build `scripts/benchmarks.sh` makes, and
+/// any build to compare. (Row label, variable.)
+pub const OTHER_BUILDS: [(&str, &str); 2] = [
+    ("static build (musl)", "GIT_CREDENTIAL_ENTRA_BENCH_STATIC"),
+    ("other build", "GIT_CREDENTIAL_ENTRA_BENCH_OTHER"),
+];
 
 /// The stores under test: (label, `GIT_CREDENTIAL_ENTRA_CACHE`, without a D-Bus session).
 const STORES: [(&str, &str, bool); 5] = [
@@ -220,7 +225,10 @@ pub fn bench_cached(entra: &FakeEntra, doc: &mut Doc, medians: &mut Medians) -> 
             REQUEST.as_bytes(),
             Some(&store.token),
         ));
-        if let Some(other) = std::env::var_os(OTHER_BINARY) {
+        for (build, var) in OTHER_BUILDS {
+            let Some(other) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
             // `git` only names the program: any program gets the isolated environment.
             let mut get = store.env.git(&other.to_string_lossy());
             if store.headless {
@@ -228,7 +236,7 @@ pub fn bench_cached(entra: &FakeEntra, doc: &mut Doc, medians: &mut Medians) -> 
             }
             get.arg("get");
             series.push(Series::new(
-                format!("other build, {}", store.label),
+                format!("{build}, {}", store.label),
                 &store.used,
                 get,
                 REQUEST.as_bytes(),

@@ -113,6 +113,14 @@ pub fn stripped_size(bin: &Path, doc: &mut Doc) -> Option<u64> {
             doc.note("stripped size not measured: no `strip` command (Debian package `binutils`)")
         }
     }
+    for (build, var) in crate::cached::OTHER_BUILDS {
+        let Some(other) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if let Some(b) = size(Path::new(&other)) {
+            doc.table_row(&[format!("{build}, as built"), mb(b)]);
+        }
+    }
     doc.end_table();
     out
 }

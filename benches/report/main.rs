@@ -2,15 +2,17 @@
 //! test suite's local fakes (loopback only), with each target of the project next to its
 //! reference.
 //!
-//! Sections: cached `get` per cache store next to `git credential-cache get` and the whole
+//! Sections: cached `get` per cache store (the release build, and the static musl build
+//! when `GIT_CREDENTIAL_ENTRA_BENCH_STATIC` names it) next to `/bin/true`,
+//! `git credential-cache get` and the whole
 //! `git credential fill` (this helper; `git-credential-oauth` behind git's cache); peak RSS
-//! and the stripped binary's size; a cold `get` per identity type split into phases by the
+//! and the binaries' sizes; a cold `get` per identity type split into phases by the
 //! helper's own trace; a cold `get` over TLS through a proxy next to `curl` making the same
 //! token request; N concurrent cold `get`s; a small `git clone` through the helper, with
 //! the time inside helper processes taken from git's trace2 events, against the same clone
 //! with the token in `http.extraHeader`; the `az` CLI when asked for.
 //!
-//! Run `scripts/benchmarks.sh`, which builds the release profile, starts a throwaway D-Bus
+//! Run `scripts/benchmarks.sh`, which builds the release profile and the static binary, starts a throwaway D-Bus
 //! session with gnome-keyring for the Secret Service rows, runs the soak and fault tests for
 //! their targets, and writes the report. By hand: `cargo bench --bench report`, with
 //! `GIT_CREDENTIAL_ENTRA_BENCH_REPORT=path` to write the Markdown there (stdout otherwise).
@@ -183,7 +185,7 @@ fn run(doc: &mut Doc) -> Vec<Target> {
     let mut medians = cached::Medians::default();
 
     doc.section("Cached `get`");
-    doc.para("A `get` answered from the cache, timed as git runs a helper: spawn, write the request, read the answer to EOF, reap (200 runs each; the helper's token was cached by a warm-up `get`). *Desktop* runs inside the D-Bus session with gnome-keyring; *headless* is the same `auto` store without a session bus, as on a server or in CI.");
+    doc.para("A `get` answered from the cache, timed as git runs a helper: spawn, write the request, read the answer to EOF, reap (200 runs each; the helper's token was cached by a warm-up `get`). *Desktop* runs inside the D-Bus session with gnome-keyring; *headless* is the same `auto` store without a session bus, as on a server or in CI. The *static build (musl)* rows are the same `get` of the static release binary (`scripts/dist.sh`'s flags, built by `scripts/benchmarks.sh`), interleaved with the rest on the same warm stores: no dynamic loader to run.");
     let stores = cached::bench_cached(&entra, doc, &mut medians);
 
     doc.section("Memory and size");

@@ -80,11 +80,14 @@ mod corporate;
 #[cfg(unix)]
 mod network;
 
-// Platforms and installing: install.sh, the static builds (arm64 under an
+// Platforms and installing: install.sh (a download, or a static or dynamic
+// build from source), the static builds (arm64 under an
 // emulator), the Windows binary under Wine.
 mod install;
 #[cfg(unix)]
 mod install_release;
+#[cfg(target_os = "linux")]
+mod install_static;
 #[cfg(target_os = "linux")]
 mod static_build;
 #[cfg(target_os = "linux")]

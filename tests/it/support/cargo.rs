@@ -47,7 +47,13 @@ pub fn describes_the_running_crate(name: &OsStr) -> bool {
 /// `cargo` (the one that runs us, when it does), in this package's
 /// directory, without the variables describing the running crate.
 pub fn command() -> Command {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    builder(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// `program` (`cargo`, or a script that runs it) in this package's
+/// directory, without the variables describing the running crate.
+pub fn builder(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
     for (name, _) in std::env::vars_os() {
         if describes_the_running_crate(&name) {
             cmd.env_remove(name);
@@ -61,7 +67,12 @@ pub fn command() -> Command {
 /// cargo's and rustup's own homes stay where they are (the registry and the
 /// toolchains), and cargo works offline (a test asks no one outside loopback).
 pub fn in_test_env(env: &TestEnv) -> Command {
-    let mut cmd = command();
+    into_test_env(env, command())
+}
+
+/// [`in_test_env`] for another command made by [`builder`] (a script that
+/// runs cargo: install.sh).
+pub fn into_test_env(env: &TestEnv, mut cmd: Command) -> Command {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
         let dir = std::env::var_os(var)

@@ -14,15 +14,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::azure_devops::RESOURCE;
-use crate::cache::Fingerprint;
 use crate::config::AzureCliConfig;
-use crate::identity::Error;
 use crate::sys::env::Env;
 use crate::sys::program;
 use crate::token::AccessToken;
 
+use super::Kind;
 use super::devtool::{self, DevTool, Failure, Tool};
-use super::{AcquireCx, Kind, TokenSource};
 
 mod error;
 
@@ -40,6 +38,8 @@ const PROGRAM: &str = "az";
 
 /// How the Azure CLI is named in messages.
 static TOOL: Tool = Tool {
+    kind: Kind::AzureCli,
+    whose: "the Azure CLI's",
     #[cfg(windows)]
     missing: "the Azure CLI (az.cmd)",
     #[cfg(not(windows))]
@@ -72,6 +72,10 @@ impl AzureCli {
 }
 
 impl DevTool for AzureCli {
+    fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     fn tool(&self) -> &'static Tool {
         &TOOL
     }
@@ -111,28 +115,6 @@ impl DevTool for AzureCli {
 
     fn parse(&self, stdout: &str, received: i64) -> Result<AccessToken, Failure> {
         parse(stdout, received).map_err(|problem| Failure::BadOutput { problem })
-    }
-}
-
-impl TokenSource for AzureCli {
-    fn kind(&self) -> Kind {
-        Kind::AzureCli
-    }
-
-    fn describe(&self) -> String {
-        match &self.tenant {
-            Some(t) => format!("{}, the Azure CLI's sign-in in tenant {t}", self.kind()),
-            None => format!("{}, the Azure CLI's signed-in account", self.kind()),
-        }
-    }
-
-    fn fingerprint(&self) -> Fingerprint {
-        let tenant = self.tenant.as_deref().unwrap_or("default");
-        super::key(self.kind(), "", tenant, "")
-    }
-
-    fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
-        devtool::acquire(self, cx)
     }
 }
 

@@ -1,19 +1,8 @@
 use super::*;
+use crate::identity::TokenSource;
+use crate::identity::devtool::exited as status;
 
 const TOKEN: &str = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln";
-
-fn status(code: i32) -> ExitStatus {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        ExitStatus::from_raw(code << 8)
-    }
-    #[cfg(windows)]
-    {
-        use std::os::windows::process::ExitStatusExt;
-        ExitStatus::from_raw(code as u32)
-    }
-}
 
 #[test]
 fn expiry_from_expires_on_as_number_or_string() {

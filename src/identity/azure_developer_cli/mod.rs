@@ -21,15 +21,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::azure_devops::RESOURCE;
-use crate::cache::Fingerprint;
 use crate::config::DevToolConfig;
-use crate::identity::Error;
 use crate::sys::env::Env;
 use crate::sys::program;
 use crate::token::AccessToken;
 
+use super::Kind;
 use super::devtool::{self, DevTool, Failure, Tool};
-use super::{AcquireCx, Kind, TokenSource};
 
 /// How long `azd` may take: a Go program that starts at once, then perhaps
 /// refreshes its token over the network. Azure's SDKs give it 10 s; as for
@@ -47,6 +45,8 @@ const MAX_CONFIG: u64 = 64 * 1024;
 
 /// How the Azure Developer CLI is named in messages.
 static TOOL: Tool = Tool {
+    kind: Kind::AzureDeveloperCli,
+    whose: "the Azure Developer CLI's",
     #[cfg(windows)]
     missing: "the Azure Developer CLI (azd.exe)",
     #[cfg(not(windows))]
@@ -88,6 +88,10 @@ impl AzureDeveloperCli {
 }
 
 impl DevTool for AzureDeveloperCli {
+    fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     fn tool(&self) -> &'static Tool {
         &TOOL
     }
@@ -142,34 +146,6 @@ impl DevTool for AzureDeveloperCli {
 
     fn parse(&self, stdout: &str, received: i64) -> Result<AccessToken, Failure> {
         parse(stdout, received).map_err(|problem| Failure::BadOutput { problem })
-    }
-}
-
-impl TokenSource for AzureDeveloperCli {
-    fn kind(&self) -> Kind {
-        Kind::AzureDeveloperCli
-    }
-
-    fn describe(&self) -> String {
-        match &self.tenant {
-            Some(t) => format!(
-                "{}, the Azure Developer CLI's sign-in in tenant {t}",
-                self.kind()
-            ),
-            None => format!(
-                "{}, the Azure Developer CLI's signed-in account",
-                self.kind()
-            ),
-        }
-    }
-
-    fn fingerprint(&self) -> Fingerprint {
-        let tenant = self.tenant.as_deref().unwrap_or("default");
-        super::key(self.kind(), "", tenant, "")
-    }
-
-    fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
-        devtool::acquire(self, cx)
     }
 }
 

@@ -21,15 +21,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::azure_devops::RESOURCE;
-use crate::cache::Fingerprint;
 use crate::config::DevToolConfig;
-use crate::identity::Error;
 use crate::sys::env::Env;
 use crate::sys::program;
 use crate::token::AccessToken;
 
+use super::Kind;
 use super::devtool::{self, DevTool, Failure, Tool};
-use super::{AcquireCx, Kind, TokenSource};
 
 mod error;
 mod script;
@@ -51,6 +49,8 @@ const PROGRAMS: &[&str] = &["pwsh"];
 
 /// How Azure PowerShell is named in messages.
 static TOOL: Tool = Tool {
+    kind: Kind::AzurePowerShell,
+    whose: "Azure PowerShell's",
     #[cfg(windows)]
     missing: "PowerShell (pwsh.exe or powershell.exe)",
     #[cfg(not(windows))]
@@ -83,6 +83,10 @@ impl AzurePowerShell {
 }
 
 impl DevTool for AzurePowerShell {
+    fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     fn tool(&self) -> &'static Tool {
         &TOOL
     }
@@ -131,28 +135,6 @@ impl DevTool for AzurePowerShell {
 
     fn parse(&self, stdout: &str, received: i64) -> Result<AccessToken, Failure> {
         parse(stdout, received).map_err(|problem| Failure::BadOutput { problem })
-    }
-}
-
-impl TokenSource for AzurePowerShell {
-    fn kind(&self) -> Kind {
-        Kind::AzurePowerShell
-    }
-
-    fn describe(&self) -> String {
-        match &self.tenant {
-            Some(t) => format!("{}, Azure PowerShell's sign-in in tenant {t}", self.kind()),
-            None => format!("{}, Azure PowerShell's signed-in account", self.kind()),
-        }
-    }
-
-    fn fingerprint(&self) -> Fingerprint {
-        let tenant = self.tenant.as_deref().unwrap_or("default");
-        super::key(self.kind(), "", tenant, "")
-    }
-
-    fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
-        devtool::acquire(self, cx)
     }
 }
 

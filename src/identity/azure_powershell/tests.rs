@@ -1,21 +1,10 @@
 use super::*;
+use crate::identity::TokenSource;
 use crate::identity::devtool::DevToolError;
+use crate::identity::devtool::exited as status;
 
 const TOKEN: &str = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln";
 const NOW: i64 = 1_900_000_000;
-
-fn status(code: i32) -> ExitStatus {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        ExitStatus::from_raw(code << 8)
-    }
-    #[cfg(windows)]
-    {
-        use std::os::windows::process::ExitStatusExt;
-        ExitStatus::from_raw(code as u32)
-    }
-}
 
 fn ps(tenant: Option<&str>) -> AzurePowerShell {
     AzurePowerShell {

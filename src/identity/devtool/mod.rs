@@ -31,7 +31,8 @@ use crate::sys::secret::Secret;
 use crate::sys::time::now;
 use crate::token::AccessToken;
 
-use super::AcquireCx;
+use super::{AcquireCx, Kind, TokenSource};
+use crate::cache::Fingerprint;
 
 mod error;
 pub use error::{DevToolError, Failure};
@@ -46,6 +47,10 @@ const MAX_LIFETIME_SECS: i64 = 24 * 3600;
 /// How a tool is named in messages, and how long it may take.
 #[derive(Debug)]
 pub struct Tool {
+    /// The identity type that runs it.
+    pub kind: Kind,
+    /// Whose sign-in it hands out, in `describe`: "the Azure CLI's".
+    pub whose: &'static str,
     /// The program and who makes it: "the Azure CLI (az)".
     pub missing: &'static str,
     /// The tool: "the Azure CLI".
@@ -72,6 +77,8 @@ pub struct Tool {
 pub trait DevTool {
     /// Its names and deadline.
     fn tool(&self) -> &'static Tool;
+    /// The configured tenant (`None`: the tool's default).
+    fn tenant(&self) -> Option<&str>;
     /// Its program, in an absolute directory of PATH.
     fn program(&self, env: &Env) -> Option<PathBuf>;
     /// The arguments it is run with.
@@ -86,6 +93,45 @@ pub trait DevTool {
     fn classify(&self, status: ExitStatus, stderr: &str) -> Failure;
     /// The token in a successful run's stdout, received at `received`.
     fn parse(&self, stdout: &str, received: i64) -> Result<AccessToken, Failure>;
+}
+
+/// Every tool is a token source the same way: its type and the configured
+/// tenant key its tokens (see the module doc for the trade-off).
+impl<T: DevTool> TokenSource for T {
+    fn kind(&self) -> Kind {
+        self.tool().kind
+    }
+
+    fn describe(&self) -> String {
+        let whose = self.tool().whose;
+        match self.tenant() {
+            Some(t) => format!("{}, {whose} sign-in in tenant {t}", self.kind()),
+            None => format!("{}, {whose} signed-in account", self.kind()),
+        }
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        super::key(self.kind(), "", self.tenant().unwrap_or("default"), "")
+    }
+
+    fn acquire(&self, cx: &AcquireCx) -> Result<AccessToken, Error> {
+        acquire(self, cx)
+    }
+}
+
+/// The status of a run that exited with `code`, for the tools' tests.
+#[cfg(test)]
+pub fn exited(code: i32) -> ExitStatus {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        ExitStatus::from_raw(code << 8)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::ExitStatusExt;
+        ExitStatus::from_raw(code as u32)
+    }
 }
 
 /// Runs the tool once and reads its token.

@@ -18,7 +18,7 @@ const REQUEST: &str = "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_gi
 /// git configured with the helper, and a trace file to scan for leaks.
 /// The environment's proxy is a closed port: a helper that ignored git's
 /// proxy setting would fail there instead of asking DNS for a public name.
-fn start(t: &mut TlsWorld) {
+pub(crate) fn start(t: &mut TlsWorld) {
     t.w.env.set_env("HTTPS_PROXY", "http://127.0.0.1:9");
     let trace = t.w.env.path().join("trace.log");
     t.w.env
@@ -26,7 +26,7 @@ fn start(t: &mut TlsWorld) {
     t.w.configure_git();
 }
 
-fn git_config(t: &TlsWorld, key: &str, value: &str) {
+pub(crate) fn git_config(t: &TlsWorld, key: &str, value: &str) {
     t.w.env.git_ok(NEW_GIT, &["config", "--global", key, value]);
 }
 
@@ -39,7 +39,7 @@ fn git_env_config(t: &mut TlsWorld, key: &str, value: &str) {
 
 /// Clones, commits and pushes through real git; the helper asked Entra once,
 /// both names went through the proxy, nothing leaked.
-fn clone_and_push(t: &TlsWorld) {
+pub(crate) fn clone_and_push(t: &TlsWorld) {
     t.w.env
         .git_ok(NEW_GIT, &["clone", "-q", &t.repo_url, "work"]);
     let work = t.w.env.path().join("work");

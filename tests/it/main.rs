@@ -78,6 +78,8 @@ mod operator;
 #[cfg(unix)]
 mod corporate;
 #[cfg(unix)]
+mod keyvault_tls;
+#[cfg(unix)]
 mod network;
 
 // Platforms and installing: install.sh (a download, or a static or dynamic

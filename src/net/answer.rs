@@ -111,7 +111,13 @@ impl NoAnswer {
             proxy_auth: in_chain(e, &|e| {
                 e.to_string().ends_with("proxy authorization required")
             }),
-            proxy_refused: in_chain(e, &|e| e.to_string().ends_with("unsuccessful tunnel")),
+            // hyper-util 0.1.21 says "tunnel error: unsuccessful"; earlier
+            // releases said "unsuccessful tunnel".
+            proxy_refused: in_chain(e, &|e| {
+                let text = e.to_string();
+                text.ends_with("tunnel error: unsuccessful")
+                    || text.ends_with("unsuccessful tunnel")
+            }),
         }
     }
 

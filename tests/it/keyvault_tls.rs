@@ -21,6 +21,8 @@ const HOME: &str = "fabrikam-home.onmicrosoft.com";
 /// The vault's public name.
 const VAULT_HOST: &str = "contoso-kv.vault.azure.net";
 const SECRET: &str = "app-cert";
+/// What git sends the helper for the test repository.
+const REQUEST: &str = "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
 
 /// The corporate world, a fake IMDS on loopback and the fake vault behind a
 /// TLS front for `VAULT_HOST` (the test CA), routed by the proxy.
@@ -142,14 +144,11 @@ fn a_vault_certificate_not_trusted_names_the_vault_and_the_git_setting() {
         return;
     };
     // git's proxy, but no CA: the system's roots only.
-    let line = one_error(&k.t.w.helper(
-        &["get"],
-        &format!("protocol=https\nhost={ADO_HOST}\npath=contoso/proj/_git/repo\n"),
-    ));
+    let line = one_error(&k.t.w.helper(&["get"], REQUEST));
     for want in [
         "identity 'kv'",
         &format!("secret '{SECRET}' (latest) in Key Vault 'contoso-kv'"),
-        &format!("the TLS certificate of https://{VAULT_HOST}/"),
+        &format!("the TLS certificate of {VAULT_HOST} was not trusted"),
         "not trusted",
         "UnknownIssuer",
         "git config --global http.sslCAInfo",
@@ -173,4 +172,37 @@ fn a_vault_certificate_not_trusted_names_the_vault_and_the_git_setting() {
     assert!(k.kv.requests().is_empty(), "{:?}", k.kv.requests());
     assert_eq!(k.t.w.token_requests(), 0);
     assert_eq!(k.imds_through_proxy(), Vec::<String>::new());
+}
+
+#[test]
+fn a_proxy_refusing_the_vault_is_told_to_allow_its_host() {
+    let Some(k) = KvTls::new() else {
+        return;
+    };
+    git_config(&k.t, "http.sslCAInfo", &k.t.ca_pem());
+    // The proxy cannot reach the vault (a closed port): it answers 502.
+    k.t.proxy.route(
+        &format!("{VAULT_HOST}:443"),
+        "127.0.0.1:9".parse().expect("an address"),
+    );
+    let line = one_error(&k.t.w.helper(&["get"], REQUEST));
+    // The host, not the secret's URL, is what a proxy's allow-list and
+    // NO_PROXY take.
+    for want in [
+        &"Key Vault 'contoso-kv'".to_string(),
+        &format!("the proxy {} (from git config http.proxy)", k.t.proxy_url()),
+        &format!("refused to connect to {VAULT_HOST} ("),
+        &format!(
+            "Fix: ask the proxy's administrators to allow {VAULT_HOST}, or list it in NO_PROXY"
+        ),
+    ] {
+        assert!(line.contains(want.as_str()), "{want:?} not in {line}");
+    }
+    let seen = k.t.proxy.seen();
+    assert!(
+        seen.iter()
+            .any(|c| c.target == format!("{VAULT_HOST}:443") && c.status == 502),
+        "{seen:?}"
+    );
+    assert_eq!(k.t.w.token_requests(), 0);
 }

@@ -102,7 +102,8 @@ pub fn fetch(kv: &KeyVaultSecret, mi_timeout_secs: u64, cx: &AcquireCx) -> Resul
                         logged(&"no answer");
                         let no = NoAnswer::of(&e);
                         let detail = clean(&error_chain(&e), &token);
-                        let local = no.local_failure(&kv.url, &detail);
+                        // The vault's host: what a proxy's allow-list and NO_PROXY take.
+                        let local = no.local_failure(&crate::net::authority(&url), &detail);
                         let failure = KeyVaultFailure::Transport {
                             local: local.is_some(),
                             detail: local.unwrap_or(detail),

@@ -205,10 +205,15 @@ fn transport(
 ) -> (EntraError, bool) {
     let detail = sanitize(&error_chain(e));
     let no = NoAnswer::of(e);
-    if let Some(message) = no
-        .local_failure("Entra", &detail)
-        .filter(|_| !no.certificate)
-    {
+    // The host a proxy was asked for, as a person would allow it there or
+    // list it in NO_PROXY.
+    let host = e
+        .downcast_ref::<reqwest::Error>()
+        .and_then(reqwest::Error::url)
+        .and_then(url::Url::host_str)
+        .unwrap_or("Entra's host")
+        .to_string();
+    if let Some(message) = no.local_failure(&host, &detail).filter(|_| !no.certificate) {
         let cause = Cause::Proxy;
         return (
             EntraError::Transport {

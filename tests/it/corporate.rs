@@ -167,6 +167,7 @@ fn a_proxy_that_wants_credentials_gets_one_clear_message() {
         &t.proxy_url(),
         "git config http.proxy",
         "USER:PASSWORD@",
+        "before it connects to login.microsoftonline.com:",
     ] {
         assert!(err.contains(want), "{want} missing: {err}");
     }

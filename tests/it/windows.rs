@@ -11,13 +11,16 @@
 //! these tests fail, saying what is missing: they never pass untested.
 //!
 //! The tests share one Wine prefix (one profile: one `%APPDATA%`, one
-//! Credential Manager), so they take turns.
+//! Credential Manager), so they take turns. The developer tools' Windows
+//! path (`pwsh.exe`, `powershell.exe`, `azd.exe`) is tested in `tools`.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
+
+mod tools;
 
 use crate::support::env::isolated;
 use crate::support::terminal::{Screen, on_a_terminal_as};
@@ -135,6 +138,9 @@ struct Win {
     ado: FakeAdo,
     env: TestEnv,
     repo_url: String,
+    /// The tenant of identities `ps` and `dev` (the developer tools): one of
+    /// their own, so their Credential Manager items from other tests are not hits.
+    tool_tenant: String,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -153,6 +159,7 @@ impl Win {
         let ado = FakeAdo::start(&srv, &entra.tenant_id(TENANT));
         let repo_url = ado.create_repo("contoso", "proj", "repo");
         ado.allow("contoso", &client);
+        let tool_tenant = random_guid();
         // The default config location: %APPDATA%\git-credential-entra\config.json.
         let dir = wine.appdata.join("git-credential-entra");
         std::fs::create_dir_all(&dir).expect("create the config folder under %APPDATA%");
@@ -163,7 +170,9 @@ impl Win {
   "identities": {{
     "ci": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_env": "CI_SECRET" }},
     "kr": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_keyring": true }},
-    "sf": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_file": "{secret_file}" }}
+    "sf": {{ "type": "service-principal", "tenant": "{TENANT}", "client_id": "{client}", "client_secret_file": "{secret_file}" }},
+    "ps": {{ "type": "azure-powershell", "tenant": "{tool_tenant}" }},
+    "dev": {{ "type": "azure-developer-cli", "tenant": "{tool_tenant}" }}
   }},
   "routes": [ {{ "url": "{base}/contoso", "identity": "ci" }} ],
   "hosts": [ "{base}" ],
@@ -182,6 +191,7 @@ impl Win {
             ado,
             env,
             repo_url,
+            tool_tenant,
             _turn: turn,
         }
     }
@@ -195,9 +205,12 @@ impl Win {
 
     /// Runs the `.exe` with `args` and `stdin`.
     fn helper(&self, args: &[&str], stdin: &str) -> RunOutput {
-        let out = self
-            .env
-            .run(&mut self.helper_command(args), stdin.as_bytes());
+        self.run(&mut self.helper_command(args), stdin)
+    }
+
+    /// Runs `cmd` (a [`Win::helper_command`], perhaps with more set) with `stdin`.
+    fn run(&self, cmd: &mut Command, stdin: &str) -> RunOutput {
+        let out = self.env.run(cmd, stdin.as_bytes());
         assert!(
             !out.stderr.contains("bcryptprimitives") && !out.stderr.contains("ProcessPrng"),
             "the .exe did not start under Wine (put the scripts/wine shim beside it): {}",

@@ -17,9 +17,14 @@ pub const USER: &str = "dev@contoso.onmicrosoft.com";
 
 /// A token the fake Azure DevOps accepts for [`USER`], expiring at `exp`.
 pub fn user_token(w: &World, exp: u64) -> String {
+    token_for(&w.entra.tenant_id(TENANT), exp)
+}
+
+/// A token for [`USER`] of tenant `tenant_id`, expiring at `exp`.
+pub fn token_for(tenant_id: &str, exp: u64) -> String {
     jwt::sign(&json!({
         "aud": ADO_RESOURCE,
-        "tid": w.entra.tenant_id(TENANT),
+        "tid": tenant_id,
         "upn": USER,
         "exp": exp,
     }))

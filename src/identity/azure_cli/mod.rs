@@ -16,7 +16,6 @@ use serde_json::Value;
 use crate::azure_devops::RESOURCE;
 use crate::config::AzureCliConfig;
 use crate::sys::env::Env;
-use crate::sys::program;
 use crate::token::AccessToken;
 
 use super::Kind;
@@ -30,14 +29,12 @@ mod error;
 /// ends a hang long before a person gives up on git.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The program's file name.
-#[cfg(windows)]
-const PROGRAM: &str = "az.cmd";
-#[cfg(not(windows))]
-const PROGRAM: &str = "az";
-
 /// How the Azure CLI is named in messages.
 static TOOL: Tool = Tool {
+    #[cfg(windows)]
+    programs: &["az.cmd"],
+    #[cfg(not(windows))]
+    programs: &["az"],
     kind: Kind::AzureCli,
     whose: "the Azure CLI's",
     #[cfg(windows)]
@@ -80,10 +77,6 @@ impl DevTool for AzureCli {
         &TOOL
     }
 
-    fn program(&self, env: &Env) -> Option<PathBuf> {
-        find(env)
-    }
-
     fn args(&self) -> Vec<String> {
         let mut args: Vec<String> = [
             "account",
@@ -120,7 +113,7 @@ impl DevTool for AzureCli {
 
 /// `az` in an absolute directory of PATH (see [`crate::sys::program`]).
 pub fn find(env: &Env) -> Option<PathBuf> {
-    program::find(env, PROGRAM)
+    devtool::find(&TOOL, env)
 }
 
 /// The lines of az's stderr worth showing: its `ERROR:` lines when it has

@@ -23,7 +23,6 @@ use serde_json::Value;
 use crate::azure_devops::RESOURCE;
 use crate::config::DevToolConfig;
 use crate::sys::env::Env;
-use crate::sys::program;
 use crate::token::AccessToken;
 
 use super::Kind;
@@ -34,17 +33,15 @@ use super::devtool::{self, DevTool, Failure, Tool};
 /// `az`, 15 leaves room for a slow proxy.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The program's file name.
-#[cfg(windows)]
-const PROGRAM: &str = "azd.exe";
-#[cfg(not(windows))]
-const PROGRAM: &str = "azd";
-
 /// The most read of azd's small config files when deciding for `auto`.
 const MAX_CONFIG: u64 = 64 * 1024;
 
 /// How the Azure Developer CLI is named in messages.
 static TOOL: Tool = Tool {
+    #[cfg(windows)]
+    programs: &["azd.exe"],
+    #[cfg(not(windows))]
+    programs: &["azd"],
     kind: Kind::AzureDeveloperCli,
     whose: "the Azure Developer CLI's",
     #[cfg(windows)]
@@ -94,10 +91,6 @@ impl DevTool for AzureDeveloperCli {
 
     fn tool(&self) -> &'static Tool {
         &TOOL
-    }
-
-    fn program(&self, env: &Env) -> Option<PathBuf> {
-        find(env)
     }
 
     fn args(&self) -> Vec<String> {
@@ -151,7 +144,7 @@ impl DevTool for AzureDeveloperCli {
 
 /// `azd` in an absolute directory of PATH (see [`crate::sys::program`]).
 pub fn find(env: &Env) -> Option<PathBuf> {
-    program::find(env, PROGRAM)
+    devtool::find(&TOOL, env)
 }
 
 /// Whether azd is installed and has a sign-in recorded, for `auto`: a stat

@@ -23,7 +23,6 @@ use serde_json::Value;
 use crate::azure_devops::RESOURCE;
 use crate::config::DevToolConfig;
 use crate::sys::env::Env;
-use crate::sys::program;
 use crate::token::AccessToken;
 
 use super::Kind;
@@ -41,14 +40,12 @@ mod script;
 /// and it is waited on once per token lifetime.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The programs tried, in order (`pwsh`, then Windows PowerShell on Windows).
-#[cfg(windows)]
-const PROGRAMS: &[&str] = &["pwsh.exe", "powershell.exe"];
-#[cfg(not(windows))]
-const PROGRAMS: &[&str] = &["pwsh"];
-
 /// How Azure PowerShell is named in messages.
 static TOOL: Tool = Tool {
+    #[cfg(windows)]
+    programs: &["pwsh.exe", "powershell.exe"],
+    #[cfg(not(windows))]
+    programs: &["pwsh"],
     kind: Kind::AzurePowerShell,
     whose: "Azure PowerShell's",
     #[cfg(windows)]
@@ -89,10 +86,6 @@ impl DevTool for AzurePowerShell {
 
     fn tool(&self) -> &'static Tool {
         &TOOL
-    }
-
-    fn program(&self, env: &Env) -> Option<PathBuf> {
-        find(env)
     }
 
     fn args(&self) -> Vec<String> {
@@ -140,7 +133,7 @@ impl DevTool for AzurePowerShell {
 
 /// PowerShell in an absolute directory of PATH (see [`crate::sys::program`]).
 pub fn find(env: &Env) -> Option<PathBuf> {
-    PROGRAMS.iter().find_map(|p| program::find(env, p))
+    devtool::find(&TOOL, env)
 }
 
 /// Whether Azure PowerShell looks installed here, for `auto`, decided with

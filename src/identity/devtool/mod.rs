@@ -47,6 +47,8 @@ const MAX_LIFETIME_SECS: i64 = 24 * 3600;
 /// How a tool is named in messages, and how long it may take.
 #[derive(Debug)]
 pub struct Tool {
+    /// Its program's file names, in the order tried.
+    pub programs: &'static [&'static str],
     /// The identity type that runs it.
     pub kind: Kind,
     /// Whose sign-in it hands out, in `describe`: "the Azure CLI's".
@@ -79,8 +81,6 @@ pub trait DevTool {
     fn tool(&self) -> &'static Tool;
     /// The configured tenant (`None`: the tool's default).
     fn tenant(&self) -> Option<&str>;
-    /// Its program, in an absolute directory of PATH.
-    fn program(&self, env: &Env) -> Option<PathBuf>;
     /// The arguments it is run with.
     fn args(&self) -> Vec<String>;
     /// The arguments as the trace shows them.
@@ -119,6 +119,12 @@ impl<T: DevTool> TokenSource for T {
     }
 }
 
+/// The first of `tool`'s programs in an absolute directory of PATH (see
+/// [`crate::sys::program`]).
+pub fn find(tool: &Tool, env: &Env) -> Option<PathBuf> {
+    tool.programs.iter().find_map(|p| program::find(env, p))
+}
+
 /// The status of a run that exited with `code`, for the tools' tests.
 #[cfg(test)]
 pub fn exited(code: i32) -> ExitStatus {
@@ -144,9 +150,7 @@ pub fn acquire(tool: &dyn DevTool, cx: &AcquireCx) -> Result<AccessToken, Error>
             problem,
         }),
     };
-    let program = tool
-        .program(cx.env)
-        .ok_or_else(|| fail(Failure::NotInstalled))?;
+    let program = find(names, cx.env).ok_or_else(|| fail(Failure::NotInstalled))?;
     let args = tool.args();
     cx.trace.detail(format_args!(
         "{}: running {} {}",
